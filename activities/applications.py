@@ -1,0 +1,59 @@
+"""Database units of work of the application workflow, run as local activities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from activities.errors import rule_error
+from activities.types import (
+    ApplicationDecision,
+    DecideApplicationInput,
+    ExpireGrantsInput,
+    ExpireGrantsResult,
+)
+from domain.errors import RuleViolation
+from storage import applications
+from storage.database import SessionFactory
+
+WORKFLOW_ACTOR = "workflow"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApplicationActivities:
+    def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    @activity.defn(name="decide_application")
+    async def decide_application(self, request: DecideApplicationInput) -> ApplicationDecision:
+        try:
+            async with self.sessions.begin() as session:
+                return await applications.apply(
+                    session,
+                    measure_id=request.measure_id,
+                    mykey_id=request.mykey_id,
+                    application_id=request.application_id,
+                    workflow_id=request.workflow_id,
+                    fixed_registration_id=request.fixed_registration_id,
+                    now=self.clock(),
+                    actor=WORKFLOW_ACTOR,
+                )
+        except RuleViolation as violation:
+            raise rule_error(violation) from violation
+
+    @activity.defn(name="expire_grants")
+    async def expire_grants(self, request: ExpireGrantsInput) -> ExpireGrantsResult:
+        async with self.sessions.begin() as session:
+            expired = await applications.expire_unreceived(
+                session,
+                application_id=request.application_id,
+                now=self.clock(),
+                actor=WORKFLOW_ACTOR,
+            )
+        return ExpireGrantsResult(expired_grant_ids=expired)

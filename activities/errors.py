@@ -1,0 +1,33 @@
+"""How activities report refusals and provider failures to workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.exceptions import ApplicationError
+
+from activities.types import RULE_VIOLATION
+from adapters.providers.contract import (
+    PROVIDER_PERMANENT,
+    PROVIDER_TRANSIENT,
+    PermanentProviderError,
+    TransientProviderError,
+)
+from domain.errors import RuleViolation
+
+
+def rule_error(violation: RuleViolation) -> ApplicationError:
+    """A refused business rule: never retried; the code travels to the API caller."""
+    return ApplicationError(
+        violation.detail,
+        {"code": violation.code, "status": violation.status, "extra": violation.extra},
+        type=RULE_VIOLATION,
+        non_retryable=True,
+    )
+
+
+def provider_error(error: TransientProviderError | PermanentProviderError) -> ApplicationError:
+    if isinstance(error, PermanentProviderError):
+        return ApplicationError(str(error), type=PROVIDER_PERMANENT, non_retryable=True)
+    delay = timedelta(seconds=error.retry_after_s) if error.retry_after_s else None
+    return ApplicationError(str(error), type=PROVIDER_TRANSIENT, next_retry_delay=delay)

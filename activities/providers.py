@@ -1,0 +1,105 @@
+"""Provider calls, run as activities on each provider's own task queue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import activity
+
+from activities.applications import utcnow
+from activities.errors import provider_error
+from activities.types import CreditInput, CreditResult
+from adapters.providers.contract import (
+    CreditRequest,
+    PermanentProviderError,
+    ProviderAdapter,
+    TransientProviderError,
+)
+from adapters.providers.registry import AdapterRegistry
+from domain.receipts import TERMINAL_RECEIPT_STATES
+from storage import receipts
+from storage.catalog import profile_of
+from storage.database import SessionFactory
+from storage.models import PaymentProvider
+
+PROFILE_TTL_S = 5.0
+
+
+def provider_queue(provider_id: str) -> str:
+    return f"provider-{provider_id}"
+
+
+class ProviderActivities:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        registry: AdapterRegistry,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.clock = clock
+        self._profiles: dict[str, tuple[float, ProviderAdapter]] = {}
+
+    async def adapter_for(self, provider_id: str) -> ProviderAdapter:
+        cached = self._profiles.get(provider_id)
+        if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_S:
+            return cached[1]
+        async with self.sessions() as session:
+            provider = await session.get(PaymentProvider, provider_id)
+        if provider is None:
+            raise PermanentProviderError(f"unknown provider {provider_id}")
+        profile = profile_of(provider)
+        adapter = self.registry.get(
+            profile.provider_id, profile.adapter, profile.config, profile.secrets
+        )
+        self._profiles[provider_id] = (time.monotonic(), adapter)
+        return adapter
+
+    @activity.defn(name="credit")
+    async def credit(self, request: CreditInput) -> CreditResult:
+        """Credit one receipt; the receipt ID is the idempotency key, so retries are safe."""
+        attempt = activity.info().attempt
+        async with self.sessions.begin() as session:
+            receipt = await receipts.begin_credit(
+                session,
+                request.receipt_id,
+                attempt=attempt,
+                now=self.clock(),
+                actor=f"provider-worker:{request.provider_id}",
+            )
+            if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES}:
+                return CreditResult(
+                    receipt_id=receipt.id,
+                    status=receipt.state,
+                    provider_reference=receipt.provider_reference,
+                    reason=receipt.last_error,
+                )
+            credit = CreditRequest(
+                receipt_id=receipt.id,
+                account_id=receipt.account_id,
+                points=receipt.points,
+                measure_id=receipt.measure_id,
+                municipality_code=receipt.municipality_code,
+            )
+        try:
+            adapter = await self.adapter_for(request.provider_id)
+            outcome = await adapter.credit(credit)
+        except (TransientProviderError, PermanentProviderError) as error:
+            async with self.sessions.begin() as session:
+                await receipts.note_failure(
+                    session,
+                    request.receipt_id,
+                    attempt=attempt,
+                    error=str(error),
+                    now=self.clock(),
+                )
+            raise provider_error(error) from error
+        return CreditResult(
+            receipt_id=request.receipt_id,
+            status=outcome.status,
+            provider_reference=outcome.provider_reference,
+            reason=outcome.reason,
+        )

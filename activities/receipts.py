@@ -1,0 +1,57 @@
+"""Database units of work for receipts: claiming grants and recording provider answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import activity
+
+from activities.applications import WORKFLOW_ACTOR, utcnow
+from activities.errors import rule_error
+from activities.types import (
+    ClaimReceiptsInput,
+    ClaimReceiptsResult,
+    RecordOutcomeInput,
+    RecordOutcomeResult,
+)
+from domain.errors import RuleViolation
+from storage import receipts
+from storage.database import SessionFactory
+
+
+class ReceiptActivities:
+    def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    @activity.defn(name="claim_receipts")
+    async def claim_receipts(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
+        try:
+            async with self.sessions.begin() as session:
+                plans = await receipts.request_receipts(
+                    session,
+                    mykey_id=request.mykey_id,
+                    grant_ids=request.grant_ids,
+                    registration_id=request.registration_id,
+                    workflow_id=request.workflow_id,
+                    now=self.clock(),
+                    actor=f"resident:{request.mykey_id}",
+                )
+        except RuleViolation as violation:
+            raise rule_error(violation) from violation
+        return ClaimReceiptsResult(receipts=plans)
+
+    @activity.defn(name="record_credit_outcome")
+    async def record_credit_outcome(self, request: RecordOutcomeInput) -> RecordOutcomeResult:
+        async with self.sessions.begin() as session:
+            state = await receipts.finish_credit(
+                session,
+                request.receipt_id,
+                status=request.status,
+                provider_reference=request.provider_reference,
+                reason=request.reason,
+                now=self.clock(),
+                actor=request.actor or WORKFLOW_ACTOR,
+            )
+        return RecordOutcomeResult(receipt_id=request.receipt_id, state=state)

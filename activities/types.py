@@ -1,0 +1,73 @@
+"""Dataclasses that cross the workflow/activity boundary. Fields may be added, never removed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.applications import ApplicationDecision, GrantView
+from domain.receipts import ReceiptPlan
+
+__all__ = ["ApplicationDecision", "GrantView", "ReceiptPlan"]
+
+RULE_VIOLATION = "RuleViolation"  # ApplicationError type of a refused business rule
+
+
+@dataclass
+class DecideApplicationInput:
+    measure_id: str
+    mykey_id: str
+    application_id: str
+    workflow_id: str
+    fixed_registration_id: str | None = None
+
+
+@dataclass
+class ExpireGrantsInput:
+    application_id: str
+
+
+@dataclass
+class ExpireGrantsResult:
+    expired_grant_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClaimReceiptsInput:
+    mykey_id: str
+    grant_ids: list[str]
+    registration_id: str
+    workflow_id: str
+
+
+@dataclass
+class ClaimReceiptsResult:
+    receipts: list[ReceiptPlan] = field(default_factory=list)
+
+
+@dataclass
+class CreditInput:
+    receipt_id: str
+    provider_id: str
+
+
+@dataclass
+class CreditResult:
+    receipt_id: str
+    status: str  # credited | accepted | rejected
+    provider_reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class RecordOutcomeInput:
+    receipt_id: str
+    status: str  # credited | accepted | rejected
+    provider_reference: str | None = None
+    reason: str | None = None
+    actor: str = "workflow"
+
+
+@dataclass
+class RecordOutcomeResult:
+    receipt_id: str
+    state: str

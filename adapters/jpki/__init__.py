@@ -1,0 +1,1 @@
+"""JPKI: verifying My Number Card user-authentication certificates and their signatures."""

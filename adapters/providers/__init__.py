@@ -1,0 +1,1 @@
+"""Payment provider adapters: one per integration style, all behind `contract.ProviderAdapter`."""

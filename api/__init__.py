@@ -1,0 +1,1 @@
+"""FastAPI: one router per audience; routes validate, authorize and call a service."""

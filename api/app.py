@@ -1,0 +1,81 @@
+"""The FastAPI application and its lifespan: database, trust store, Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from adapters.jpki.verifier import TrustStore, load_pem_certificates
+from adapters.providers.registry import AdapterRegistry
+from api import problems
+from api.routers import auth, health, municipality, operator, resident
+from hub.settings import Settings, get_settings
+from hub.telemetry import configure_tracing, temporal_interceptors
+from hub.temporal import connect
+from services.context import HubContext
+from storage.database import create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> HubContext:
+    engine = create_engine(settings.effective_database_url)
+    trust = TrustStore(
+        load_pem_certificates(settings.jpki_trust_anchors),
+        allow_test_hierarchy=settings.jpki_allow_test_hierarchy and not settings.is_production,
+    )
+    return HubContext(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        trust=trust,
+        registry=AdapterRegistry(),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings)
+        app.state.hub = ctx
+
+        async def connect_temporal() -> None:
+            ctx.temporal = await connect(
+                settings, interceptors=temporal_interceptors(), wait_s=3600
+            )
+
+        connecting = asyncio.create_task(connect_temporal())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(connecting), timeout=10)
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            await ctx.registry.aclose()
+            await ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Municipal Mynapoint Hub",
+        version="1",
+        lifespan=lifespan,
+        description="Back end of the 自治体マイナポイント programme (SPEC v1).",
+    )
+    problems.install(app)
+    for router in (
+        health.router,
+        auth.router,
+        resident.router,
+        municipality.router,
+        operator.router,
+    ):
+        app.include_router(router)
+    configure_tracing(settings, "mph-api")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app

@@ -1,0 +1,82 @@
+"""Dependencies that keep routes short: the context, the caller, their scope."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import RuleViolation
+from services.context import HubContext
+from storage import identity, keys
+from storage.keys import Principal, Role
+from storage.models import MyKey
+
+
+def get_context(request: Request) -> HubContext:
+    context: HubContext = request.app.state.hub
+    return context
+
+
+Context = Annotated[HubContext, Depends(get_context)]
+
+
+async def _session(ctx: Context) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessions.begin() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise RuleViolation("unauthenticated", "send Authorization: Bearer <token>", status=401)
+    return token.strip()
+
+
+async def _resident(request: Request, ctx: Context) -> MyKey:
+    token = bearer_token(request)
+    if not token.startswith(identity.SESSION_PREFIX):
+        raise RuleViolation("unauthenticated", "a resident session token is required", status=401)
+    async with ctx.sessions.begin() as session:
+        return await identity.resident_for_token(session, token, now=ctx.clock())
+
+
+CurrentResident = Annotated[MyKey, Depends(_resident)]
+
+
+def _principal_of(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def dependency(request: Request, ctx: Context) -> Principal:
+        token = bearer_token(request)
+        principal = None
+        bootstrap = ctx.settings.operator_bootstrap_key.get_secret_value()
+        if bootstrap and secrets.compare_digest(token.encode(), bootstrap.encode()):
+            principal = Principal(role=Role.OPERATOR, scope=None, key_id="bootstrap")
+        elif token.startswith(keys.KEY_PREFIX):
+            async with ctx.sessions.begin() as session:
+                principal = await keys.principal_for_key(session, token, now=ctx.clock())
+        if principal is None:
+            raise RuleViolation("unauthenticated", "unknown or revoked API key", status=401)
+        if principal.role not in roles:
+            raise RuleViolation("forbidden", "this key's role cannot use this endpoint", status=403)
+        return principal
+
+    return dependency
+
+
+Operator = Annotated[Principal, Depends(_principal_of(Role.OPERATOR))]
+MunicipalityStaff = Annotated[Principal, Depends(_principal_of(Role.MUNICIPALITY))]
+ProviderKey = Annotated[Principal, Depends(_principal_of(Role.PROVIDER))]
+SupportStaff = Annotated[Principal, Depends(_principal_of(Role.SUPPORT))]
+
+
+def require_scope(principal: Principal, scope: str, what: str = "resource") -> None:
+    """Another tenant's object is 404, not 403: its existence is not disclosed."""
+    if principal.scope != scope:
+        raise RuleViolation("not_found", f"no such {what}", status=404)

@@ -1,0 +1,43 @@
+"""Resident login by My Number Card: challenge, then signed challenge (SPEC §1, §5)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import Context
+from api.schemas import CardProofBody
+from services import identity
+
+router = APIRouter(prefix="/v1/auth", tags=["resident"])
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    nonce: str
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: str
+    mykey_id: str
+    mykey_issued: bool
+
+
+@router.post("/challenges", status_code=201, response_model=ChallengeOut)
+async def create_challenge(ctx: Context) -> ChallengeOut:
+    challenge_id, nonce = await identity.new_challenge(ctx)
+    return ChallengeOut(challenge_id=challenge_id, nonce=nonce)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionOut)
+async def create_session(body: CardProofBody, ctx: Context) -> SessionOut:
+    result = await identity.login(
+        ctx, identity.CardProof(body.challenge_id, body.certificate, body.signature)
+    )
+    return SessionOut(
+        token=result.token,
+        expires_at=result.expires_at.isoformat(),
+        mykey_id=result.mykey_id,
+        mykey_issued=result.mykey_issued,
+    )

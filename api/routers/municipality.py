@@ -1,0 +1,120 @@
+"""Municipality staff manage their own measures; another municipality's are 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, Field
+
+from api.deps import Context, MunicipalityStaff, require_scope
+from api.schemas import Strict
+from api.views import measure_view
+from domain.measures import MeasureState, ServiceOffer
+from services import measures
+from storage.catalog import offers_by_measure
+from storage.models import Measure
+
+router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
+
+
+class OfferBody(Strict):
+    payment_service_id: str = Field(min_length=1, max_length=64)
+    available_from: AwareDatetime
+
+
+class MeasureBody(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    kind: str = Field(pattern=r"^(application|event)$")
+    points_per_grant: int = Field(ge=1, le=1_000_000)
+    per_person_cap: int = Field(ge=1, le=100_000_000)
+    budget_points: int | None = Field(None, ge=1, le=10**13)
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    receipt_deadline: AwareDatetime
+    target_list_only: bool = False
+    auto_grant: bool = False
+    review_required: bool = False
+    late_report_days: int = Field(0, ge=0, le=365)
+    payment_services: list[OfferBody] = Field(min_length=1, max_length=50)
+
+    def draft(self) -> measures.MeasureDraft:
+        return measures.MeasureDraft(
+            **self.model_dump(exclude={"payment_services"}),
+            payment_services=[
+                ServiceOffer(o.payment_service_id, o.available_from) for o in self.payment_services
+            ],
+        )
+
+
+class MeasurePatch(Strict):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    kind: str | None = Field(None, pattern=r"^(application|event)$")
+    points_per_grant: int | None = Field(None, ge=1, le=1_000_000)
+    per_person_cap: int | None = Field(None, ge=1, le=100_000_000)
+    budget_points: int | None = Field(None, ge=1, le=10**13)
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    receipt_deadline: AwareDatetime | None = None
+    target_list_only: bool | None = None
+    auto_grant: bool | None = None
+    review_required: bool | None = None
+    late_report_days: int | None = Field(None, ge=0, le=365)
+    payment_services: list[OfferBody] | None = Field(None, min_length=1, max_length=50)
+
+
+async def _view(ctx: Context, measure: Measure) -> dict[str, Any]:
+    async with ctx.sessions() as session:
+        offers = await offers_by_measure(session, [measure.id])
+    return measure_view(measure, offers[measure.id], now=ctx.clock(), hide_future_services=False)
+
+
+@router.post("/measures", status_code=201)
+async def create_measure(
+    code: str, body: MeasureBody, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    return await _view(ctx, await measures.create(ctx, code, body.draft()))
+
+
+@router.get("/measures/{measure_id}")
+async def get_measure(
+    code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    return await _view(ctx, await measures.owned_measure(ctx, code, measure_id))
+
+
+@router.patch("/measures/{measure_id}")
+async def edit_measure(
+    code: str, measure_id: str, body: MeasurePatch, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    current = await measures.current_draft(ctx, await measures.owned_measure(ctx, code, measure_id))
+    changes = body.model_dump(exclude_unset=True, exclude={"payment_services"})
+    for name, value in changes.items():
+        setattr(current, name, value)
+    if body.payment_services is not None:
+        current.payment_services = [
+            ServiceOffer(o.payment_service_id, o.available_from) for o in body.payment_services
+        ]
+    return await _view(ctx, await measures.update(ctx, code, measure_id, current))
+
+
+@router.post("/measures/{measure_id}/publish")
+async def publish_measure(
+    code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    measure = await measures.transition(ctx, code, measure_id, MeasureState.PUBLISHED)
+    return await _view(ctx, measure)
+
+
+@router.post("/measures/{measure_id}/close")
+async def close_measure(
+    code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    return await _view(ctx, await measures.transition(ctx, code, measure_id, MeasureState.CLOSED))

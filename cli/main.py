@@ -1,0 +1,85 @@
+"""`mph`: run, seed, demonstrate and operate the hub."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from hub.settings import get_settings
+
+app = typer.Typer(help="Municipal Mynapoint Hub", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from storage.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.effective_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option()] = "",
+    port: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Serve the HTTP API."""
+    from cli.runtime import serve_api
+
+    settings = get_settings()
+    serve_api(settings, host or settings.api_host, port or settings.api_port)
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="comma-separated task queues; 'provider-*' for every provider")
+    ] = "",
+    sandbox: Annotated[bool, typer.Option(help="run workflows in the Temporal sandbox")] = True,
+) -> None:
+    """Run Temporal workers for the hub queue and every provider queue."""
+    from cli.runtime import run_worker
+
+    selected = [q.strip() for q in queues.split(",") if q.strip()] or None
+    asyncio.run(run_worker(get_settings(), selected, sandbox))
+
+
+@app.command()
+def sim(
+    config: Annotated[str, typer.Option(help="simulator configuration (JSON)")] = ".data/sim.json",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8100,
+) -> None:
+    """Serve the simulated payment providers."""
+    from cli.runtime import serve_sim
+
+    serve_sim(config, host, port)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
+    sim_port: Annotated[int, typer.Option(help="simulator port")] = 8100,
+) -> None:
+    """Start everything on this machine: Temporal dev server, simulator, worker and API."""
+    from cli.dev import run_dev
+
+    run_dev(get_settings(), port, sim_port)
+
+
+@app.command()
+def demo(
+    api_url: Annotated[str, typer.Option(help="defaults to the one in .data/demo.json")] = "",
+) -> None:
+    """Walk a virtual resident from card login to credited points against a running hub."""
+    from cli.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(get_settings(), api_url)))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,104 @@
+"""Identifiers and their check digits: MyKey IDs, municipality codes, My Numbers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+MYKEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MYKEY_PATTERN = re.compile(r"^[0-9A-Z]{8}$")
+MUNICIPALITY_CODE_PATTERN = re.compile(r"^[0-9]{6}$")
+
+
+def new_mykey_id() -> str:
+    """A random MyKey ID: 8 characters of [0-9A-Z] (SPEC §1)."""
+    return "".join(secrets.choice(MYKEY_ALPHABET) for _ in range(8))
+
+
+def is_mykey_id(value: str) -> bool:
+    return bool(MYKEY_PATTERN.match(value))
+
+
+def municipality_check_digit(first_five: str) -> int:
+    """Check digit of a 全国地方公共団体コード (JIS X 0402): weights 6..2, modulus 11.
+
+    The digit is 11 minus the remainder; a result of 10 becomes 0 and 11 becomes 1.
+    """
+    total = sum(int(d) * w for d, w in zip(first_five, (6, 5, 4, 3, 2), strict=True))
+    return (11 - total % 11) % 10
+
+
+def is_municipality_code(code: str) -> bool:
+    """True when `code` is six digits whose last digit is the check digit of the first five."""
+    if not MUNICIPALITY_CODE_PATTERN.match(code):
+        return False
+    return municipality_check_digit(code[:5]) == int(code[5])
+
+
+def my_number_check_digit(first_eleven: str) -> int:
+    """Check digit of a My Number (個人番号), as the ordinance defines it.
+
+    P_n is the n-th digit counted from the right of the first eleven; Q_n is n+1 for n <= 6
+    and n-5 above. The digit is 0 when sum(P_n * Q_n) mod 11 <= 1, else 11 minus that remainder.
+    """
+    digits = [int(c) for c in reversed(first_eleven)]
+    total = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(digits, start=1))
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def is_my_number(candidate: str) -> bool:
+    """True when `candidate` is exactly twelve ASCII digits with a valid check digit."""
+    if len(candidate) != 12 or not candidate.isascii() or not candidate.isdigit():
+        return False
+    return my_number_check_digit(candidate[:11]) == int(candidate[11])
+
+
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ー－]")
+_DIGIT_RUN = re.compile(r"\d(?:[\s\-‐‑‒–—―−ー－]*\d)*")
+
+
+def find_my_numbers(text: str) -> list[str]:
+    """Every run of digits in `text` that reads as a valid My Number.
+
+    Full-width digits are normalised (NFKC); spaces and hyphens between digits are ignored, so
+    "1234 5678 9018" and "１２３４－５６７８－９０１８" are both found. Longer runs are scanned
+    with a sliding window of twelve digits.
+    """
+    normalised = unicodedata.normalize("NFKC", text)
+    found: list[str] = []
+    for run in _DIGIT_RUN.finditer(normalised):
+        digits = _SEPARATORS.sub("", run.group())
+        for start in range(0, max(len(digits) - 11, 0)):
+            window = digits[start : start + 12]
+            if is_my_number(window):
+                found.append(window)
+    return found
+
+
+def contains_my_number(text: str) -> bool:
+    return bool(find_my_numbers(text))
+
+
+def redact_my_numbers(text: str) -> str:
+    """`text` with every digit run that hides a My Number replaced by a marker."""
+    normalised = unicodedata.normalize("NFKC", text)
+
+    def replace(match: re.Match[str]) -> str:
+        return "[redacted]" if find_my_numbers(match.group()) else match.group()
+
+    return _DIGIT_RUN.sub(replace, normalised)
+
+
+def application_key(measure_id: str, mykey_id: str, secret: bytes) -> str:
+    """A stable, non-reversible key for one resident's application to one measure.
+
+    Workflow IDs are visible to anyone who can read the Temporal server, so they are derived
+    from a keyed hash of the MyKey ID rather than the ID itself.
+    """
+    import hashlib
+    import hmac
+
+    digest = hmac.new(secret, f"{measure_id}:{mykey_id}".encode(), hashlib.sha256).hexdigest()
+    return digest[:20]

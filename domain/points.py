@@ -1,0 +1,81 @@
+"""Grant states, their allowed transitions, and the ledger arithmetic (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.errors import RuleViolation
+
+
+class GrantState(StrEnum):
+    UNRECEIVED = "unreceived"
+    RECEIPT_REQUESTED = "receipt_requested"
+    CREDITING = "crediting"
+    CREDITED = "credited"
+    EXPIRED = "expired"
+    FORFEITED = "forfeited"
+
+
+TERMINAL_GRANT_STATES = frozenset({GrantState.CREDITED, GrantState.EXPIRED, GrantState.FORFEITED})
+
+_ALLOWED: dict[GrantState, frozenset[GrantState]] = {
+    GrantState.UNRECEIVED: frozenset(
+        {GrantState.RECEIPT_REQUESTED, GrantState.EXPIRED, GrantState.FORFEITED}
+    ),
+    GrantState.RECEIPT_REQUESTED: frozenset(
+        {GrantState.CREDITING, GrantState.UNRECEIVED, GrantState.FORFEITED}
+    ),
+    # A rejected account sends the points back to unreceived (FAQ: 再度表示される).
+    GrantState.CREDITING: frozenset(
+        {GrantState.CREDITED, GrantState.UNRECEIVED, GrantState.FORFEITED}
+    ),
+    GrantState.CREDITED: frozenset(),
+    GrantState.EXPIRED: frozenset(),
+    GrantState.FORFEITED: frozenset(),
+}
+
+
+def can_transition(current: GrantState, target: GrantState) -> bool:
+    return target in _ALLOWED[current]
+
+
+def check_transition(current: GrantState, target: GrantState) -> None:
+    if not can_transition(current, target):
+        raise RuleViolation(
+            "invalid_grant_transition",
+            f"a grant cannot move from {current} to {target}",
+            status=409,
+        )
+
+
+@dataclass(frozen=True)
+class LedgerMove:
+    """One ledger line: `points` leave `from_state` (None at creation) for `to_state`."""
+
+    points: int
+    from_state: GrantState | None
+    to_state: GrantState
+
+
+def balances(moves: Iterable[LedgerMove]) -> dict[GrantState, int]:
+    """Points held in each state after replaying the ledger."""
+    totals = {state: 0 for state in GrantState}
+    for move in moves:
+        if move.from_state is not None:
+            totals[move.from_state] -= move.points
+        totals[move.to_state] += move.points
+    return totals
+
+
+def granted_total(moves: Iterable[LedgerMove]) -> int:
+    """Points ever granted: the sum of creation lines."""
+    return sum(m.points for m in moves if m.from_state is None)
+
+
+def ledger_adds_up(moves: Iterable[LedgerMove]) -> bool:
+    """The invariant of SPEC §3: no state negative, and the states sum to the points granted."""
+    lines = list(moves)
+    totals = balances(lines)
+    return all(v >= 0 for v in totals.values()) and sum(totals.values()) == granted_total(lines)

@@ -1,0 +1,87 @@
+"""All configuration, read once from the environment (`HUB_*`, SPEC §5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path(".data")
+DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
+DEV_SECRET = "development-only-secret-change-me"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = DATA_DIR
+    database_url: str = ""
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "hub"
+    jpki_trust_anchors: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    jpki_crl_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jpki_link_service_url: str = ""
+    jpki_allow_test_hierarchy: bool = True
+    operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
+    token_secret: SecretStr = SecretStr(DEV_SECRET)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    session_ttl_s: int = 1800
+    challenge_ttl_s: int = 300
+    otel_exporter: str = "none"  # none | console | otlp
+    otel_endpoint: str = ""
+
+    @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Lists come from the environment comma-separated: `HUB_JPKI_TRUST_ANCHORS=a.pem,b.pem`."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.operator_bootstrap_key.get_secret_value() == DEV_OPERATOR_KEY:
+            problems.append("HUB_OPERATOR_BOOTSTRAP_KEY is the development default")
+        if self.token_secret.get_secret_value() == DEV_SECRET:
+            problems.append("HUB_TOKEN_SECRET is the development default")
+        if self.jpki_allow_test_hierarchy:
+            problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
+        if not self.jpki_trust_anchors:
+            problems.append("HUB_JPKI_TRUST_ANCHORS is empty")
+        if not self.database_url:
+            problems.append("HUB_DATABASE_URL must name the production database")
+        if problems:
+            raise ValueError("production settings refused: " + "; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,161 @@
+"""Composition of the hub's Temporal workers: the hub queue and one queue per provider.
+
+Workflows and their database local activities run on the hub queue. Provider calls run on
+`provider-<id>` queues, each worker limited to that provider's rate (`rate_limit_per_s`, enforced
+by the server for the whole queue), so an outage or a slow provider only ever holds its own queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import (
+    Interceptor,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowRunner,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.applications import ApplicationActivities
+from activities.providers import ProviderActivities, provider_queue
+from activities.receipts import ReceiptActivities
+from adapters.providers.registry import AdapterRegistry
+from storage.catalog import all_providers, profile_of
+from storage.database import SessionFactory
+from workflows.application import ApplicationWorkflow
+
+log = logging.getLogger(__name__)
+
+_GRACE = timedelta(seconds=20)
+
+WORKFLOWS: list[type] = [ApplicationWorkflow]
+PASSTHROUGH = ("domain", "activities", "adapters", "storage", "pydantic", "sqlalchemy", "httpx")
+
+
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+@dataclass
+class WorkerOptions:
+    task_queue: str = "hub"
+    sandboxed: bool = True
+    provider_refresh_s: float = 5.0
+    max_cached_workflows: int = 10000
+    max_concurrent_activities: int = 200
+    max_concurrent_local_activities: int = 200
+    interceptors: Sequence[Interceptor] = field(default_factory=tuple)
+
+
+class HubWorkers:
+    """Runs the hub worker and a worker per provider; picks up providers added later."""
+
+    def __init__(
+        self,
+        client: Client,
+        sessions: SessionFactory,
+        registry: AdapterRegistry,
+        options: WorkerOptions,
+        *,
+        queues: Sequence[str] | None = None,
+    ) -> None:
+        self.client = client
+        self.sessions = sessions
+        self.registry = registry
+        self.options = options
+        self.queues = set(queues) if queues else None  # None: every queue
+        self.applications = ApplicationActivities(sessions)
+        self.receipts = ReceiptActivities(sessions)
+        self.providers = ProviderActivities(sessions, registry)
+        self._provider_workers: dict[str, tuple[float, Worker, asyncio.Task[None]]] = {}
+        self._hub_worker: Worker | None = None
+
+    def _wants(self, queue: str) -> bool:
+        return (
+            self.queues is None
+            or queue in self.queues
+            or (queue.startswith("provider-") and "provider-*" in self.queues)
+        )
+
+    def hub_worker(self) -> Worker:
+        return Worker(
+            self.client,
+            task_queue=self.options.task_queue,
+            workflows=WORKFLOWS,
+            activities=[
+                self.applications.decide_application,
+                self.applications.expire_grants,
+                self.receipts.claim_receipts,
+                self.receipts.record_credit_outcome,
+            ],
+            workflow_runner=workflow_runner(self.options.sandboxed),
+            max_cached_workflows=self.options.max_cached_workflows,
+            max_concurrent_local_activities=self.options.max_concurrent_local_activities,
+            interceptors=list(self.options.interceptors),
+            graceful_shutdown_timeout=_GRACE,
+        )
+
+    def provider_worker(self, provider_id: str, rate_limit_per_s: float) -> Worker:
+        return Worker(
+            self.client,
+            task_queue=provider_queue(provider_id),
+            activities=[self.providers.credit],
+            max_concurrent_activities=self.options.max_concurrent_activities,
+            max_task_queue_activities_per_second=rate_limit_per_s,
+            interceptors=list(self.options.interceptors),
+            graceful_shutdown_timeout=_GRACE,
+        )
+
+    async def refresh_providers(self) -> None:
+        async with self.sessions() as session:
+            providers = [profile_of(p) for p in await all_providers(session)]
+        for profile in providers:
+            queue = provider_queue(profile.provider_id)
+            if not self._wants(queue):
+                continue
+            rate = profile.policy.rate_limit_per_s
+            running = self._provider_workers.get(profile.provider_id)
+            if running is not None and running[0] == rate:
+                continue
+            if running is not None:  # the rate changed: restart with the new limit
+                await running[1].shutdown()
+            worker = self.provider_worker(profile.provider_id, rate)
+            task = asyncio.create_task(worker.run(), name=f"worker-{queue}")
+            self._provider_workers[profile.provider_id] = (rate, worker, task)
+            log.info("provider worker started", extra={"queue": queue, "rate": rate})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        if self._wants(self.options.task_queue):
+            self._hub_worker = self.hub_worker()
+            tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))
+        try:
+            while not stop.is_set():
+                await self.refresh_providers()
+                for task in [*tasks, *(t for _, _, t in self._provider_workers.values())]:
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.options.provider_refresh_s)
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Graceful: running activities get the grace period to finish or hand back."""
+        workers = [w for _, w, _ in self._provider_workers.values()]
+        if self._hub_worker is not None:
+            workers.append(self._hub_worker)
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        self._provider_workers.clear()
+        self._hub_worker = None

@@ -1,0 +1,43 @@
+"""Everything a request or a command needs, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from adapters.jpki.verifier import TrustStore
+from adapters.providers.registry import AdapterRegistry
+from hub.settings import Settings
+from storage.database import SessionFactory
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    trust: TrustStore
+    registry: AdapterRegistry
+    temporal: Client | None = None
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def client(self) -> Client:
+        if self.temporal is None:
+            from domain.errors import RuleViolation
+
+            raise RuleViolation(
+                "temporal_unavailable", "the workflow service is not reachable yet", status=503
+            )
+        return self.temporal
+
+    @property
+    def id_secret(self) -> bytes:
+        return self.settings.token_secret.get_secret_value().encode()

@@ -1,0 +1,197 @@
+"""Measures as municipal staff manage them: draft, edit while draft, publish, close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import delete
+
+from domain.errors import RuleViolation
+from domain.identifiers import contains_my_number
+from domain.measures import MeasureKind, MeasureState, MeasureTerms, ServiceOffer, validate_terms
+from services.context import HubContext
+from storage.catalog import get_measure, load_terms
+from storage.ids import new_id
+from storage.models import Measure, MeasurePaymentService, Municipality, PaymentService
+
+
+@dataclass
+class MeasureDraft:
+    title: str
+    description: str
+    kind: str
+    points_per_grant: int
+    per_person_cap: int
+    budget_points: int | None
+    opens_at: datetime
+    closes_at: datetime
+    receipt_deadline: datetime
+    target_list_only: bool
+    auto_grant: bool
+    review_required: bool
+    late_report_days: int
+    payment_services: list[ServiceOffer]
+
+
+def _terms(draft: MeasureDraft) -> MeasureTerms:
+    try:
+        kind = MeasureKind(draft.kind)
+    except ValueError as exc:
+        raise RuleViolation("invalid_measure", "kind must be application or event") from exc
+    return MeasureTerms(
+        kind=kind,
+        points_per_grant=draft.points_per_grant,
+        per_person_cap=draft.per_person_cap,
+        budget_points=draft.budget_points,
+        opens_at=draft.opens_at,
+        closes_at=draft.closes_at,
+        receipt_deadline=draft.receipt_deadline,
+        target_list_only=draft.target_list_only,
+        auto_grant=draft.auto_grant,
+        review_required=draft.review_required,
+        late_report_days=draft.late_report_days,
+        services=tuple(draft.payment_services),
+    )
+
+
+def check_free_text(**texts: str) -> None:
+    """SPEC §6: free text never carries a My Number."""
+    for name, text in texts.items():
+        if contains_my_number(text):
+            raise RuleViolation(
+                "contains_my_number", f"{name} contains what looks like a My Number", status=422
+            )
+
+
+async def _check_services(ctx: HubContext, offers: list[ServiceOffer]) -> None:
+    async with ctx.sessions() as session:
+        for offer in offers:
+            if await session.get(PaymentService, offer.payment_service_id) is None:
+                raise RuleViolation(
+                    "unknown_payment_service",
+                    f"no such payment service: {offer.payment_service_id}",
+                    status=422,
+                )
+
+
+def _apply_draft(measure: Measure, draft: MeasureDraft) -> None:
+    for f in fields(MeasureDraft):
+        if f.name != "payment_services":
+            setattr(measure, f.name, getattr(draft, f.name))
+
+
+async def create(ctx: HubContext, municipality_code: str, draft: MeasureDraft) -> Measure:
+    validate_terms(_terms(draft))
+    check_free_text(title=draft.title, description=draft.description)
+    await _check_services(ctx, draft.payment_services)
+    now = ctx.clock()
+    measure = Measure(
+        id=new_id("msr"),
+        municipality_code=municipality_code,
+        state=MeasureState.DRAFT.value,
+        budget_used=0,
+        created_at=now,
+        published_at=None,
+        closed_at=None,
+    )
+    _apply_draft(measure, draft)
+    async with ctx.sessions.begin() as session:
+        if await session.get(Municipality, municipality_code) is None:
+            raise RuleViolation("not_found", "no such municipality", status=404)
+        session.add(measure)
+        await session.flush()
+        for offer in draft.payment_services:
+            session.add(
+                MeasurePaymentService(
+                    measure_id=measure.id,
+                    payment_service_id=offer.payment_service_id,
+                    available_from=offer.available_from,
+                )
+            )
+    return measure
+
+
+async def owned_measure(ctx: HubContext, municipality_code: str, measure_id: str) -> Measure:
+    async with ctx.sessions() as session:
+        measure = await session.get(Measure, measure_id)
+    if measure is None or measure.municipality_code != municipality_code:
+        raise RuleViolation("not_found", "no such measure", status=404)
+    return measure
+
+
+async def current_draft(ctx: HubContext, measure: Measure) -> MeasureDraft:
+    async with ctx.sessions() as session:
+        terms = await load_terms(session, measure)
+    return MeasureDraft(
+        title=measure.title,
+        description=measure.description,
+        kind=measure.kind,
+        points_per_grant=measure.points_per_grant,
+        per_person_cap=measure.per_person_cap,
+        budget_points=measure.budget_points,
+        opens_at=measure.opens_at,
+        closes_at=measure.closes_at,
+        receipt_deadline=measure.receipt_deadline,
+        target_list_only=measure.target_list_only,
+        auto_grant=measure.auto_grant,
+        review_required=measure.review_required,
+        late_report_days=measure.late_report_days,
+        payment_services=list(terms.services),
+    )
+
+
+async def update(
+    ctx: HubContext, municipality_code: str, measure_id: str, draft: MeasureDraft
+) -> Measure:
+    measure = await owned_measure(ctx, municipality_code, measure_id)
+    if measure.state != MeasureState.DRAFT.value:
+        raise RuleViolation("measure_not_draft", "only a draft measure can be edited", status=409)
+    validate_terms(_terms(draft))
+    check_free_text(title=draft.title, description=draft.description)
+    await _check_services(ctx, draft.payment_services)
+    async with ctx.sessions.begin() as session:
+        row = await get_measure(session, measure_id)
+        if row.state != MeasureState.DRAFT.value:
+            raise RuleViolation(
+                "measure_not_draft", "only a draft measure can be edited", status=409
+            )
+        _apply_draft(row, draft)
+        await session.execute(
+            delete(MeasurePaymentService).where(MeasurePaymentService.measure_id == measure_id)
+        )
+        for offer in draft.payment_services:
+            session.add(
+                MeasurePaymentService(
+                    measure_id=measure_id,
+                    payment_service_id=offer.payment_service_id,
+                    available_from=offer.available_from,
+                )
+            )
+    return row
+
+
+async def transition(
+    ctx: HubContext, municipality_code: str, measure_id: str, target: MeasureState
+) -> Measure:
+    allowed = {
+        MeasureState.PUBLISHED: MeasureState.DRAFT,
+        MeasureState.CLOSED: MeasureState.PUBLISHED,
+    }
+    await owned_measure(ctx, municipality_code, measure_id)
+    async with ctx.sessions.begin() as session:
+        row = await get_measure(session, measure_id)
+        if row.state == target.value:
+            return row  # idempotent
+        if row.state != allowed[target].value:
+            raise RuleViolation(
+                "invalid_measure_state",
+                f"a {row.state} measure cannot become {target.value}",
+                status=409,
+            )
+        row.state = target.value
+        if target is MeasureState.PUBLISHED:
+            row.published_at = ctx.clock()
+        else:
+            row.closed_at = ctx.clock()
+    return row

@@ -1,0 +1,119 @@
+"""Onboarding by platform operators: municipalities, providers, payment services, API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from domain.errors import RuleViolation
+from domain.identifiers import is_municipality_code
+from domain.providers import ADAPTERS, policy_from_config
+from services.context import HubContext
+from storage import keys
+from storage.models import ApiKey, Municipality, PaymentProvider, PaymentService
+
+# Configuration keys that are secrets: stored apart, never returned.
+SECRET_KEYS = frozenset({"signing_secret", "webhook_secrets", "client_secret", "password"})
+
+
+def split_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    public = {k: v for k, v in config.items() if k not in SECRET_KEYS}
+    secret = {k: v for k, v in config.items() if k in SECRET_KEYS}
+    return public, secret
+
+
+def check_adapter_config(adapter: str, config: dict[str, Any]) -> None:
+    if adapter not in ADAPTERS:
+        raise RuleViolation(
+            "invalid_provider_config", f"adapter must be one of {sorted(ADAPTERS)}", status=422
+        )
+    policy_from_config(config)
+    if adapter == "hub_rest":
+        for required in ("base_url", "signing_secret"):
+            if not isinstance(config.get(required), str) or not config[required]:
+                raise RuleViolation(
+                    "invalid_provider_config", f"hub_rest needs {required}", status=422
+                )
+        secrets = config.get("webhook_secrets", [])
+        if (
+            not isinstance(secrets, list)
+            or len(secrets) > 2
+            or not all(isinstance(s, str) and s for s in secrets)
+        ):
+            raise RuleViolation(
+                "invalid_provider_config",
+                "webhook_secrets is a list of one or two secrets",
+                status=422,
+            )
+
+
+async def _add(ctx: HubContext, row: object, what: str) -> None:
+    try:
+        async with ctx.sessions.begin() as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise RuleViolation("already_exists", f"this {what} already exists", status=409) from exc
+
+
+async def create_municipality(ctx: HubContext, code: str, name: str) -> Municipality:
+    if not is_municipality_code(code):
+        raise RuleViolation(
+            "invalid_municipality_code",
+            "a municipality code is six digits whose last is the check digit",
+            status=422,
+        )
+    row = Municipality(code=code, name=name, created_at=ctx.clock())
+    await _add(ctx, row, "municipality")
+    return row
+
+
+async def create_provider(
+    ctx: HubContext, provider_id: str, name: str, adapter: str, config: dict[str, Any]
+) -> PaymentProvider:
+    check_adapter_config(adapter, config)
+    public, secret = split_secrets(config)
+    row = PaymentProvider(
+        id=provider_id,
+        name=name,
+        adapter=adapter,
+        config=public,
+        secrets=secret,
+        created_at=ctx.clock(),
+    )
+    await _add(ctx, row, "provider")
+    return row
+
+
+async def create_payment_service(
+    ctx: HubContext, payment_service_id: str, name: str, provider_id: str
+) -> PaymentService:
+    async with ctx.sessions() as session:
+        if await session.get(PaymentProvider, provider_id) is None:
+            raise RuleViolation("unknown_provider", "no such provider", status=422)
+    row = PaymentService(
+        id=payment_service_id, name=name, provider_id=provider_id, created_at=ctx.clock()
+    )
+    await _add(ctx, row, "payment service")
+    return row
+
+
+async def create_api_key(
+    ctx: HubContext, role: keys.Role, scope: str | None, label: str | None = None
+) -> tuple[ApiKey, str]:
+    async with ctx.sessions.begin() as session:
+        if role is keys.Role.MUNICIPALITY:
+            if not scope or await session.get(Municipality, scope) is None:
+                raise RuleViolation(
+                    "invalid_scope",
+                    "a municipality key needs an existing municipality code",
+                    status=422,
+                )
+        elif role is keys.Role.PROVIDER:
+            if not scope or await session.get(PaymentProvider, scope) is None:
+                raise RuleViolation(
+                    "invalid_scope", "a provider key needs an existing provider ID", status=422
+                )
+        elif scope:
+            raise RuleViolation("invalid_scope", f"a {role.value} key has no scope", status=422)
+        return await keys.create_key(session, role=role, scope=scope, now=ctx.clock(), label=label)

@@ -1,0 +1,86 @@
+"""My Payment Service registration (マイ決済サービス): verified with the provider, never storing
+the security code, and one account ID of one service for one MyKey ID only."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from adapters.providers.contract import PermanentProviderError, TransientProviderError
+from domain.errors import RuleViolation
+from services.context import HubContext
+from storage.catalog import profile_of, provider_for_service
+from storage.ids import new_id
+from storage.models import PaymentServiceRegistration
+
+
+async def _taken(ctx: HubContext, payment_service_id: str, account_id: str) -> bool:
+    async with ctx.sessions() as session:
+        row = await session.execute(
+            select(PaymentServiceRegistration.id).where(
+                PaymentServiceRegistration.payment_service_id == payment_service_id,
+                PaymentServiceRegistration.account_id == account_id,
+            )
+        )
+        return row.first() is not None
+
+
+async def register(
+    ctx: HubContext,
+    *,
+    mykey_id: str,
+    payment_service_id: str,
+    account_id: str,
+    security_code: str,
+) -> PaymentServiceRegistration:
+    async with ctx.sessions() as session:
+        provider = await provider_for_service(session, payment_service_id)
+        profile = profile_of(provider)
+    if await _taken(ctx, payment_service_id, account_id):
+        raise RuleViolation(
+            "account_already_registered",
+            "this account of this payment service is registered to another resident",
+            status=409,
+        )
+    adapter = ctx.registry.get(
+        profile.provider_id, profile.adapter, profile.config, profile.secrets
+    )
+    try:
+        check = await adapter.verify_account(account_id, security_code)
+    except TransientProviderError as exc:
+        raise RuleViolation(
+            "provider_unavailable",
+            "the payment service could not be reached; try again later",
+            status=503,
+        ) from exc
+    except PermanentProviderError as exc:
+        raise RuleViolation(
+            "account_verification_failed",
+            "the payment service refused the account details",
+            status=422,
+        ) from exc
+    if not check.valid or check.status != "active":
+        raise RuleViolation(
+            "account_verification_failed",
+            f"the payment service did not confirm the account ({check.status})",
+            status=422,
+        )
+    registration = PaymentServiceRegistration(
+        id=new_id("reg"),
+        mykey_id=mykey_id,
+        payment_service_id=payment_service_id,
+        account_id=account_id,
+        status="active",
+        created_at=ctx.clock(),
+        invalidated_at=None,
+    )
+    try:
+        async with ctx.sessions.begin() as session:
+            session.add(registration)
+    except IntegrityError as exc:  # lost a race for the same account
+        raise RuleViolation(
+            "account_already_registered",
+            "this account of this payment service is registered to another resident",
+            status=409,
+        ) from exc
+    return registration

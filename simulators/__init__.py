@@ -1,0 +1,1 @@
+"""Software stand-ins for outside parties: the JPKI test CA and virtual cards, payment providers."""

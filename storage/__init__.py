@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 models, the session factory, Alembic migrations and the units of work."""

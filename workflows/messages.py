@@ -1,0 +1,71 @@
+"""Inputs, updates, signals and queries of the application workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from activities.types import ApplicationDecision, GrantView, ReceiptPlan
+
+
+@dataclass
+class ApplicationInput:
+    measure_id: str
+    mykey_id: str
+    application_id: str
+
+
+@dataclass
+class ApplyRequest:
+    fixed_registration_id: str | None = None
+
+
+@dataclass
+class ReceiptRequest:
+    grant_ids: list[str]
+    registration_id: str
+
+
+@dataclass
+class ReceiptTicket:
+    receipts: list[ReceiptPlan] = field(default_factory=list)
+
+
+@dataclass
+class Acknowledgement:
+    """A provider's final answer about one receipt, by webhook or by the pull API."""
+
+    receipt_id: str
+    status: str  # credited | rejected
+    provider_reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ReceiptProgress:
+    plan: ReceiptPlan
+    state: str
+    attempts_exhausted: bool = False
+    last_error: str | None = None
+
+
+@dataclass
+class ApplicationState:
+    """Everything the workflow knows; it survives continue-as-new whole."""
+
+    input: ApplicationInput
+    decision: ApplicationDecision | None = None
+    refusal_code: str | None = None
+    grants: dict[str, GrantView] = field(default_factory=dict)
+    receipts: dict[str, ReceiptProgress] = field(default_factory=dict)
+    receipts_to_start: list[str] = field(default_factory=list)
+    acknowledgements: dict[str, Acknowledgement] = field(default_factory=dict)
+    retry_requested: list[str] = field(default_factory=list)
+    deadline_passed: bool = False
+
+
+@dataclass
+class ApplicationStatus:
+    status: str  # waiting | refused | granted | pending_review | finished
+    refusal_code: str | None
+    grants: list[GrantView]
+    receipts: list[ReceiptProgress]
