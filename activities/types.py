@@ -1,6 +1,8 @@
-"""Dataclasses that cross the workflow/activity boundary. Fields may be added, never removed."""
+"""Dataclasses that cross the workflow/activity boundary. Fields may be added, never removed.
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): the payload converter
+resolves these types inside the workflow sandbox, where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass, field
 

@@ -71,7 +71,7 @@ def install(app: FastAPI) -> None:
     async def _rule(_: Request, exc: RuleViolation) -> JSONResponse:
         headers = None
         if "retry_after_s" in exc.extra:
-            headers = {"Retry-After": str(int(exc.extra["retry_after_s"]))}
+            headers = {"Retry-After": str(exc.extra["retry_after_s"])}
         return problem(exc.status, exc.code, exc.detail, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

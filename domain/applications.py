@@ -1,6 +1,8 @@
-"""What deciding an application produces: its status and the grants it made."""
+"""What deciding an application produces: its status and the grants it made.
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): the payload converter
+resolves these types inside the workflow sandbox, where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -1,6 +1,8 @@
-"""A payment provider's operating policy: how it acknowledges, how fast, how to retry it."""
+"""A payment provider's operating policy: how it acknowledges, how fast, how to retry it.
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): the payload converter
+resolves these types inside the workflow sandbox, where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass, field
 from enum import StrEnum

@@ -1,6 +1,8 @@
-"""Receipt states: one receipt carries one grant's points to one payment service account."""
+"""Receipt states: one receipt carries one grant's points to one payment service account.
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): the payload converter
+resolves these types inside the workflow sandbox, where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass
 from enum import StrEnum

@@ -111,6 +111,7 @@ class ApplicationWorkflow:
             return self.status()
         deadline = state.decision.receipt_deadline
         while True:
+            self._reap_finished_credits()
             self._start_pending_credits()
             if state.deadline_passed and self._has(GrantState.UNRECEIVED):
                 await self._expire_unreceived()
@@ -123,7 +124,7 @@ class ApplicationWorkflow:
             await self._wait(
                 lambda: (
                     bool(state.receipts_to_start)
-                    or (self._all_grants_final() and not self._credit_tasks)
+                    or self._credit_finished()
                     or (state.deadline_passed and self._has(GrantState.UNRECEIVED))
                 ),
                 timedelta(seconds=remaining) if not state.deadline_passed else None,
@@ -240,9 +241,17 @@ class ApplicationWorkflow:
         state = self.state
         while state.receipts_to_start:
             receipt_id = state.receipts_to_start.pop(0)
-            task = asyncio.create_task(self._carry_receipt(receipt_id))
-            self._credit_tasks[receipt_id] = task
-            task.add_done_callback(lambda _t, rid=receipt_id: self._credit_tasks.pop(rid, None))
+            self._credit_tasks[receipt_id] = asyncio.create_task(self._carry_receipt(receipt_id))
+
+    def _reap_finished_credits(self) -> None:
+        """Forget finished receipt tasks; a task that failed fails this workflow task loudly."""
+        for receipt_id, task in list(self._credit_tasks.items()):
+            if task.done():
+                del self._credit_tasks[receipt_id]
+                task.result()
+
+    def _credit_finished(self) -> bool:
+        return any(task.done() for task in self._credit_tasks.values())
 
     async def _carry_receipt(self, receipt_id: str) -> None:
         """Credit one receipt and wait for the provider's final answer."""

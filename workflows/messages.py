@@ -1,6 +1,8 @@
-"""Inputs, updates, signals and queries of the application workflow."""
+"""Inputs, updates, signals and queries of the application workflow.
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): the payload converter
+resolves these types inside the workflow sandbox, where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass, field
 

@@ -1,0 +1,1 @@
+"""Test harness: databases, a Temporal server, and the hub's processes on real sockets."""

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.identifiers import (
+    application_key,
+    contains_my_number,
+    is_municipality_code,
+    is_mykey_id,
+    municipality_check_digit,
+    my_number_check_digit,
+    new_mykey_id,
+    redact_my_numbers,
+)
+
+
+@pytest.mark.parametrize("code", ["131016", "011002", "271004", "472018"])
+def test_real_municipality_codes_pass_their_check_digit(code: str) -> None:
+    assert is_municipality_code(code)
+
+
+@pytest.mark.parametrize("code", ["131017", "13101", "1310160", "13101a", ""])
+def test_wrong_or_malformed_municipality_codes_are_refused(code: str) -> None:
+    assert not is_municipality_code(code)
+
+
+@given(st.text(alphabet="0123456789", min_size=5, max_size=5))
+def test_exactly_one_check_digit_fits_each_municipality_prefix(prefix: str) -> None:
+    valid = [d for d in range(10) if is_municipality_code(prefix + str(d))]
+    assert valid == [municipality_check_digit(prefix)]
+
+
+def test_mykey_ids_are_eight_characters_of_digits_and_capitals() -> None:
+    ids = {new_mykey_id() for _ in range(200)}
+    assert all(is_mykey_id(i) for i in ids)
+    assert len(ids) == 200
+    assert not is_mykey_id("abcd1234")
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_a_my_number_with_its_check_digit_is_found_in_any_spelling(first: str) -> None:
+    number = first + str(my_number_check_digit(first))
+    wide = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    spaced = f"{number[:4]} {number[4:8]} {number[8:]}"
+    hyphen = f"{wide[:4]}－{wide[4:8]}－{wide[8:]}"
+    for text in (number, f"番号は{spaced}です", f"note: {hyphen}"):
+        assert contains_my_number(text)
+        assert number not in redact_my_numbers(text)
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_a_wrong_check_digit_is_not_a_my_number(first: str) -> None:
+    wrong = (my_number_check_digit(first) + 1) % 10
+    assert not contains_my_number(first + str(wrong))
+
+
+def test_application_keys_are_stable_and_do_not_reveal_the_mykey_id() -> None:
+    a = application_key("msr_1", "ABCD1234", b"secret")
+    assert a == application_key("msr_1", "ABCD1234", b"secret")
+    assert a != application_key("msr_2", "ABCD1234", b"secret")
+    assert a != application_key("msr_1", "ABCD1234", b"other")
+    assert "ABCD1234" not in a
