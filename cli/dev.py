@@ -99,6 +99,8 @@ def run_dev(settings: Settings, port: int, sim_port: int) -> None:
         "HUB_JPKI_TRUST_ANCHORS": os.environ.get("HUB_JPKI_TRUST_ANCHORS", anchors),
         "HUB_TEMPORAL_ADDRESS": temporal_address,
         "HUB_DATABASE_URL": settings.effective_database_url,
+        # Spans go to the process logs under .data/logs unless an exporter is configured.
+        "HUB_OTEL_EXPORTER": os.environ.get("HUB_OTEL_EXPORTER", "console"),
     }
     settings = settings.model_copy(
         update={"temporal_address": temporal_address, "jpki_trust_anchors": [Path(anchors)]}
