@@ -13,7 +13,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import problems
-from api.routers import auth, health, municipality, operator, resident
+from api.routers import all_routers
 from hub.settings import Settings, get_settings
 from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
@@ -68,13 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Back end of the 自治体マイナポイント programme (SPEC v1).",
     )
     problems.install(app)
-    for router in (
-        health.router,
-        auth.router,
-        resident.router,
-        municipality.router,
-        operator.router,
-    ):
+    for router in all_routers():
         app.include_router(router)
     configure_tracing(settings, "mph-api")
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
