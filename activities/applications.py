@@ -13,9 +13,11 @@ from activities.types import (
     DecideApplicationInput,
     ExpireGrantsInput,
     ExpireGrantsResult,
+    ForfeitGrantsInput,
+    ForfeitGrantsResult,
 )
 from domain.errors import RuleViolation
-from storage import applications
+from storage import applications, receipts
 from storage.database import SessionFactory
 
 WORKFLOW_ACTOR = "workflow"
@@ -57,3 +59,15 @@ class ApplicationActivities:
                 actor=WORKFLOW_ACTOR,
             )
         return ExpireGrantsResult(expired_grant_ids=expired)
+
+    @activity.defn(name="forfeit_grants")
+    async def forfeit_grants(self, request: ForfeitGrantsInput) -> ForfeitGrantsResult:
+        async with self.sessions.begin() as session:
+            forfeited = await receipts.forfeit_open_grants(
+                session,
+                mykey_id=request.mykey_id,
+                application_id=request.application_id,
+                now=self.clock(),
+                actor=WORKFLOW_ACTOR,
+            )
+        return ForfeitGrantsResult(forfeited_grant_ids=forfeited)

@@ -45,7 +45,7 @@ class ReceiptActivities:
     @activity.defn(name="record_credit_outcome")
     async def record_credit_outcome(self, request: RecordOutcomeInput) -> RecordOutcomeResult:
         async with self.sessions.begin() as session:
-            state = await receipts.finish_credit(
+            state, grant_state = await receipts.finish_credit(
                 session,
                 request.receipt_id,
                 status=request.status,
@@ -54,4 +54,6 @@ class ReceiptActivities:
                 now=self.clock(),
                 actor=request.actor or WORKFLOW_ACTOR,
             )
-        return RecordOutcomeResult(receipt_id=request.receipt_id, state=state)
+        return RecordOutcomeResult(
+            receipt_id=request.receipt_id, state=state, grant_state=grant_state
+        )

@@ -73,3 +73,15 @@ class RecordOutcomeInput:
 class RecordOutcomeResult:
     receipt_id: str
     state: str
+    grant_state: str | None = None
+
+
+@dataclass
+class ForfeitGrantsInput:
+    application_id: str
+    mykey_id: str
+
+
+@dataclass
+class ForfeitGrantsResult:
+    forfeited_grant_ids: list[str] = field(default_factory=list)

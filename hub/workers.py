@@ -96,6 +96,7 @@ class HubWorkers:
             activities=[
                 self.applications.decide_application,
                 self.applications.expire_grants,
+                self.applications.forfeit_grants,
                 self.receipts.claim_receipts,
                 self.receipts.record_credit_outcome,
             ],

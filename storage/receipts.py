@@ -18,6 +18,7 @@ from storage.models import (
     Application,
     Grant,
     Measure,
+    MyKey,
     PaymentServiceRegistration,
     Receipt,
     ReceiptEvent,
@@ -174,18 +175,55 @@ async def get_receipt(session: AsyncSession, receipt_id: str) -> Receipt:
     return receipt
 
 
+async def _move_receipt(
+    session: AsyncSession,
+    receipt: Receipt,
+    to_state: ReceiptState,
+    *,
+    expected: set[ReceiptState],
+    now: datetime,
+    actor: str,
+    detail: str | None = None,
+    **values: object,
+) -> bool:
+    """Move a receipt only from one of the `expected` states: the first writer wins a race."""
+    result = await session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt.id, Receipt.state.in_([s.value for s in expected]))
+        .values(state=to_state.value, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(receipt)
+        return False
+    receipt.state = to_state.value
+    for name, value in values.items():
+        setattr(receipt, name, value)
+    session.add(_event(receipt.id, to_state.value, actor, now, detail))
+    return True
+
+
+OPEN_RECEIPT_STATES = {ReceiptState.REQUESTED, ReceiptState.CREDITING, ReceiptState.ACCEPTED}
+
+
 async def begin_credit(
     session: AsyncSession, receipt_id: str, *, attempt: int, now: datetime, actor: str
 ) -> Receipt:
-    """Record an attempt; the first moves the receipt and its grant to `crediting`."""
+    """Record an attempt; the first moves the receipt and its grant to `crediting`.
+
+    A receipt that is already final (forfeited by a revocation, say) is returned unchanged, and
+    the caller must not call the provider.
+    """
     receipt = await get_receipt(session, receipt_id)
-    if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES}:
-        return receipt
-    receipt.attempts = max(receipt.attempts, attempt)
-    receipt.updated_at = now
-    if receipt.state == ReceiptState.REQUESTED.value:
-        receipt.state = ReceiptState.CREDITING.value
-        session.add(_event(receipt_id, receipt.state, actor, now, None))
+    if await _move_receipt(
+        session,
+        receipt,
+        ReceiptState.CREDITING,
+        expected={ReceiptState.REQUESTED},
+        now=now,
+        actor=actor,
+        attempts=attempt,
+    ):
         grant = await session.get(Grant, receipt.grant_id)
         assert grant is not None
         await move_grant(
@@ -196,6 +234,12 @@ async def begin_credit(
             now=now,
             receipt_id=receipt_id,
             expected=GrantState.RECEIPT_REQUESTED,
+        )
+    elif receipt.state not in {s.value for s in TERMINAL_RECEIPT_STATES}:
+        await session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt_id, Receipt.attempts < attempt)
+            .values(attempts=attempt, updated_at=now)
         )
     return receipt
 
@@ -210,6 +254,11 @@ async def note_failure(
     )
 
 
+async def _mykey_revoked(session: AsyncSession, mykey_id: str) -> bool:
+    mykey = await session.get(MyKey, mykey_id)
+    return mykey is not None and mykey.status == "revoked"
+
+
 async def finish_credit(
     session: AsyncSession,
     receipt_id: str,
@@ -219,50 +268,110 @@ async def finish_credit(
     reason: str | None,
     now: datetime,
     actor: str,
-) -> str:
-    """Apply a provider's answer. A terminal receipt never changes: the first answer wins.
+) -> tuple[str, str]:
+    """Apply a provider's answer. A final receipt never changes: the first answer wins.
 
-    Returns the receipt's state afterwards.
+    Returns the receipt's state and its grant's state afterwards.
     """
     receipt = await get_receipt(session, receipt_id)
-    terminal = {s.value for s in TERMINAL_RECEIPT_STATES}
-    if receipt.state in terminal:
-        return receipt.state
+    if status == "accepted":
+        await _move_receipt(
+            session,
+            receipt,
+            ReceiptState.ACCEPTED,
+            expected={ReceiptState.REQUESTED, ReceiptState.CREDITING},
+            now=now,
+            actor=actor,
+        )
+        return receipt.state, await _grant_state(session, receipt.grant_id)
+    targets = {"credited": ReceiptState.CREDITED, "rejected": ReceiptState.REJECTED}
+    if status not in targets:
+        raise ValueError(f"unknown credit outcome {status!r}")
+    moved = await _move_receipt(
+        session,
+        receipt,
+        targets[status],
+        expected=OPEN_RECEIPT_STATES,
+        now=now,
+        actor=actor,
+        detail=reason,
+        provider_reference=provider_reference,
+        last_error=reason if status == "rejected" else receipt.last_error,
+        stuck=False,
+        stuck_reason=None,
+        stuck_since=None,
+        finished_at=now,
+    )
+    if not moved:
+        return receipt.state, await _grant_state(session, receipt.grant_id)
     grant = await session.get(Grant, receipt.grant_id)
     assert grant is not None
-    if status == "accepted":
-        if receipt.state != ReceiptState.ACCEPTED.value:
-            receipt.state = ReceiptState.ACCEPTED.value
-            receipt.updated_at = now
-            session.add(_event(receipt_id, receipt.state, actor, now, None))
-        return receipt.state
     if grant.state == GrantState.RECEIPT_REQUESTED.value:
         # The answer came before the attempt was recorded (a crash in between): catch up.
         await move_grant(
             session, grant, GrantState.CREDITING, actor=actor, now=now, receipt_id=receipt_id
         )
     if status == "credited":
-        receipt.state = ReceiptState.CREDITED.value
-        receipt.provider_reference = provider_reference
         await move_grant(
             session, grant, GrantState.CREDITED, actor=actor, now=now, receipt_id=receipt_id
         )
-    elif status == "rejected":
-        receipt.state = ReceiptState.REJECTED.value
-        receipt.last_error = reason
-        await move_grant(
-            session, grant, GrantState.UNRECEIVED, actor=actor, now=now, receipt_id=receipt_id
-        )
-        await session.execute(
-            update(PaymentServiceRegistration)
-            .where(PaymentServiceRegistration.id == receipt.registration_id)
-            .values(status="invalid", invalidated_at=now)
-        )
-    else:
-        raise ValueError(f"unknown credit outcome {status!r}")
-    receipt.stuck = False
-    receipt.stuck_reason = None
-    receipt.updated_at = now
-    receipt.finished_at = now
-    session.add(_event(receipt_id, receipt.state, actor, now, reason))
-    return receipt.state
+        return receipt.state, grant.state
+    # Rejected: the points show again as unreceived (FAQ), unless the MyKey ID was revoked
+    # meanwhile, in which case they are forfeited like every other point not yet credited.
+    back_to = (
+        GrantState.FORFEITED
+        if await _mykey_revoked(session, receipt.mykey_id)
+        else GrantState.UNRECEIVED
+    )
+    await move_grant(session, grant, back_to, actor=actor, now=now, receipt_id=receipt_id)
+    await session.execute(
+        update(PaymentServiceRegistration)
+        .where(PaymentServiceRegistration.id == receipt.registration_id)
+        .values(status="invalid", invalidated_at=now)
+    )
+    return receipt.state, grant.state
+
+
+async def _grant_state(session: AsyncSession, grant_id: str) -> str:
+    grant = await session.get(Grant, grant_id)
+    assert grant is not None
+    await session.refresh(grant)
+    return grant.state
+
+
+async def forfeit_open_grants(
+    session: AsyncSession,
+    *,
+    mykey_id: str,
+    now: datetime,
+    actor: str,
+    application_id: str | None = None,
+) -> list[str]:
+    """Revocation: every grant not yet with a provider is forfeited, with its ledger line.
+
+    Grants whose credit is already with the provider (`crediting`) are left to the provider's
+    answer: credited stays credited; a rejection then forfeits them (`finish_credit`).
+    """
+    query = select(Grant).where(
+        Grant.mykey_id == mykey_id,
+        Grant.state.in_([GrantState.UNRECEIVED.value, GrantState.RECEIPT_REQUESTED.value]),
+    )
+    if application_id is not None:
+        query = query.where(Grant.application_id == application_id)
+    forfeited = []
+    for grant in list((await session.execute(query)).scalars()):
+        if grant.state == GrantState.RECEIPT_REQUESTED.value and grant.current_receipt_id:
+            receipt = await get_receipt(session, grant.current_receipt_id)
+            if not await _move_receipt(
+                session,
+                receipt,
+                ReceiptState.FORFEITED,
+                expected={ReceiptState.REQUESTED},
+                now=now,
+                actor=actor,
+                finished_at=now,
+            ):
+                continue  # the credit attempt started first: the provider decides
+        if await move_grant(session, grant, GrantState.FORFEITED, actor=actor, now=now):
+            forfeited.append(grant.id)
+    return forfeited

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         DecideApplicationInput,
         ExpireGrantsInput,
         ExpireGrantsResult,
+        ForfeitGrantsInput,
+        ForfeitGrantsResult,
         RecordOutcomeInput,
         RecordOutcomeResult,
     )
@@ -104,7 +106,8 @@ class ApplicationWorkflow:
     async def run(self, start: ApplicationInput) -> ApplicationStatus:
         state = self.state
         decided = await self._wait(
-            lambda: state.decision is not None or state.refusal_code is not None, APPLY_WAIT
+            lambda: state.decision is not None or state.refusal_code is not None or state.revoked,
+            APPLY_WAIT,
         )
         if not decided or state.decision is None:
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -113,6 +116,8 @@ class ApplicationWorkflow:
         while True:
             self._reap_finished_credits()
             self._start_pending_credits()
+            if state.revoked and not state.forfeited:
+                await self._forfeit()
             if state.deadline_passed and self._has(GrantState.UNRECEIVED):
                 await self._expire_unreceived()
             if self._all_grants_final() and not self._credit_tasks:
@@ -125,6 +130,7 @@ class ApplicationWorkflow:
                 lambda: (
                     bool(state.receipts_to_start)
                     or self._credit_finished()
+                    or (state.revoked and not state.forfeited)
                     or (state.deadline_passed and self._has(GrantState.UNRECEIVED))
                 ),
                 timedelta(seconds=remaining) if not state.deadline_passed else None,
@@ -172,6 +178,8 @@ class ApplicationWorkflow:
     @apply.validator
     def _validate_apply(self, request: ApplyRequest) -> None:
         state = self.state
+        if state.revoked:
+            raise _refuse("mykey_revoked", "this MyKey ID has been revoked", status=403)
         if state.decision is not None or state.refusal_code is not None:
             raise _refuse("already_applied", "one application per resident and measure")
 
@@ -211,6 +219,8 @@ class ApplicationWorkflow:
         state = self.state
         if state.decision is None:
             raise _refuse("not_found", "this application has no grants", status=404)
+        if state.revoked:
+            raise _refuse("mykey_revoked", "this MyKey ID has been revoked", status=403)
         if state.deadline_passed:
             raise _refuse("receipt_deadline_passed", "the measure's receipt deadline has passed")
         for grant_id in request.grant_ids:
@@ -228,6 +238,11 @@ class ApplicationWorkflow:
         if progress is None or progress.state in _FINAL_RECEIPTS:
             return
         state.acknowledgements.setdefault(ack.receipt_id, ack)
+
+    @workflow.signal
+    def revoke(self, reason: str) -> None:
+        """The MyKey ID was revoked: forfeit every point not yet with a provider, then end."""
+        self.state.revoked = True
 
     @workflow.signal
     def retry_receipt(self, receipt_id: str) -> None:
@@ -302,10 +317,27 @@ class ApplicationWorkflow:
         progress = state.receipts[receipt_id]
         progress.state = recorded.state
         grant = state.grants[progress.plan.grant_id]
-        if recorded.state == ReceiptState.CREDITED.value:
+        if recorded.grant_state is not None:
+            grant.state = recorded.grant_state
+        elif recorded.state == ReceiptState.CREDITED.value:  # histories before grant_state
             grant.state = GrantState.CREDITED.value
         elif recorded.state == ReceiptState.REJECTED.value:
             grant.state = GrantState.UNRECEIVED.value
+
+    async def _forfeit(self) -> None:
+        state = self.state
+        result = await workflow.execute_local_activity(
+            "forfeit_grants",
+            ForfeitGrantsInput(
+                application_id=state.input.application_id, mykey_id=state.input.mykey_id
+            ),
+            result_type=ForfeitGrantsResult,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        for grant_id in result.forfeited_grant_ids:
+            state.grants[grant_id].state = GrantState.FORFEITED.value
+        state.forfeited = True
 
     async def _expire_unreceived(self) -> None:
         state = self.state

@@ -63,6 +63,8 @@ class ApplicationState:
     acknowledgements: dict[str, Acknowledgement] = field(default_factory=dict)
     retry_requested: list[str] = field(default_factory=list)
     deadline_passed: bool = False
+    revoked: bool = False
+    forfeited: bool = False
 
 
 @dataclass
