@@ -62,12 +62,17 @@ class ApplicationActivities:
 
     @activity.defn(name="forfeit_grants")
     async def forfeit_grants(self, request: ForfeitGrantsInput) -> ForfeitGrantsResult:
+        """Forfeit this application's open grants; report every grant of it now forfeited,
+        including those the revocation service forfeited before the signal arrived."""
         async with self.sessions.begin() as session:
-            forfeited = await receipts.forfeit_open_grants(
+            await receipts.forfeit_open_grants(
                 session,
                 mykey_id=request.mykey_id,
                 application_id=request.application_id,
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
             )
-        return ForfeitGrantsResult(forfeited_grant_ids=forfeited)
+            grants = await applications.grants_of(session, request.application_id)
+        return ForfeitGrantsResult(
+            forfeited_grant_ids=[g.grant_id for g in grants if g.state == "forfeited"]
+        )
