@@ -27,10 +27,6 @@ from storage.models import PaymentProvider
 PROFILE_TTL_S = 5.0
 
 
-def provider_queue(provider_id: str) -> str:
-    return f"provider-{provider_id}"
-
-
 class ProviderActivities:
     def __init__(
         self,

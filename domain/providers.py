@@ -11,6 +11,11 @@ from typing import Any
 from domain.errors import RuleViolation
 
 
+def provider_queue(provider_id: str) -> str:
+    """Each provider's calls run on a task queue of their own, with that provider's rate limit."""
+    return f"provider-{provider_id}"
+
+
 class AckMode(StrEnum):
     SYNC = "sync"
     WEBHOOK = "webhook"

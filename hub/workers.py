@@ -24,9 +24,10 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.applications import ApplicationActivities
-from activities.providers import ProviderActivities, provider_queue
+from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
+from domain.providers import provider_queue
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
