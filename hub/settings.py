@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DATA_DIR = Path(".data")
 DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
 DEV_SECRET = "development-only-secret-change-me"
+DEV_QR_KEY = "development-only-qr-signing-key"
 
 
 class Environment(StrEnum):
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     jpki_allow_test_hierarchy: bool = True
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
+    qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     session_ttl_s: int = 1800
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
             problems.append("HUB_OPERATOR_BOOTSTRAP_KEY is the development default")
         if self.token_secret.get_secret_value() == DEV_SECRET:
             problems.append("HUB_TOKEN_SECRET is the development default")
+        if self.qr_signing_key.get_secret_value() == DEV_QR_KEY:
+            problems.append("HUB_QR_SIGNING_KEY is the development default")
         if self.jpki_allow_test_hierarchy:
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:

@@ -26,6 +26,7 @@ def test_production_accepts_real_configuration(tmp_path) -> None:
         env=Environment.PRODUCTION,
         operator_bootstrap_key=SecretStr("a-long-random-operator-key"),
         token_secret=SecretStr("a-long-random-token-secret"),
+        qr_signing_key=SecretStr("a-long-random-qr-signing-key"),
         jpki_allow_test_hierarchy=False,
         jpki_trust_anchors=[root],
         database_url="postgresql+psycopg://hub@db/hub",
