@@ -12,8 +12,11 @@ from activities.errors import rule_error
 from activities.types import (
     ClaimReceiptsInput,
     ClaimReceiptsResult,
+    MarkStuckInput,
+    MarkStuckResult,
     RecordOutcomeInput,
     RecordOutcomeResult,
+    ReturnReceiptInput,
 )
 from domain.errors import RuleViolation
 from storage import receipts
@@ -53,6 +56,33 @@ class ReceiptActivities:
                 reason=request.reason,
                 now=self.clock(),
                 actor=request.actor or WORKFLOW_ACTOR,
+            )
+        return RecordOutcomeResult(
+            receipt_id=request.receipt_id, state=state, grant_state=grant_state
+        )
+
+    @activity.defn(name="mark_receipt_stuck")
+    async def mark_receipt_stuck(self, request: MarkStuckInput) -> MarkStuckResult:
+        async with self.sessions.begin() as session:
+            marked = await receipts.mark_stuck(
+                session,
+                request.receipt_id,
+                reason=request.reason,
+                detail=request.detail,
+                now=self.clock(),
+                actor=WORKFLOW_ACTOR,
+            )
+        return MarkStuckResult(receipt_id=request.receipt_id, marked=marked)
+
+    @activity.defn(name="return_receipt")
+    async def return_receipt(self, request: ReturnReceiptInput) -> RecordOutcomeResult:
+        async with self.sessions.begin() as session:
+            state, grant_state = await receipts.return_to_unreceived(
+                session,
+                request.receipt_id,
+                now=self.clock(),
+                actor=request.actor,
+                note=request.note,
             )
         return RecordOutcomeResult(
             receipt_id=request.receipt_id, state=state, grant_state=grant_state

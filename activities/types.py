@@ -85,3 +85,37 @@ class ForfeitGrantsInput:
 @dataclass
 class ForfeitGrantsResult:
     forfeited_grant_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MarkStuckInput:
+    receipt_id: str
+    reason: str  # no_acknowledgement | attempts_exhausted
+    detail: str | None = None
+
+
+@dataclass
+class MarkStuckResult:
+    receipt_id: str
+    marked: bool
+
+
+@dataclass
+class ReturnReceiptInput:
+    receipt_id: str
+    actor: str
+    note: str | None = None
+
+
+@dataclass
+class CreditStatusInput:
+    receipt_id: str
+    provider_id: str
+
+
+@dataclass
+class CreditStatusResult:
+    receipt_id: str
+    status: str  # credited | rejected | pending | not_found
+    provider_reference: str | None = None
+    reason: str | None = None

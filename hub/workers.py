@@ -24,10 +24,12 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.applications import ApplicationActivities
+from activities.provider_status import ProviderStatusActivities
 from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
+from hub.search_attributes import ensure_search_attributes
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
@@ -79,6 +81,7 @@ class HubWorkers:
         self.applications = ApplicationActivities(sessions)
         self.receipts = ReceiptActivities(sessions)
         self.providers = ProviderActivities(sessions, registry)
+        self.provider_status = ProviderStatusActivities(self.providers)
         self._provider_workers: dict[str, tuple[float, Worker, asyncio.Task[None]]] = {}
         self._hub_worker: Worker | None = None
 
@@ -100,6 +103,8 @@ class HubWorkers:
                 self.applications.forfeit_grants,
                 self.receipts.claim_receipts,
                 self.receipts.record_credit_outcome,
+                self.receipts.mark_receipt_stuck,
+                self.receipts.return_receipt,
             ],
             workflow_runner=workflow_runner(self.options.sandboxed),
             max_cached_workflows=self.options.max_cached_workflows,
@@ -112,7 +117,7 @@ class HubWorkers:
         return Worker(
             self.client,
             task_queue=provider_queue(provider_id),
-            activities=[self.providers.credit],
+            activities=[self.providers.credit, self.provider_status.credit_status],
             max_concurrent_activities=self.options.max_concurrent_activities,
             max_task_queue_activities_per_second=rate_limit_per_s,
             interceptors=list(self.options.interceptors),
@@ -139,6 +144,7 @@ class HubWorkers:
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []
+        await ensure_search_attributes(self.client)
         if self._wants(self.options.task_queue):
             self._hub_worker = self.hub_worker()
             tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))

@@ -375,3 +375,58 @@ async def forfeit_open_grants(
         if await move_grant(session, grant, GrantState.FORFEITED, actor=actor, now=now):
             forfeited.append(grant.id)
     return forfeited
+
+
+async def mark_stuck(
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    reason: str,
+    detail: str | None,
+    now: datetime,
+    actor: str,
+) -> bool:
+    """Flag an open receipt for support staff; the first reason and its time are kept."""
+    receipt = await get_receipt(session, receipt_id)
+    if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES} or receipt.stuck:
+        return False
+    receipt.stuck = True
+    receipt.stuck_reason = reason
+    receipt.stuck_since = now
+    receipt.updated_at = now
+    if detail:
+        receipt.last_error = detail[:2000]
+    session.add(
+        _event(receipt_id, "stuck", actor, now, f"{reason}: {detail}" if detail else reason)
+    )
+    return True
+
+
+async def return_to_unreceived(
+    session: AsyncSession, receipt_id: str, *, now: datetime, actor: str, note: str | None
+) -> tuple[str, str]:
+    """Support returns the points after the provider said it did not credit them (SPEC §3)."""
+    receipt = await get_receipt(session, receipt_id)
+    moved = await _move_receipt(
+        session,
+        receipt,
+        ReceiptState.RETURNED,
+        expected=OPEN_RECEIPT_STATES,
+        now=now,
+        actor=actor,
+        detail=note,
+        stuck=False,
+        stuck_reason=None,
+        stuck_since=None,
+        finished_at=now,
+    )
+    grant = await session.get(Grant, receipt.grant_id)
+    assert grant is not None
+    if moved:
+        back_to = (
+            GrantState.FORFEITED
+            if await _mykey_revoked(session, receipt.mykey_id)
+            else GrantState.UNRECEIVED
+        )
+        await move_grant(session, grant, back_to, actor=actor, now=now, receipt_id=receipt_id)
+    return receipt.state, grant.state

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.points import TERMINAL_GRANT_STATES, GrantState
     from domain.receipts import ReceiptState
+    from workflows import search
     from workflows.messages import (
         Acknowledgement,
         ApplicationInput,
@@ -36,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         ReceiptProgress,
         ReceiptRequest,
         ReceiptTicket,
+        SupportAction,
+        SupportOutcome,
     )
     from workflows.receipts import ReceiptCarrier
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
@@ -51,6 +55,7 @@ class ApplicationWorkflow:
         # Built here, not in run(): the `apply` update of update-with-start runs before run().
         self.state = ApplicationState(input=start)
         self.receipts = ReceiptCarrier(self.state)
+        self._published: dict[str, object] = {}
 
     # ----- the lifecycle -----------------------------------------------------------------
 
@@ -68,6 +73,7 @@ class ApplicationWorkflow:
         while True:
             self.receipts.reap()
             self.receipts.start_pending()
+            self._publish()
             if state.revoked and not state.forfeited:
                 await self._forfeit()
             if state.deadline_passed and self._has(GrantState.UNRECEIVED):
@@ -86,8 +92,37 @@ class ApplicationWorkflow:
                 ),
                 timedelta(seconds=remaining) if not state.deadline_passed else None,
             )
+        self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    def _publish(self) -> None:
+        """Keep the search attributes support staff filter on in step with the state."""
+        self.receipts.stuck_changed = False
+        if not workflow.patched(search.PATCH):
+            return
+        state = self.state
+        label = self.status().status
+        stuck = self.receipts.any_stuck()
+        providers = sorted({p.plan.provider_id for p in state.receipts.values()})
+        municipality = state.decision.municipality_code if state.decision else None
+        values: dict[str, object] = {
+            "state": label,
+            "stuck": stuck,
+            "providers": providers,
+            "municipality": municipality,
+        }
+        if values == self._published:
+            return
+        updates: list[SearchAttributeUpdate] = [
+            search.STATE.value_set(label),
+            search.STUCK.value_set(stuck),
+            search.PROVIDERS.value_set(providers),
+        ]
+        if municipality is not None:
+            updates.append(search.MUNICIPALITY.value_set(municipality))
+        workflow.upsert_search_attributes(updates)
+        self._published = values
 
     @staticmethod
     async def _wait(condition: Callable[[], bool], limit: timedelta | None) -> bool:
@@ -180,8 +215,19 @@ class ApplicationWorkflow:
 
     @workflow.signal
     def retry_receipt(self, receipt_id: str) -> None:
-        """Support asks for another attempt of a receipt whose attempts were exhausted."""
+        """Another attempt of a receipt whose attempts were exhausted, or a status check now."""
         self.receipts.retry(receipt_id)
+
+    @workflow.update
+    async def support_action(self, action: SupportAction) -> SupportOutcome:
+        """Support staff act on one receipt: retry now, ask the provider, return the points."""
+        outcome = await self.receipts.support(action)
+        self._publish()
+        return outcome
+
+    @support_action.validator
+    def _validate_support(self, action: SupportAction) -> None:
+        self.receipts.validate_support(action)
 
     async def _forfeit(self) -> None:
         state = self.state

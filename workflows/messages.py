@@ -48,6 +48,28 @@ class ReceiptProgress:
     state: str
     attempts_exhausted: bool = False
     last_error: str | None = None
+    attempting: bool = False  # a credit call is under way or in its retry back-off
+    stuck_reason: str | None = None
+    provider_status: str | None = None  # the provider's last answer to a status check
+
+
+@dataclass
+class SupportAction:
+    """What support staff ask of one receipt (SPEC §5 support actions, except notes)."""
+
+    receipt_id: str
+    action: str  # retry_now | check_provider_status | return_to_unreceived
+    actor: str
+    note: str | None = None
+
+
+@dataclass
+class SupportOutcome:
+    receipt_id: str
+    action: str
+    provider_status: str | None = None
+    receipt_state: str | None = None
+    message: str = ""
 
 
 @dataclass

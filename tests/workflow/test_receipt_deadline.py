@@ -15,6 +15,7 @@ from activities.applications import ApplicationActivities
 from activities.receipts import ReceiptActivities
 from api.app import build_context
 from domain.points import ledger_adds_up
+from hub.search_attributes import ensure_search_attributes
 from hub.settings import Environment, Settings
 from hub.temporal import data_converter
 from hub.workers import workflow_runner
@@ -59,6 +60,7 @@ async def test_unreceived_points_expire_at_the_receipt_deadline(
     catalog = await seed_catalog(ctx, receipt_deadline=deadline)
     mykey_id = await new_resident(ctx)
     application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
+    await ensure_search_attributes(skipping_env.client)
     apps = ApplicationActivities(ctx.sessions)
     receipts = ReceiptActivities(ctx.sessions)
     async with Worker(
