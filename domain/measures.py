@@ -45,7 +45,11 @@ class MeasureTerms:
 
 
 def validate_terms(terms: MeasureTerms) -> None:
-    """Refuse a measure whose fields contradict each other, with one clear reason."""
+    """Refuse a measure whose fields contradict each other, with one clear reason.
+
+    Staff fix one thing at a time, so the first contradiction found is the one reported; the
+    reasons are stable sentences that the tests and the staff pages rely on.
+    """
     if terms.points_per_grant <= 0:
         raise RuleViolation("invalid_measure", "points_per_grant must be positive")
     if terms.per_person_cap < terms.points_per_grant:
@@ -58,15 +62,86 @@ def validate_terms(terms: MeasureTerms) -> None:
         raise RuleViolation("invalid_measure", "receipt_deadline must not be before closes_at")
     if terms.late_report_days < 0:
         raise RuleViolation("invalid_measure", "late_report_days must not be negative")
+    if terms.late_report_days > 0 and terms.kind is not MeasureKind.EVENT:
+        raise RuleViolation("invalid_measure", "late_report_days applies to event measures only")
     if terms.auto_grant and not terms.target_list_only:
         raise RuleViolation("invalid_measure", "auto_grant needs target_list_only")
     if terms.auto_grant and terms.kind is not MeasureKind.APPLICATION:
         raise RuleViolation("invalid_measure", "auto_grant applies to application measures only")
+    if terms.auto_grant and terms.review_required:
+        raise RuleViolation("invalid_measure", "auto_grant grants without review")
     if not terms.services:
         raise RuleViolation("invalid_measure", "a measure needs at least one payment service")
     ids = [s.payment_service_id for s in terms.services]
     if len(set(ids)) != len(ids):
         raise RuleViolation("invalid_measure", "a payment service is listed twice")
+    for offer in terms.services:
+        if offer.available_from >= terms.receipt_deadline:
+            raise RuleViolation(
+                "invalid_measure",
+                f"payment service {offer.payment_service_id} starts after the receipt deadline",
+            )
+
+
+_NEXT_STATE = {
+    MeasureState.PUBLISHED: MeasureState.DRAFT,
+    MeasureState.CLOSED: MeasureState.PUBLISHED,
+}
+
+
+def check_editable(state: MeasureState) -> None:
+    """Residents see a published measure as announced: only a draft may change."""
+    if state is not MeasureState.DRAFT:
+        raise RuleViolation("measure_not_draft", "only a draft measure can be edited", status=409)
+
+
+def check_state_change(current: MeasureState, target: MeasureState) -> bool:
+    """draft → published → closed. True when the change is due, False when already done
+    (publishing twice is harmless), a refusal otherwise."""
+    if current is target:
+        return False
+    if target not in _NEXT_STATE or _NEXT_STATE[target] is not current:
+        raise RuleViolation(
+            "invalid_measure_state",
+            f"a {current.value} measure cannot become {target.value}",
+            status=409,
+        )
+    return True
+
+
+def check_publishable(terms: MeasureTerms, now: datetime) -> None:
+    """A measure whose application window is already over would be published for nobody."""
+    if terms.closes_at <= now:
+        raise RuleViolation(
+            "invalid_measure", "closes_at has passed; this measure can no longer be published"
+        )
+
+
+@dataclass(frozen=True)
+class EventTerms:
+    """An event of an event measure (SPEC §2): residents who attend it earn `points`."""
+
+    starts_at: datetime
+    ends_at: datetime
+    points: int
+
+
+def validate_event(terms: MeasureTerms, event: EventTerms) -> None:
+    """An event belongs to an event measure and fits inside it, so its points can be received."""
+    if terms.kind is not MeasureKind.EVENT:
+        raise RuleViolation(
+            "not_an_event_measure", "events belong to event measures only", status=409
+        )
+    if event.ends_at <= event.starts_at:
+        raise RuleViolation("invalid_event", "ends_at must be after starts_at")
+    if event.starts_at < terms.opens_at:
+        raise RuleViolation("invalid_event", "the event must not start before the measure opens")
+    if event.ends_at > terms.receipt_deadline:
+        raise RuleViolation("invalid_event", "the event must end before the receipt deadline")
+    if event.points <= 0:
+        raise RuleViolation("invalid_event", "points must be positive")
+    if event.points > terms.per_person_cap:
+        raise RuleViolation("invalid_event", "points must not exceed the per-person cap")
 
 
 @dataclass(frozen=True)
