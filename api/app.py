@@ -14,6 +14,7 @@ from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import problems
 from api.routers import all_routers
+from hub.metrics import add_metrics_route, receipt_gauges
 from hub.settings import Settings, get_settings
 from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
@@ -55,7 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(connecting), timeout=10)
         try:
-            yield
+            async with receipt_gauges(settings, ctx.sessions) as gauges:
+                app.state.receipt_gauges = gauges
+                yield
         finally:
             connecting.cancel()
             await ctx.registry.aclose()
@@ -71,5 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in all_routers():
         app.include_router(router)
     configure_tracing(settings, "mph-api")
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    add_metrics_route(app, settings)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app

@@ -6,25 +6,44 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 
 import uvicorn
 
 from adapters.providers.registry import AdapterRegistry
+from hub.logs import configure_logging
+from hub.metrics import (
+    configure_metrics,
+    install_temporal_runtime,
+    start_prometheus_server,
+)
 from hub.settings import Settings
 from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
 from hub.workers import HubWorkers, WorkerOptions
 from storage.database import create_engine, session_factory
 
+log = logging.getLogger("hub.worker")
+
+
+def observe_process(settings: Settings, service: str) -> None:
+    """Logs, traces and metrics of one process, before it builds anything that uses them."""
+    configure_logging(service, fmt=settings.log_format, level=settings.log_level)
+    configure_tracing(settings, service)
+    configure_metrics(settings, service)
+    install_temporal_runtime(settings, service)
+
 
 def serve_api(settings: Settings, host: str, port: int) -> None:
     from api.app import create_app
 
+    observe_process(settings, "mph-api")
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers go through the hub's redacting handler
         timeout_graceful_shutdown=10,
     )
 
@@ -39,8 +58,8 @@ def serve_sim(config_path: str, host: str, port: int) -> None:
 
 
 async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    configure_tracing(settings, "mph-worker")
+    observe_process(settings, "mph-worker")
+    start_prometheus_server(settings)
     client = await connect(settings, interceptors=temporal_interceptors())
     engine = create_engine(settings.effective_database_url)
     registry = AdapterRegistry()
@@ -48,15 +67,30 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
         client,
         session_factory(engine),
         registry,
-        WorkerOptions(task_queue=settings.task_queue, sandboxed=sandboxed),
+        WorkerOptions(
+            task_queue=settings.task_queue,
+            sandboxed=sandboxed,
+            graceful_shutdown=timedelta(seconds=settings.worker_shutdown_grace_s),
+        ),
         queues=queues,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info(
+            "%s: polling stops; in-flight activities finish within %.0f s or go back to the server",
+            sig.name,
+            settings.worker_shutdown_grace_s,
+        )
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
+    log.info("worker started", extra={"queues": ",".join(queues or ["*"])})
     try:
         await workers.run(stop)
     finally:
         await registry.aclose()
         await engine.dispose()
+        log.info("worker stopped")

@@ -44,7 +44,13 @@ class Settings(BaseSettings):
     session_ttl_s: int = 1800
     challenge_ttl_s: int = 300
     otel_exporter: str = "none"  # none | console | otlp
-    otel_endpoint: str = ""
+    otel_endpoint: str = ""  # OTLP/HTTP collector base URL, e.g. http://otel-collector:4318
+    metrics_exporter: str = "none"  # none | prometheus | otlp | prometheus,otlp
+    metrics_port: int = 0  # worker's Prometheus port (the API serves /metrics); 0: none
+    temporal_metrics_bind: str = ""  # Temporal SDK metrics for Prometheus, e.g. 0.0.0.0:9465
+    log_format: str = "text"  # text | json
+    log_level: str = "INFO"
+    worker_shutdown_grace_s: float = 20.0  # in-flight activities get this long on SIGTERM
 
     @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
     @classmethod

@@ -59,6 +59,7 @@ class WorkerOptions:
     max_concurrent_activities: int = 200
     max_concurrent_local_activities: int = 200
     interceptors: Sequence[Interceptor] = field(default_factory=tuple)
+    graceful_shutdown: timedelta = _GRACE  # in-flight activities finish or hand back
 
 
 class HubWorkers:
@@ -110,7 +111,7 @@ class HubWorkers:
             max_cached_workflows=self.options.max_cached_workflows,
             max_concurrent_local_activities=self.options.max_concurrent_local_activities,
             interceptors=list(self.options.interceptors),
-            graceful_shutdown_timeout=_GRACE,
+            graceful_shutdown_timeout=self.options.graceful_shutdown,
         )
 
     def provider_worker(self, provider_id: str, rate_limit_per_s: float) -> Worker:
@@ -121,7 +122,7 @@ class HubWorkers:
             max_concurrent_activities=self.options.max_concurrent_activities,
             max_task_queue_activities_per_second=rate_limit_per_s,
             interceptors=list(self.options.interceptors),
-            graceful_shutdown_timeout=_GRACE,
+            graceful_shutdown_timeout=self.options.graceful_shutdown,
         )
 
     async def refresh_providers(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from adapters.providers.contract import ProviderAdapter
 from adapters.providers.hub_rest import HubRestAdapter, HubRestConfig
+from adapters.providers.instrumented import instrument
 
 AdapterFactory = Callable[[str, dict[str, Any], dict[str, Any]], ProviderAdapter]
 
@@ -50,7 +51,7 @@ class AdapterRegistry:
         factory = self._factories.get(adapter)
         if factory is None:
             raise LookupError(f"no adapter named {adapter!r}")
-        built = factory(provider_id, config, secrets)
+        built = instrument(factory(provider_id, config, secrets))  # latency, errors, span
         self._adapters[provider_id] = (fingerprint, built)
         return built
 
