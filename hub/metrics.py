@@ -49,6 +49,11 @@ def otlp_url(settings: Settings, signal: str) -> str | None:
     return base if base.endswith(f"/v1/{signal}") else f"{base}/v1/{signal}"
 
 
+def installed_meter_provider() -> MeterProvider | None:
+    """The meter provider `configure_metrics` installed in this process, if any."""
+    return _provider
+
+
 def configure_metrics(
     settings: Settings, service_name: str, *, readers: Sequence[MetricReader] = ()
 ) -> MeterProvider | None:
