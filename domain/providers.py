@@ -77,3 +77,54 @@ def policy_from_config(config: dict[str, Any]) -> ProviderPolicy:
         rate_limit_per_s=_number(config, "rate_limit_per_s", 50.0, minimum=0.1),
         retry=settings,
     )
+
+
+@dataclass(frozen=True)
+class BatchCutoff:
+    """When a `batch_file` provider's waiting credit requests become a file: enough records, or
+    the oldest has waited long enough. `poll_s` is how often the dispatcher looks."""
+
+    records: int = 1000
+    seconds: float = 60.0
+    max_records: int = 10000
+    poll_s: float = 5.0
+
+
+def batch_cutoff_from_config(config: dict[str, Any]) -> BatchCutoff:
+    cutoff = BatchCutoff(
+        records=int(_number(config, "cutoff_records", BatchCutoff.records, minimum=1)),
+        seconds=_number(config, "cutoff_s", BatchCutoff.seconds, minimum=0.0),
+        max_records=int(_number(config, "max_batch_records", BatchCutoff.max_records, minimum=1)),
+        poll_s=_number(config, "poll_s", BatchCutoff.poll_s, minimum=0.05),
+    )
+    if cutoff.max_records < cutoff.records:
+        raise RuleViolation(
+            "invalid_provider_config", "max_batch_records must not be below cutoff_records"
+        )
+    return cutoff
+
+
+def next_batch_size(pending: int, oldest_age_s: float | None, cutoff: BatchCutoff) -> int:
+    """How many waiting requests go into the next file now; 0 while the cut-off is not reached."""
+    if pending <= 0:
+        return 0
+    if pending >= cutoff.records or (oldest_age_s is not None and oldest_age_s >= cutoff.seconds):
+        return min(pending, cutoff.max_records)
+    return 0
+
+
+_REQUIRED_TEXT = {
+    "batch_file": ("base_url", "signing_secret", "outbox_dir", "inbox_dir"),
+    "paylite": ("base_url", "client_id", "client_secret"),
+}
+
+
+def check_adapter_fields(adapter: str, config: dict[str, Any]) -> None:
+    """What each adapter style needs beyond the common policy (operator API, SPEC §5)."""
+    for required in _REQUIRED_TEXT.get(adapter, ()):
+        if not isinstance(config.get(required), str) or not config[required]:
+            raise RuleViolation("invalid_provider_config", f"{adapter} needs {required}")
+    if adapter == "batch_file":
+        batch_cutoff_from_config(config)
+    if adapter == "paylite":
+        _number(config, "yen_per_point", 1, minimum=1)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.errors import RuleViolation
 from domain.identifiers import is_municipality_code
-from domain.providers import ADAPTERS, policy_from_config
+from domain.providers import ADAPTERS, check_adapter_fields, policy_from_config
 from services.context import HubContext
 from storage import keys
 from storage.models import ApiKey, Municipality, PaymentProvider, PaymentService
@@ -29,6 +29,7 @@ def check_adapter_config(adapter: str, config: dict[str, Any]) -> None:
             "invalid_provider_config", f"adapter must be one of {sorted(ADAPTERS)}", status=422
         )
     policy_from_config(config)
+    check_adapter_fields(adapter, config)
     if adapter == "hub_rest":
         for required in ("base_url", "signing_secret"):
             if not isinstance(config.get(required), str) or not config[required]:
