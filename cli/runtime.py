@@ -71,6 +71,7 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
             task_queue=settings.task_queue,
             sandboxed=sandboxed,
             graceful_shutdown=timedelta(seconds=settings.worker_shutdown_grace_s),
+            id_secret=settings.token_secret.get_secret_value().encode(),
         ),
         queues=queues,
     )

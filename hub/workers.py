@@ -24,21 +24,24 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.applications import ApplicationActivities
+from activities.measures import MeasureActivities
 from activities.provider_status import ProviderStatusActivities
 from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
+from hub.settings import get_settings
 from hub.search_attributes import ensure_search_attributes
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
+from workflows.measure import MeasureWorkflow
 
 log = logging.getLogger(__name__)
 
 _GRACE = timedelta(seconds=20)
 
-WORKFLOWS: list[type] = [ApplicationWorkflow]
+WORKFLOWS: list[type] = [ApplicationWorkflow, MeasureWorkflow]
 PASSTHROUGH = ("domain", "activities", "adapters", "storage", "pydantic", "sqlalchemy", "httpx")
 
 
@@ -60,6 +63,7 @@ class WorkerOptions:
     max_concurrent_local_activities: int = 200
     interceptors: Sequence[Interceptor] = field(default_factory=tuple)
     graceful_shutdown: timedelta = _GRACE  # in-flight activities finish or hand back
+    id_secret: bytes | None = None  # derives application IDs; None: HUB_TOKEN_SECRET
 
 
 class HubWorkers:
@@ -80,6 +84,8 @@ class HubWorkers:
         self.options = options
         self.queues = set(queues) if queues else None  # None: every queue
         self.applications = ApplicationActivities(sessions)
+        secret = options.id_secret or get_settings().token_secret.get_secret_value().encode()
+        self.measures = MeasureActivities(sessions, secret)
         self.receipts = ReceiptActivities(sessions)
         self.providers = ProviderActivities(sessions, registry)
         self.provider_status = ProviderStatusActivities(self.providers)
@@ -102,6 +108,8 @@ class HubWorkers:
                 self.applications.decide_application,
                 self.applications.expire_grants,
                 self.applications.forfeit_grants,
+                self.measures.grant_targets,
+                self.measures.expire_measure_grants,
                 self.receipts.claim_receipts,
                 self.receipts.record_credit_outcome,
                 self.receipts.mark_receipt_stuck,

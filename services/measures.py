@@ -1,19 +1,34 @@
-"""Measures as municipal staff manage them: draft, edit while draft, publish, close."""
+"""Measures as municipal staff manage them: draft, edit while draft, publish, close.
+
+Publishing also starts the measure's own workflow (`workflows/measure.py`), which grants an
+auto-grant list and expires what is left unreceived at the receipt deadline.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.errors import RuleViolation
-from domain.identifiers import contains_my_number
-from domain.measures import MeasureKind, MeasureState, MeasureTerms, ServiceOffer, validate_terms
+from domain.identifiers import contains_my_number, is_municipality_code
+from domain.measures import (
+    MeasureKind,
+    MeasureState,
+    MeasureTerms,
+    ServiceOffer,
+    check_editable,
+    check_publishable,
+    check_state_change,
+    validate_terms,
+)
 from services.context import HubContext
 from storage.catalog import get_measure, load_terms
 from storage.ids import new_id
 from storage.models import Measure, MeasurePaymentService, Municipality, PaymentService
+from workflows.measure import MeasureInput, MeasureWorkflow, measure_workflow_id
 
 
 @dataclass
@@ -55,6 +70,16 @@ def _terms(draft: MeasureDraft) -> MeasureTerms:
     )
 
 
+def check_municipality_code(code: str) -> None:
+    """Every entry point that names a municipality checks the code's check digit first."""
+    if not is_municipality_code(code):
+        raise RuleViolation(
+            "invalid_municipality_code",
+            "a municipality code is six digits whose last is the check digit",
+            status=422,
+        )
+
+
 def check_free_text(**texts: str) -> None:
     """SPEC §6: free text never carries a My Number."""
     for name, text in texts.items():
@@ -82,6 +107,7 @@ def _apply_draft(measure: Measure, draft: MeasureDraft) -> None:
 
 
 async def create(ctx: HubContext, municipality_code: str, draft: MeasureDraft) -> Measure:
+    check_municipality_code(municipality_code)
     validate_terms(_terms(draft))
     check_free_text(title=draft.title, description=draft.description)
     await _check_services(ctx, draft.payment_services)
@@ -145,17 +171,13 @@ async def update(
     ctx: HubContext, municipality_code: str, measure_id: str, draft: MeasureDraft
 ) -> Measure:
     measure = await owned_measure(ctx, municipality_code, measure_id)
-    if measure.state != MeasureState.DRAFT.value:
-        raise RuleViolation("measure_not_draft", "only a draft measure can be edited", status=409)
+    check_editable(MeasureState(measure.state))
     validate_terms(_terms(draft))
     check_free_text(title=draft.title, description=draft.description)
     await _check_services(ctx, draft.payment_services)
     async with ctx.sessions.begin() as session:
         row = await get_measure(session, measure_id)
-        if row.state != MeasureState.DRAFT.value:
-            raise RuleViolation(
-                "measure_not_draft", "only a draft measure can be edited", status=409
-            )
+        check_editable(MeasureState(row.state))  # again, under the transaction
         _apply_draft(row, draft)
         await session.execute(
             delete(MeasurePaymentService).where(MeasurePaymentService.measure_id == measure_id)
@@ -174,24 +196,60 @@ async def update(
 async def transition(
     ctx: HubContext, municipality_code: str, measure_id: str, target: MeasureState
 ) -> Measure:
-    allowed = {
-        MeasureState.PUBLISHED: MeasureState.DRAFT,
-        MeasureState.CLOSED: MeasureState.PUBLISHED,
-    }
+    """Move a measure along draft → published → closed; repeating a done move is harmless."""
     await owned_measure(ctx, municipality_code, measure_id)
     async with ctx.sessions.begin() as session:
         row = await get_measure(session, measure_id)
-        if row.state == target.value:
-            return row  # idempotent
-        if row.state != allowed[target].value:
-            raise RuleViolation(
-                "invalid_measure_state",
-                f"a {row.state} measure cannot become {target.value}",
-                status=409,
-            )
-        row.state = target.value
+        if not check_state_change(MeasureState(row.state), target):
+            return row
         if target is MeasureState.PUBLISHED:
+            check_publishable(await load_terms(session, row), ctx.clock())
             row.published_at = ctx.clock()
         else:
             row.closed_at = ctx.clock()
+        row.state = target.value
     return row
+
+
+async def publish(ctx: HubContext, municipality_code: str, measure_id: str) -> Measure:
+    """Publish, then make sure the measure's workflow runs. Both steps are idempotent, so a
+    publish that failed to reach Temporal (503) is completed by repeating the request."""
+    measure = await transition(ctx, municipality_code, measure_id, MeasureState.PUBLISHED)
+    await ensure_measure_workflow(ctx, measure)
+    return measure
+
+
+async def ensure_measure_workflow(
+    ctx: HubContext, measure: Measure, *, targets_added: bool = False
+) -> None:
+    """Start `measure-<id>` unless it runs; with `targets_added`, also tell it to grant them."""
+    start = MeasureInput(
+        measure_id=measure.id,
+        auto_grant=measure.auto_grant,
+        receipt_deadline=measure.receipt_deadline,
+    )
+    await ctx.client().start_workflow(
+        MeasureWorkflow.run,
+        start,
+        id=measure_workflow_id(measure.id),
+        task_queue=ctx.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="targets_added" if targets_added else None,
+    )
+
+
+async def list_measures(
+    ctx: HubContext,
+    municipality_code: str,
+    *,
+    state: MeasureState | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Measure]:
+    """A municipality's own measures, newest first, drafts included."""
+    query = select(Measure).where(Measure.municipality_code == municipality_code)
+    if state is not None:
+        query = query.where(Measure.state == state.value)
+    query = query.order_by(Measure.created_at.desc(), Measure.id).limit(limit).offset(offset)
+    async with ctx.sessions() as session:
+        return list((await session.execute(query)).scalars())

@@ -1,10 +1,13 @@
-"""Municipality staff manage their own measures; another municipality's are 404."""
+"""Municipality staff manage their own measures; another municipality's are 404.
+
+Targets, events and statistics live in the `municipality_*` routers beside this one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, Field
 
 from api.deps import Context, MunicipalityStaff, require_scope
@@ -13,9 +16,17 @@ from api.views import measure_view
 from domain.measures import MeasureState, ServiceOffer
 from services import measures
 from storage.catalog import offers_by_measure
+from storage.keys import Principal
 from storage.models import Measure
 
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
+
+
+def staff_of(staff: Principal, code: str) -> None:
+    """The code's check digit first (422 `invalid_municipality_code`), then the key's scope:
+    another municipality's objects are 404, never 403."""
+    measures.check_municipality_code(code)
+    require_scope(staff, code, "municipality")
 
 
 class OfferBody(Strict):
@@ -75,15 +86,39 @@ async def _view(ctx: Context, measure: Measure) -> dict[str, Any]:
 async def create_measure(
     code: str, body: MeasureBody, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
-    require_scope(staff, code, "municipality")
+    staff_of(staff, code)
     return await _view(ctx, await measures.create(ctx, code, body.draft()))
+
+
+@router.get("/measures")
+async def list_measures(
+    code: str,
+    staff: MunicipalityStaff,
+    ctx: Context,
+    state: MeasureState | None = Query(None),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """The municipality's own measures, drafts included, newest first."""
+    staff_of(staff, code)
+    rows = await measures.list_measures(ctx, code, state=state, limit=limit, offset=offset)
+    async with ctx.sessions() as session:
+        offers = await offers_by_measure(session, [m.id for m in rows])
+    now = ctx.clock()
+    return {
+        "measures": [
+            measure_view(m, offers[m.id], now=now, hide_future_services=False) for m in rows
+        ],
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/measures/{measure_id}")
 async def get_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
-    require_scope(staff, code, "municipality")
+    staff_of(staff, code)
     return await _view(ctx, await measures.owned_measure(ctx, code, measure_id))
 
 
@@ -91,7 +126,7 @@ async def get_measure(
 async def edit_measure(
     code: str, measure_id: str, body: MeasurePatch, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
-    require_scope(staff, code, "municipality")
+    staff_of(staff, code)
     current = await measures.current_draft(ctx, await measures.owned_measure(ctx, code, measure_id))
     changes = body.model_dump(exclude_unset=True, exclude={"payment_services"})
     for name, value in changes.items():
@@ -107,14 +142,13 @@ async def edit_measure(
 async def publish_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
-    require_scope(staff, code, "municipality")
-    measure = await measures.transition(ctx, code, measure_id, MeasureState.PUBLISHED)
-    return await _view(ctx, measure)
+    staff_of(staff, code)
+    return await _view(ctx, await measures.publish(ctx, code, measure_id))
 
 
 @router.post("/measures/{measure_id}/close")
 async def close_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
-    require_scope(staff, code, "municipality")
+    staff_of(staff, code)
     return await _view(ctx, await measures.transition(ctx, code, measure_id, MeasureState.CLOSED))
