@@ -21,6 +21,9 @@ WORKFLOW_ACTOR = "workflow:measure"
 class MeasureBatchInput:
     measure_id: str
     batch_size: int = 1000
+    # The workflow's time: the workflow decides when the deadline has passed (its timer), so
+    # the batch judges the deadline by the same clock. None: the activity's own clock.
+    now: datetime | None = None
 
 
 @dataclass
@@ -62,7 +65,7 @@ class MeasureActivities:
                 measure_id=request.measure_id,
                 ids_for=self.application_ids,
                 limit=request.batch_size,
-                now=self.clock(),
+                now=request.now or self.clock(),
                 actor=WORKFLOW_ACTOR,
             )
         return MeasureBatchResult(
@@ -76,7 +79,7 @@ class MeasureActivities:
                 session,
                 measure_id=request.measure_id,
                 limit=request.batch_size,
-                now=self.clock(),
+                now=request.now or self.clock(),
                 actor=WORKFLOW_ACTOR,
             )
         return MeasureBatchResult(outcome.granted, outcome.points, outcome.more)

@@ -93,7 +93,7 @@ class MeasureWorkflow:
                 return
             result = await db_step(
                 "grant_targets",
-                MeasureBatchInput(self.start.measure_id, self.start.batch_size),
+                MeasureBatchInput(self.start.measure_id, self.start.batch_size, workflow.now()),
                 MeasureBatchResult,
             )
             progress.grant_batches += 1
@@ -112,7 +112,7 @@ class MeasureWorkflow:
         while True:
             result = await db_step(
                 "expire_measure_grants",
-                MeasureBatchInput(self.start.measure_id, self.start.batch_size),
+                MeasureBatchInput(self.start.measure_id, self.start.batch_size, workflow.now()),
                 MeasureBatchResult,
             )
             progress.expired += result.count
