@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from cli.targets import app as targets_app
 from hub.settings import get_settings
 
 app = typer.Typer(help="Municipal Mynapoint Hub", no_args_is_help=True, add_completion=False)
+app.add_typer(targets_app, name="targets")
 
 
 @app.command()
