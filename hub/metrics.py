@@ -24,7 +24,15 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from sqlalchemy import func, select
-from temporalio.runtime import OpenTelemetryConfig, PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    OpenTelemetryConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from hub.settings import Settings
 from storage.database import SessionFactory
@@ -207,16 +215,28 @@ def add_metrics_route(app: FastAPI, settings: Settings) -> None:
 
 
 def temporal_runtime(settings: Settings, service_name: str) -> Runtime | None:
-    """The Temporal SDK's own metrics (task latencies, activity failures = retries, polls)."""
+    """The Temporal SDK's own metrics (task latencies, activity failures = retries, polls), and
+    its Rust core's log lines forwarded into Python logging, so they are JSON and redacted too."""
     metric_config: PrometheusConfig | OpenTelemetryConfig | None = None
     if settings.temporal_metrics_bind:
         metric_config = PrometheusConfig(bind_address=settings.temporal_metrics_bind)
     elif "otlp" in exporters(settings) and otlp_url(settings, "metrics"):
         metric_config = OpenTelemetryConfig(url=str(otlp_url(settings, "metrics")), http=True)
-    if metric_config is None:
+    forward = settings.log_format == "json"
+    if metric_config is None and not forward:
         return None
+    logging_config = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=(
+            LogForwardingConfig(logger=logging.getLogger("temporalio.core")) if forward else None
+        ),
+    )
     return Runtime(
-        telemetry=TelemetryConfig(metrics=metric_config, global_tags={"service_name": service_name})
+        telemetry=TelemetryConfig(
+            logging=logging_config,
+            metrics=metric_config,
+            global_tags={"service_name": service_name},
+        )
     )
 
 
