@@ -27,7 +27,11 @@ class CreditRequest:
 
 @dataclass(frozen=True)
 class CreditOutcome:
-    status: str  # credited | accepted | rejected
+    """`credited` and `rejected` are final; `accepted` waits for the provider's acknowledgement
+    (webhook or pull); `queued` asks the hub to deliver the request in the provider's next batch
+    file (the adapter writes no database, so the `credit` activity queues it)."""
+
+    status: str  # credited | accepted | rejected | queued
     provider_reference: str | None = None
     reason: str | None = None
 
@@ -43,6 +47,24 @@ class CreditStatus:
     status: str  # credited | rejected | pending | not_found
     provider_reference: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One thing a provider tells the hub on its own initiative (a webhook, a result row)."""
+
+    message_id: str
+    type: str  # credit.completed | credit.rejected | account.closed
+    receipt_id: str | None = None
+    reason: str | None = None
+    provider_reference: str | None = None
+    payment_service_id: str | None = None
+    account_id: str | None = None
+
+    @property
+    def ack_status(self) -> str | None:
+        """The acknowledgement this event carries, if it is one."""
+        return {"credit.completed": "credited", "credit.rejected": "rejected"}.get(self.type)
 
 
 class TransientProviderError(Exception):

@@ -1,4 +1,9 @@
-"""`hub_rest`: providers that implement the Hub Provider Protocol (SPEC §5)."""
+"""`hub_rest`: providers that implement the Hub Provider Protocol (SPEC §5).
+
+The acknowledgement mode decides what `credit` does: `sync` and `webhook` call `POST /credits`
+(a 200 is credited at once, a 202 waits for a signed webhook); `pull` calls nothing, because the
+provider lists pending credit requests from the hub's provider API and acknowledges them there.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class HubRestConfig:
     base_url: str
     signing_secret: str
     timeout_s: float = 10.0
+    ack_mode: str = "sync"  # sync | webhook | pull
 
 
 class HubRestAdapter:
@@ -93,6 +99,8 @@ class HubRestAdapter:
         )
 
     async def credit(self, request: CreditRequest) -> CreditOutcome:
+        if self.config.ack_mode == "pull":  # the provider fetches it from the hub
+            return CreditOutcome(status="accepted")
         payload: dict[str, object] = {
             "receipt_id": request.receipt_id,
             "account_id": request.account_id,

@@ -5,27 +5,62 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from adapters.providers.batch_file import BatchFileAdapter, BatchFileConfig
 from adapters.providers.contract import ProviderAdapter
 from adapters.providers.hub_rest import HubRestAdapter, HubRestConfig
 from adapters.providers.instrumented import instrument
+from adapters.providers.paylite import PayLiteAdapter, PayLiteConfig
 
 AdapterFactory = Callable[[str, dict[str, Any], dict[str, Any]], ProviderAdapter]
 
 
+def _hub_rest_config(config: dict[str, Any], secrets: dict[str, Any]) -> HubRestConfig:
+    return HubRestConfig(
+        base_url=str(config["base_url"]),
+        signing_secret=str(secrets["signing_secret"]),
+        timeout_s=float(config.get("timeout_s", 10.0)),
+        ack_mode=str(config.get("ack_mode", "sync")),
+    )
+
+
 def _hub_rest(provider_id: str, config: dict[str, Any], secrets: dict[str, Any]) -> ProviderAdapter:
-    return HubRestAdapter(
+    return HubRestAdapter(provider_id, _hub_rest_config(config, secrets))
+
+
+def _batch_file(
+    provider_id: str, config: dict[str, Any], secrets: dict[str, Any]
+) -> ProviderAdapter:
+    return BatchFileAdapter(
         provider_id,
-        HubRestConfig(
+        BatchFileConfig(
+            outbox_dir=Path(str(config["outbox_dir"])),
+            inbox_dir=Path(str(config["inbox_dir"])),
+            online=_hub_rest_config(config, secrets),
+        ),
+    )
+
+
+def _paylite(provider_id: str, config: dict[str, Any], secrets: dict[str, Any]) -> ProviderAdapter:
+    return PayLiteAdapter(
+        provider_id,
+        PayLiteConfig(
             base_url=str(config["base_url"]),
-            signing_secret=str(secrets["signing_secret"]),
+            client_id=str(config["client_id"]),
+            client_secret=str(secrets["client_secret"]),
+            yen_per_point=int(config.get("yen_per_point", 1)),
             timeout_s=float(config.get("timeout_s", 10.0)),
         ),
     )
 
 
-DEFAULT_FACTORIES: dict[str, AdapterFactory] = {"hub_rest": _hub_rest}
+DEFAULT_FACTORIES: dict[str, AdapterFactory] = {
+    "hub_rest": _hub_rest,
+    "batch_file": _batch_file,
+    "paylite": _paylite,
+}
 
 
 class AdapterRegistry:
