@@ -12,6 +12,7 @@ from activities.applications import utcnow
 from activities.errors import provider_error
 from activities.types import CreditInput, CreditResult
 from adapters.providers.contract import (
+    CreditOutcome,
     CreditRequest,
     PermanentProviderError,
     ProviderAdapter,
@@ -19,7 +20,7 @@ from adapters.providers.contract import (
 )
 from adapters.providers.registry import AdapterRegistry
 from domain.receipts import TERMINAL_RECEIPT_STATES
-from storage import receipts
+from storage import batches, receipts
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import PaymentProvider
@@ -83,6 +84,15 @@ class ProviderActivities:
         try:
             adapter = await self.adapter_for(request.provider_id)
             outcome = await adapter.credit(credit)
+            if outcome.status == "queued":  # batch_file: the next file carries it
+                async with self.sessions.begin() as session:
+                    await batches.enqueue(
+                        session,
+                        receipt_id=request.receipt_id,
+                        provider_id=request.provider_id,
+                        now=self.clock(),
+                    )
+                outcome = CreditOutcome(status="accepted")
         except (TransientProviderError, PermanentProviderError) as error:
             async with self.sessions.begin() as session:
                 await receipts.note_failure(

@@ -24,6 +24,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.applications import ApplicationActivities
+from activities.batches import BatchActivities
 from activities.measures import MeasureActivities
 from activities.provider_status import ProviderStatusActivities
 from activities.providers import ProviderActivities
@@ -32,16 +33,18 @@ from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
 from hub.settings import get_settings
 from hub.search_attributes import ensure_search_attributes
+from services.batches import ensure_dispatcher
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
+from workflows.batch import BatchDispatcherWorkflow
 from workflows.measure import MeasureWorkflow
 
 log = logging.getLogger(__name__)
 
 _GRACE = timedelta(seconds=20)
 
-WORKFLOWS: list[type] = [ApplicationWorkflow, MeasureWorkflow]
+WORKFLOWS: list[type] = [ApplicationWorkflow, BatchDispatcherWorkflow, MeasureWorkflow]
 PASSTHROUGH = ("domain", "activities", "adapters", "storage", "pydantic", "sqlalchemy", "httpx")
 
 
@@ -88,6 +91,7 @@ class HubWorkers:
         self.measures = MeasureActivities(sessions, secret)
         self.receipts = ReceiptActivities(sessions)
         self.providers = ProviderActivities(sessions, registry)
+        self.batches = BatchActivities(sessions, registry, client)
         self.provider_status = ProviderStatusActivities(self.providers)
         self._provider_workers: dict[str, tuple[float, Worker, asyncio.Task[None]]] = {}
         self._hub_worker: Worker | None = None
@@ -126,7 +130,11 @@ class HubWorkers:
         return Worker(
             self.client,
             task_queue=provider_queue(provider_id),
-            activities=[self.providers.credit, self.provider_status.credit_status],
+            activities=[
+                self.providers.credit,
+                self.provider_status.credit_status,
+                self.batches.dispatch_batches,
+            ],
             max_concurrent_activities=self.options.max_concurrent_activities,
             max_task_queue_activities_per_second=rate_limit_per_s,
             interceptors=list(self.options.interceptors),
@@ -149,6 +157,8 @@ class HubWorkers:
             worker = self.provider_worker(profile.provider_id, rate)
             task = asyncio.create_task(worker.run(), name=f"worker-{queue}")
             self._provider_workers[profile.provider_id] = (rate, worker, task)
+            if profile.adapter == "batch_file":  # its dispatcher gathers credits into files
+                await ensure_dispatcher(self.client, profile.provider_id, self.options.task_queue)
             log.info("provider worker started", extra={"queue": queue, "rate": rate})
 
     async def run(self, stop: asyncio.Event) -> None:

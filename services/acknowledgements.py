@@ -1,0 +1,272 @@
+"""The one way a provider's answer reaches a receipt's workflow: webhooks, the pull API and batch
+result files all call `acknowledge` (one answer) or `acknowledge_many` (a result file).
+
+An acknowledgement is first recorded in the database (the first answer per receipt wins), then
+signalled to the application workflow named on the receipt. The same answer again is harmless
+and re-signals if the first signal never went out; a contradicting answer is refused with
+`ack_conflict`. A late answer never changes a final receipt: the workflow ignores it, and
+`storage.receipts.finish_credit` only moves open receipts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import RuleViolation
+from domain.identifiers import redact_my_numbers
+from domain.receipts import ReceiptState
+from storage import provider_inbox
+from storage.database import SessionFactory
+from workflows.application import ApplicationWorkflow
+from workflows.messages import Acknowledgement
+
+log = logging.getLogger(__name__)
+
+ACK_STATUSES = frozenset({"credited", "rejected"})
+SOURCES = frozenset({"webhook", "pull", "batch"})
+SIGNAL_CONCURRENCY = 64
+# Final receipt states, and the acknowledgement each agrees with.
+_AGREES_WITH = {
+    ReceiptState.CREDITED.value: "credited",
+    ReceiptState.REJECTED.value: "rejected",
+    ReceiptState.RETURNED.value: "rejected",
+    ReceiptState.FORFEITED.value: "rejected",
+}
+
+
+class AckContext(Protocol):
+    """What acknowledging needs; `HubContext` (API) and `WorkerContext` (activities) have it."""
+
+    @property
+    def sessions(self) -> SessionFactory: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def client(self) -> Client: ...
+
+
+@dataclass
+class WorkerContext:
+    sessions: SessionFactory
+    temporal: Client
+    clock: Callable[[], datetime]
+
+    def client(self) -> Client:
+        return self.temporal
+
+
+@dataclass(frozen=True)
+class AckItem:
+    receipt_id: str
+    status: str  # credited | rejected
+    reason: str | None = None
+    provider_reference: str | None = None
+
+
+class AckVerdict(StrEnum):
+    RECORDED = "recorded"  # first answer for this receipt
+    DUPLICATE = "duplicate"  # the same answer as before
+    CONFLICT = "conflict"  # contradicts the earlier answer or the receipt's final state
+    UNKNOWN = "unknown"  # no such receipt at this provider
+
+
+@dataclass(frozen=True)
+class AckResult:
+    receipt_id: str
+    verdict: AckVerdict
+    detail: str | None = None
+    delivered: bool = True  # the workflow was told (or needed no telling)
+
+
+def _same(prior: Any, item: AckItem) -> bool:
+    if prior.status != item.status:
+        return False
+    return (
+        prior.provider_reference is None
+        or item.provider_reference is None
+        or prior.provider_reference == item.provider_reference
+    )
+
+
+def _clean(text: str | None, limit: int) -> str | None:
+    return None if text is None else redact_my_numbers(text)[:limit]
+
+
+async def acknowledge_many(
+    ctx: AckContext, provider_id: str, items: Sequence[AckItem], *, source: str
+) -> list[AckResult]:
+    """Record and deliver many answers at once: a few statements whatever their number."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown acknowledgement source {source!r}")
+    if any(item.status not in ACK_STATUSES for item in items):
+        raise ValueError("an acknowledgement is credited or rejected")
+    now = ctx.clock()
+    results: dict[str, AckResult] = {}
+    to_signal: list[tuple[str, AckItem]] = []  # (workflow ID, answer)
+    settled: list[str] = []  # recorded for a receipt already final: no workflow waits
+    async with ctx.sessions.begin() as session:
+        facts = await provider_inbox.receipt_facts(session, [i.receipt_id for i in items])
+        mine = [i for i in items if (f := facts.get(i.receipt_id)) and f.provider_id == provider_id]
+        for item in items:
+            if item.receipt_id not in facts or facts[item.receipt_id].provider_id != provider_id:
+                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.UNKNOWN)
+        prior = await provider_inbox.acknowledgements(session, [i.receipt_id for i in mine])
+        fresh: list[AckItem] = []
+        for item in mine:
+            final_answer = _AGREES_WITH.get(facts[item.receipt_id].state)
+            if item.receipt_id in prior:
+                continue
+            if final_answer is not None and final_answer != item.status:
+                results[item.receipt_id] = AckResult(
+                    item.receipt_id,
+                    AckVerdict.CONFLICT,
+                    f"the receipt is already {facts[item.receipt_id].state}",
+                )
+                continue
+            fresh.append(item)
+        recorded = await provider_inbox.record_acknowledgements(
+            session,
+            [
+                {
+                    "receipt_id": i.receipt_id,
+                    "provider_id": provider_id,
+                    "status": i.status,
+                    "reason": _clean(i.reason, 200),
+                    "provider_reference": _clean(i.provider_reference, 128),
+                    "source": source,
+                    "received_at": now,
+                    "signalled_at": None,
+                }
+                for i in fresh
+            ],
+        )
+        for item in fresh:
+            if item.receipt_id not in recorded:
+                continue  # another answer won a race: compared below like any earlier one
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
+            if facts[item.receipt_id].state in _AGREES_WITH:
+                settled.append(item.receipt_id)
+            else:
+                to_signal.append((facts[item.receipt_id].workflow_id, item))
+        raced = [i for i in mine if i.receipt_id not in results]
+        prior.update(
+            await provider_inbox.acknowledgements(
+                session, [i.receipt_id for i in raced if i.receipt_id not in prior]
+            )
+        )
+        for item in raced:
+            earlier = prior[item.receipt_id]
+            if not _same(earlier, item):
+                results[item.receipt_id] = AckResult(
+                    item.receipt_id,
+                    AckVerdict.CONFLICT,
+                    f"the provider already answered {earlier.status}",
+                )
+                continue
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.DUPLICATE)
+            if earlier.signalled_at is None:  # the first delivery did not happen: try again
+                to_signal.append((facts[item.receipt_id].workflow_id, _as_item(earlier)))
+        await provider_inbox.mark_signalled(session, settled, now)
+    delivered = await deliver(ctx, to_signal)
+    for _, item in to_signal:
+        if item.receipt_id not in delivered:
+            results[item.receipt_id] = AckResult(
+                item.receipt_id, results[item.receipt_id].verdict, delivered=False
+            )
+    return [results[item.receipt_id] for item in items]
+
+
+def _as_item(row: Any) -> AckItem:
+    return AckItem(row.receipt_id, row.status, row.reason, row.provider_reference)
+
+
+async def acknowledge(
+    ctx: AckContext,
+    provider_id: str,
+    receipt_id: str,
+    status: str,
+    reason: str | None,
+    provider_reference: str | None,
+    source: str,
+) -> AckResult:
+    """One answer; another provider's or an unknown receipt is 404, a contradiction 409."""
+    if status not in ACK_STATUSES:
+        raise RuleViolation("validation_error", "status must be credited or rejected", status=422)
+    [result] = await acknowledge_many(
+        ctx, provider_id, [AckItem(receipt_id, status, reason, provider_reference)], source=source
+    )
+    if result.verdict is AckVerdict.UNKNOWN:
+        raise RuleViolation("not_found", f"no such credit request: {receipt_id}", status=404)
+    if result.verdict is AckVerdict.CONFLICT:
+        raise RuleViolation(
+            "ack_conflict",
+            f"a different acknowledgement was received earlier ({result.detail})",
+            status=409,
+        )
+    if not result.delivered:
+        raise RuleViolation(
+            "temporal_unavailable",
+            "the acknowledgement is recorded but could not be delivered yet; send it again",
+            status=503,
+        )
+    return result
+
+
+async def deliver(ctx: AckContext, answers: Sequence[tuple[str, AckItem]]) -> set[str]:
+    """Signal each answer to its workflow; returns the receipts delivered (or whose workflow
+    has ended, which needs no answer any more) and marks them in the database."""
+    if not answers:
+        return set()
+    client = ctx.client()
+    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def one(workflow_id: str, item: AckItem) -> str | None:
+        async with gate:
+            handle = client.get_workflow_handle(workflow_id)
+            try:
+                await handle.signal(
+                    ApplicationWorkflow.acknowledge,
+                    Acknowledgement(
+                        receipt_id=item.receipt_id,
+                        status=item.status,
+                        provider_reference=item.provider_reference,
+                        reason=item.reason,
+                    ),
+                )
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    log.warning("acknowledgement not delivered yet: %s", error.message)
+                    return None
+            return item.receipt_id
+
+    outcomes = await asyncio.gather(*(one(w, i) for w, i in answers))
+    delivered = {receipt_id for receipt_id in outcomes if receipt_id is not None}
+    if delivered:
+        async with ctx.sessions.begin() as session:
+            await provider_inbox.mark_signalled(session, sorted(delivered), ctx.clock())
+    return delivered
+
+
+async def redeliver(
+    ctx: AckContext, provider_id: str, *, older_than: timedelta, limit: int = 1000
+) -> int:
+    """Deliver answers recorded earlier whose signal never went out (a crash in between)."""
+    async with ctx.sessions() as session:
+        rows = await provider_inbox.unsignalled(
+            session, provider_id, received_before=ctx.clock() - older_than, limit=limit
+        )
+        facts = await provider_inbox.receipt_facts(session, [r.receipt_id for r in rows])
+    answers = [
+        (facts[r.receipt_id].workflow_id, _as_item(r)) for r in rows if r.receipt_id in facts
+    ]
+    return len(await deliver(ctx, answers))

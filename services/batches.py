@@ -1,0 +1,200 @@
+"""The `batch_file` dispatcher's work, one round at a time: write the request files that are due,
+ingest the result files that arrived, and deliver answers whose signal never went out.
+
+A round is idempotent. A batch whose rows were claimed but whose file was not confirmed is
+written again, identically; a result file already known by its checksum is only moved aside.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from adapters.providers.batch_file import ResultFile
+from adapters.providers.batch_files import Manifest, RequestRow
+from domain.providers import BatchCutoff, next_batch_size
+from services.acknowledgements import (
+    AckContext,
+    AckItem,
+    AckVerdict,
+    acknowledge_many,
+    redeliver,
+)
+from storage import batches
+from storage.ids import new_id
+from storage.models.providers import BatchResultFile
+
+log = logging.getLogger(__name__)
+
+REDELIVER_AFTER = timedelta(seconds=30)
+RESULT_FILES_PER_ROUND = 20
+
+
+class BatchChannel(Protocol):
+    """The file side of a `batch_file` adapter (see `adapters/providers/batch_file.py`)."""
+
+    async def write_batch(self, batch_id: str, rows: list[RequestRow]) -> Manifest: ...
+
+    async def result_files(self, limit: int = 20) -> list[ResultFile]: ...
+
+    async def settle(
+        self, result: ResultFile, *, refused: bool, report: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass
+class RoundReport:
+    files_written: int = 0
+    records_written: int = 0
+    result_files: int = 0
+    acknowledgements: int = 0
+    next_check_s: float = 5.0
+
+
+def dispatcher_id(provider_id: str) -> str:
+    return f"batch-dispatch-{provider_id}"
+
+
+async def ensure_dispatcher(client: Client, provider_id: str, task_queue: str) -> None:
+    """Start the provider's dispatcher workflow unless it runs already."""
+    from workflows.batch import BatchDispatcherWorkflow, DispatcherInput
+
+    await client.start_workflow(
+        BatchDispatcherWorkflow.run,
+        DispatcherInput(provider_id=provider_id),
+        id=dispatcher_id(provider_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+async def _write(
+    ctx: AckContext, channel: BatchChannel, batch_id: str, report: RoundReport
+) -> None:
+    async with ctx.sessions() as session:
+        rows = await batches.batch_rows(session, batch_id)
+    manifest = await channel.write_batch(batch_id, rows)
+    async with ctx.sessions.begin() as session:
+        await batches.mark_written(session, batch_id, manifest, ctx.clock())
+    report.files_written += 1
+    report.records_written += manifest.record_count
+
+
+async def write_due_batches(
+    ctx: AckContext,
+    channel: BatchChannel,
+    provider_id: str,
+    cutoff: BatchCutoff,
+    report: RoundReport,
+    heartbeat: Callable[[], None],
+) -> None:
+    async with ctx.sessions() as session:
+        unwritten = await batches.unwritten_batches(session, provider_id)
+    for batch in unwritten:  # claimed before a crash: the same rows, the same file
+        await _write(ctx, channel, batch.id, report)
+        heartbeat()
+    async with ctx.sessions.begin() as session:
+        await batches.drop_settled(session, provider_id)
+    while True:
+        now = ctx.clock()
+        async with ctx.sessions.begin() as session:
+            stats = await batches.queue_stats(session, provider_id)
+            age = None if stats.oldest is None else (now - stats.oldest).total_seconds()
+            size = next_batch_size(stats.pending, age, cutoff)
+            claimed = (
+                await batches.assign_batch(session, provider_id=provider_id, size=size, now=now)
+                if size
+                else None
+            )
+        if claimed is None:
+            if stats.pending and age is not None:  # look again when the oldest reaches cut-off
+                report.next_check_s = max(0.05, min(cutoff.poll_s, cutoff.seconds - age))
+            return
+        await _write(ctx, channel, claimed.id, report)
+        heartbeat()
+
+
+async def ingest_result(
+    ctx: AckContext, channel: BatchChannel, provider_id: str, result: ResultFile
+) -> dict[str, Any]:
+    """Apply one result file once; a file that does not match its manifest is refused whole."""
+    base: dict[str, Any] = {"file": f"{result.stem}.csv", "sha256": result.sha256}
+    async with ctx.sessions() as session:
+        if await batches.result_file_seen(session, provider_id, result.sha256):
+            report = {**base, "status": "duplicate", "detail": "this file was received before"}
+            await channel.settle(result, refused=False, report=report)
+            return report
+    row = BatchResultFile(
+        id=new_id("res"),
+        provider_id=provider_id,
+        file_name=f"{result.stem}.csv",
+        sha256=result.sha256,
+        status="refused" if result.problem else "ingested",
+        record_count=len(result.rows),
+        applied=0,
+        duplicates=0,
+        conflicts=0,
+        unknown_receipt_ids=None,
+        detail=result.problem,
+        received_at=ctx.clock(),
+    )
+    report = {**base, "status": row.status, "detail": result.problem}
+    if result.problem is None:
+        answers = await acknowledge_many(
+            ctx,
+            provider_id,
+            [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in result.rows],
+            source="batch",
+        )
+        by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
+        for answer in answers:
+            by_verdict[answer.verdict].append(answer.receipt_id)
+        row.applied = len(by_verdict[AckVerdict.RECORDED])
+        row.duplicates = len(by_verdict[AckVerdict.DUPLICATE])
+        row.conflicts = len(by_verdict[AckVerdict.CONFLICT])
+        row.unknown_receipt_ids = by_verdict[AckVerdict.UNKNOWN] or None
+        report.update(
+            records=row.record_count,
+            applied=row.applied,
+            duplicates=row.duplicates,
+            conflicting_receipt_ids=by_verdict[AckVerdict.CONFLICT],
+            unknown_receipt_ids=by_verdict[AckVerdict.UNKNOWN],
+        )
+        if row.unknown_receipt_ids:
+            log.warning(
+                "result file %s names %d unknown receipts",
+                row.file_name,
+                len(row.unknown_receipt_ids),
+            )
+    else:
+        log.warning("result file %s refused: %s", row.file_name, result.problem)
+    async with ctx.sessions.begin() as session:
+        await batches.record_result_file(session, row)
+    await channel.settle(result, refused=result.problem is not None, report=report)
+    return report
+
+
+async def dispatch_round(
+    ctx: AckContext,
+    channel: BatchChannel,
+    provider_id: str,
+    cutoff: BatchCutoff,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> RoundReport:
+    report = RoundReport(next_check_s=cutoff.poll_s)
+    await write_due_batches(ctx, channel, provider_id, cutoff, report, heartbeat)
+    for result in await channel.result_files(RESULT_FILES_PER_ROUND):
+        ingested = await ingest_result(ctx, channel, provider_id, result)
+        report.result_files += 1
+        report.acknowledgements += int(ingested.get("applied", 0))
+        heartbeat()
+    if report.result_files >= RESULT_FILES_PER_ROUND:  # more are waiting: come back at once
+        report.next_check_s = 0.05
+    report.acknowledgements += await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER)
+    return report

@@ -1,0 +1,73 @@
+"""Webhooks from `hub_rest` providers (SPEC §5): verified against the provider's one or two
+secrets, acted on once per `webhook-id`, and turned into acknowledgements or closed accounts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapters.providers.webhooks import WebhookMalformed, WebhookRefused, read_webhook
+from domain.errors import RuleViolation
+from services.acknowledgements import acknowledge
+from services.context import HubContext
+from storage import provider_inbox
+from storage.models import PaymentProvider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    event_type: str
+    outcome: str  # recorded | duplicate | ignored_replay | accounts_closed
+    registrations_invalidated: int = 0
+
+
+async def receive(
+    ctx: HubContext, provider_id: str, body: bytes, headers: Mapping[str, str]
+) -> WebhookOutcome:
+    async with ctx.sessions() as session:
+        provider = await session.get(PaymentProvider, provider_id)
+    if provider is None:
+        raise RuleViolation("not_found", "no such provider", status=404)
+    secrets = provider.secrets.get("webhook_secrets") or []
+    try:
+        event = read_webhook([str(s) for s in secrets], body, headers)
+    except WebhookRefused as exc:
+        raise RuleViolation(
+            "invalid_webhook_signature", f"the webhook is not accepted: {exc}", status=401
+        ) from exc
+    except WebhookMalformed as exc:
+        raise RuleViolation("invalid_webhook", str(exc), status=422) from exc
+    now = ctx.clock()
+    async with ctx.sessions.begin() as session:
+        first = await provider_inbox.remember_message(
+            session, provider_id, event.message_id, event.type, now
+        )
+    if not first:
+        return WebhookOutcome(event.type, "ignored_replay")
+    try:
+        if event.ack_status is not None:
+            assert event.receipt_id is not None
+            result = await acknowledge(
+                ctx,
+                provider_id,
+                event.receipt_id,
+                event.ack_status,
+                event.reason,
+                event.provider_reference,
+                "webhook",
+            )
+            return WebhookOutcome(event.type, result.verdict.value)
+        assert event.payment_service_id is not None and event.account_id is not None
+        async with ctx.sessions.begin() as session:
+            changed = await provider_inbox.close_account(
+                session, provider_id, event.payment_service_id, event.account_id, now
+            )
+        return WebhookOutcome(event.type, "accounts_closed", changed)
+    except BaseException:
+        # Not acted on: the provider may send the same webhook again and be heard then.
+        async with ctx.sessions.begin() as session:
+            await provider_inbox.forget_message(session, provider_id, event.message_id)
+        raise

@@ -1,0 +1,200 @@
+"""The batch queue of `batch_file` providers: receipts wait here until a cut-off puts them in a
+request file; result files are remembered by checksum so each is ingested once.
+
+Every step is set-based: a batch of ten thousand requests is one UPDATE to claim them and one
+SELECT to read them, whatever the backend.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.providers.batch_files import Manifest, RequestRow
+from domain.receipts import ReceiptState
+from storage.models import Receipt
+from storage.models.providers import BatchResultFile, CreditBatch, CreditBatchItem
+from storage.provider_inbox import insert_new
+
+OPEN_STATES = (ReceiptState.CREDITING.value, ReceiptState.ACCEPTED.value)
+
+
+def new_batch_id(now: datetime) -> str:
+    """Sortable by time, unique by its random tail."""
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
+async def enqueue(
+    session: AsyncSession, *, receipt_id: str, provider_id: str, now: datetime
+) -> bool:
+    """Queue a receipt for its provider's next file; a receipt is queued once, ever."""
+    inserted = await insert_new(
+        session,
+        CreditBatchItem,
+        [
+            {
+                "receipt_id": receipt_id,
+                "provider_id": provider_id,
+                "batch_id": None,
+                "enqueued_at": now,
+            }
+        ],
+        "receipt_id",
+    )
+    return bool(inserted)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    oldest: datetime | None
+
+
+async def queue_stats(session: AsyncSession, provider_id: str) -> QueueStats:
+    row = (
+        await session.execute(
+            select(func.count(), func.min(CreditBatchItem.enqueued_at)).where(
+                CreditBatchItem.provider_id == provider_id, CreditBatchItem.batch_id.is_(None)
+            )
+        )
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # SQLite hands an aggregate of timestamps back as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return QueueStats(pending=int(row[0]), oldest=oldest)
+
+
+async def drop_settled(session: AsyncSession, provider_id: str) -> int:
+    """Queued receipts that became final before their file was written (returned, say) must not
+    be sent: they leave the queue."""
+    settled = select(Receipt.id).where(
+        Receipt.id == CreditBatchItem.receipt_id, Receipt.state.not_in(OPEN_STATES)
+    )
+    result = await session.execute(
+        delete(CreditBatchItem).where(
+            CreditBatchItem.provider_id == provider_id,
+            CreditBatchItem.batch_id.is_(None),
+            settled.exists(),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def assign_batch(
+    session: AsyncSession, *, provider_id: str, size: int, now: datetime
+) -> CreditBatch | None:
+    """Claim up to `size` of the oldest waiting requests for a new batch."""
+    batch = CreditBatch(
+        id=new_batch_id(now),
+        provider_id=provider_id,
+        status="assigned",
+        file_name=None,
+        record_count=0,
+        total_points=0,
+        sha256=None,
+        created_at=now,
+        written_at=None,
+    )
+    session.add(batch)
+    await session.flush()
+    oldest = (
+        select(CreditBatchItem.receipt_id)
+        .where(CreditBatchItem.provider_id == provider_id, CreditBatchItem.batch_id.is_(None))
+        .order_by(CreditBatchItem.enqueued_at, CreditBatchItem.receipt_id)
+        .limit(size)
+    )
+    result = await session.execute(
+        update(CreditBatchItem)
+        .where(CreditBatchItem.receipt_id.in_(oldest.scalar_subquery()))
+        .values(batch_id=batch.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.delete(batch)
+        return None
+    return batch
+
+
+async def unwritten_batches(session: AsyncSession, provider_id: str) -> list[CreditBatch]:
+    """Batches claimed but whose file was not confirmed written (a crash in between)."""
+    rows = await session.execute(
+        select(CreditBatch)
+        .where(CreditBatch.provider_id == provider_id, CreditBatch.status == "assigned")
+        .order_by(CreditBatch.created_at, CreditBatch.id)
+    )
+    return list(rows.scalars())
+
+
+async def batch_rows(session: AsyncSession, batch_id: str) -> list[RequestRow]:
+    """The request rows of one batch, in a stable order: writing it again gives the same file."""
+    rows = await session.execute(
+        select(
+            Receipt.id,
+            Receipt.account_id,
+            Receipt.points,
+            Receipt.measure_id,
+            Receipt.municipality_code,
+        )
+        .join(CreditBatchItem, CreditBatchItem.receipt_id == Receipt.id)
+        .where(CreditBatchItem.batch_id == batch_id)
+        .order_by(Receipt.id)
+    )
+    return [RequestRow(*row) for row in rows.all()]
+
+
+async def mark_written(
+    session: AsyncSession, batch_id: str, manifest: Manifest, now: datetime
+) -> None:
+    await session.execute(
+        update(CreditBatch)
+        .where(CreditBatch.id == batch_id)
+        .values(
+            status="written",
+            file_name=manifest.file_name,
+            record_count=manifest.record_count,
+            total_points=manifest.total_points,
+            sha256=manifest.sha256,
+            written_at=now,
+        )
+    )
+
+
+async def result_file_seen(session: AsyncSession, provider_id: str, sha256: str) -> bool:
+    row = await session.execute(
+        select(BatchResultFile.id).where(
+            BatchResultFile.provider_id == provider_id, BatchResultFile.sha256 == sha256
+        )
+    )
+    return row.first() is not None
+
+
+async def record_result_file(session: AsyncSession, row: BatchResultFile) -> bool:
+    """Remember a result file by its checksum; False when it was already known."""
+    values = {c.name: getattr(row, c.name) for c in BatchResultFile.__table__.columns}
+    inserted = await insert_new(session, BatchResultFile, [values], "id")
+    return bool(inserted)
+
+
+async def recent_files(
+    session: AsyncSession, provider_id: str, limit: int
+) -> tuple[list[CreditBatch], list[BatchResultFile]]:
+    """The provider's latest request files and result files, newest first."""
+    batches = await session.execute(
+        select(CreditBatch)
+        .where(CreditBatch.provider_id == provider_id)
+        .order_by(CreditBatch.created_at.desc(), CreditBatch.id.desc())
+        .limit(limit)
+    )
+    results = await session.execute(
+        select(BatchResultFile)
+        .where(BatchResultFile.provider_id == provider_id)
+        .order_by(BatchResultFile.received_at.desc(), BatchResultFile.id.desc())
+        .limit(limit)
+    )
+    return list(batches.scalars()), list(results.scalars())

@@ -1,0 +1,186 @@
+"""What providers tell the hub: acknowledgements, webhook message IDs, closed accounts, and the
+pending credit requests a pull provider fetches. Set-based, so a result file of ten thousand rows
+is a handful of statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.receipts import ReceiptState
+from storage.models import Base, PaymentService, PaymentServiceRegistration, Receipt
+from storage.models.providers import ProviderAcknowledgement, ProviderWebhookMessage
+
+CHUNK = 500  # IDs per IN (...): well below every backend's parameter limit
+
+
+def chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]], key: str
+) -> set[str]:
+    """Insert the rows whose key is not taken yet; returns the keys this call inserted."""
+    if not rows:
+        return set()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted: set[str] = set()
+    for start in range(0, len(rows), CHUNK):
+        statement = (
+            dialect.insert(model)
+            .values(rows[start : start + CHUNK])
+            .on_conflict_do_nothing()
+            .returning(getattr(model, key))
+        )
+        inserted.update(str(k) for k in (await session.execute(statement)).scalars())
+    return inserted
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """The little an acknowledgement needs to know about its receipt."""
+
+    receipt_id: str
+    provider_id: str
+    state: str
+    workflow_id: str
+
+
+async def receipt_facts(
+    session: AsyncSession, receipt_ids: Sequence[str]
+) -> dict[str, ReceiptFacts]:
+    found: dict[str, ReceiptFacts] = {}
+    for part in chunks(receipt_ids):
+        rows = await session.execute(
+            select(Receipt.id, Receipt.provider_id, Receipt.state, Receipt.workflow_id).where(
+                Receipt.id.in_(part)
+            )
+        )
+        for receipt_id, provider_id, state, workflow_id in rows.all():
+            found[receipt_id] = ReceiptFacts(receipt_id, provider_id, state, workflow_id)
+    return found
+
+
+async def acknowledgements(
+    session: AsyncSession, receipt_ids: Sequence[str]
+) -> dict[str, ProviderAcknowledgement]:
+    found: dict[str, ProviderAcknowledgement] = {}
+    for part in chunks(receipt_ids):
+        rows = await session.execute(
+            select(ProviderAcknowledgement).where(ProviderAcknowledgement.receipt_id.in_(part))
+        )
+        found.update({row.receipt_id: row for row in rows.scalars()})
+    return found
+
+
+async def record_acknowledgements(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """The first acknowledgement of a receipt is kept; returns the receipts recorded now."""
+    return await insert_new(session, ProviderAcknowledgement, rows, "receipt_id")
+
+
+async def mark_signalled(session: AsyncSession, receipt_ids: Sequence[str], now: datetime) -> None:
+    for part in chunks(receipt_ids):
+        await session.execute(
+            update(ProviderAcknowledgement)
+            .where(
+                ProviderAcknowledgement.receipt_id.in_(part),
+                ProviderAcknowledgement.signalled_at.is_(None),
+            )
+            .values(signalled_at=now)
+        )
+
+
+async def unsignalled(
+    session: AsyncSession, provider_id: str, *, received_before: datetime, limit: int
+) -> list[ProviderAcknowledgement]:
+    """Acknowledgements recorded but not yet delivered to their workflow (a crash in between)."""
+    rows = await session.execute(
+        select(ProviderAcknowledgement)
+        .where(
+            ProviderAcknowledgement.provider_id == provider_id,
+            ProviderAcknowledgement.signalled_at.is_(None),
+            ProviderAcknowledgement.received_at < received_before,
+        )
+        .order_by(ProviderAcknowledgement.received_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def remember_message(
+    session: AsyncSession, provider_id: str, message_id: str, event_type: str, now: datetime
+) -> bool:
+    """True the first time this provider sends this `webhook-id`."""
+    inserted = await insert_new(
+        session,
+        ProviderWebhookMessage,
+        [
+            {
+                "provider_id": provider_id,
+                "message_id": message_id,
+                "event_type": event_type,
+                "received_at": now,
+            }
+        ],
+        "message_id",
+    )
+    return bool(inserted)
+
+
+async def forget_message(session: AsyncSession, provider_id: str, message_id: str) -> None:
+    """A webhook that could not be processed may be sent again with the same ID."""
+    await session.execute(
+        delete(ProviderWebhookMessage).where(
+            ProviderWebhookMessage.provider_id == provider_id,
+            ProviderWebhookMessage.message_id == message_id,
+        )
+    )
+
+
+async def close_account(
+    session: AsyncSession, provider_id: str, payment_service_id: str, account_id: str, now: datetime
+) -> int:
+    """`account.closed`: the registrations of that account at this provider's service become
+    invalid; returns how many changed."""
+    services = select(PaymentService.id).where(
+        PaymentService.id == payment_service_id, PaymentService.provider_id == provider_id
+    )
+    result = await session.execute(
+        update(PaymentServiceRegistration)
+        .where(
+            PaymentServiceRegistration.payment_service_id.in_(services),
+            PaymentServiceRegistration.account_id == account_id,
+            PaymentServiceRegistration.status == "active",
+        )
+        .values(status="invalid", invalidated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def pending_credit_requests(
+    session: AsyncSession, provider_id: str, *, include_crediting: bool, limit: int
+) -> list[Receipt]:
+    """Receipts waiting for this provider's answer, oldest first, without an acknowledgement."""
+    states = [ReceiptState.ACCEPTED.value]
+    if include_crediting:
+        states.append(ReceiptState.CREDITING.value)
+    acknowledged = select(ProviderAcknowledgement.receipt_id).where(
+        ProviderAcknowledgement.receipt_id == Receipt.id
+    )
+    rows = await session.execute(
+        select(Receipt)
+        .where(
+            Receipt.provider_id == provider_id, Receipt.state.in_(states), ~acknowledged.exists()
+        )
+        .order_by(Receipt.created_at, Receipt.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
