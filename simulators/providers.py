@@ -1,28 +1,38 @@
-"""Simulated payment providers speaking the Hub Provider Protocol over real HTTP (SPEC §5).
+"""Simulated payment providers over real HTTP and files, for development, demos and tests.
 
-Each provider lives under `/p/{provider_id}`, verifies the hub's signatures with its own secret,
-keeps its own ledger of credits (one per idempotency key), and offers unsigned `/admin/...`
-endpoints so tests and demos can count credits and seed accounts.
+Every provider lives in one process (`mph sim`) and keeps its own ledger of credits, one per
+idempotency key, with `applied` counting how often a credit reached the account (it must stay 1).
+Each speaks one style, its `mode`:
+
+- `sync`, `webhook`, `pull`: the Hub Provider Protocol under `/p/{provider_id}` (SPEC §5);
+  webhook providers send signed acknowledgements, pull providers poll the hub's provider API;
+- `batch`: reads request files from the hub's outbox directory, writes result files;
+- `paylite`: PayLite's own API under `/paylite/{provider_id}` (`simulators/paylite.py`).
+
+Faults are knobs on each provider's configuration, settable at start (the JSON file) or at
+runtime (`PATCH /p/{provider_id}/admin/faults`): latency, error rate, 429 bursts with
+`Retry-After`, time-outs after applying a credit, closed accounts, and delayed, duplicated and
+reordered acknowledgements. `GET /p/{provider_id}/admin/ledger` shows what was credited.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import json
+import random
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-from adapters.signing import WebhookVerificationError, verify_signed
+from fastapi import FastAPI
 
 ACCOUNT_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+MODES = frozenset({"sync", "webhook", "pull", "batch", "paylite"})
 
 
 @dataclass
@@ -30,9 +40,49 @@ class SimProviderConfig:
     provider_id: str
     signing_secret: str  # verifies the hub's requests
     webhook_secret: str = ""  # signs this provider's webhooks to the hub
-    mode: str = "sync"  # sync | webhook | pull
+    mode: str = "sync"  # sync | webhook | pull | batch | paylite
     hub_webhook_url: str = ""
     latency_ms: int = 0
+    # ----- faults, all settable at runtime ----------------------------------------------
+    error_rate: float = 0.0  # share of calls answered 503 before anything happens
+    burst_every: int = 0  # every Nth call starts a burst of 429s (0: never)
+    burst_length: int = 3
+    retry_after_s: int = 1  # sent with each 429
+    timeout_after_apply_rate: float = 0.0  # share of credits applied, then answered too late
+    timeout_after_apply_ms: int = 15000
+    ack_delay_ms: int = 0  # webhook: each acknowledgement waits up to this long
+    ack_duplicate_rate: float = 0.0  # webhook and pull: some acknowledgements are sent twice
+    ack_reorder: bool = False  # webhook: due acknowledgements leave in random order
+    # ----- how this provider reaches the hub ---------------------------------------------
+    hub_api_url: str = ""  # pull: the hub's base URL
+    hub_api_key: str = ""  # pull: a provider API key scoped to this provider
+    poll_interval_ms: int = 200  # pull and batch
+    outbox_dir: str = ""  # batch: where the hub writes request files
+    inbox_dir: str = ""  # batch: where result files go
+    client_id: str = ""  # paylite OAuth2 client
+    client_secret: str = ""
+    token_ttl_s: int = 300
+    seed: int | None = None
+
+
+FAULT_KNOBS = frozenset(
+    {
+        "latency_ms",
+        "error_rate",
+        "burst_every",
+        "burst_length",
+        "retry_after_s",
+        "timeout_after_apply_rate",
+        "timeout_after_apply_ms",
+        "ack_delay_ms",
+        "ack_duplicate_rate",
+        "ack_reorder",
+        "hub_api_url",
+        "hub_api_key",
+        "poll_interval_ms",
+        "token_ttl_s",
+    }
+)
 
 
 @dataclass
@@ -50,12 +100,35 @@ class Credit:
 
 
 @dataclass
+class Delivery:
+    """A webhook waiting to go to the hub."""
+
+    message_id: str
+    body: bytes
+    due: float  # loop time
+    attempts: int = 0
+
+
+@dataclass
 class SimProvider:
     config: SimProviderConfig
     accounts: dict[str, dict[str, str]] = field(default_factory=dict)
     credits: dict[str, Credit] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    outgoing: list[Delivery] = field(default_factory=list)
+    tokens: dict[str, float] = field(default_factory=dict)  # paylite: token → expiry (loop time)
+    stats: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+    burst_left: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.config.seed is not None:
+            self.rng.seed(self.config.seed)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.stats[what] = self.stats.get(what, 0) + n
 
     def account_status(self, account_id: str) -> str:
         seeded = self.accounts.get(account_id)
@@ -73,6 +146,34 @@ class SimProvider:
             return secrets.compare_digest(seeded["security_code"], code)
         return code.isdigit() and len(code) in (3, 4) and code != "0000"
 
+    def apply(self, key: str, account_id: str, points: int, digest: str) -> Credit | None:
+        """Credit once per key (call under `lock`); None when the key came with another body."""
+        existing = self.credits.get(key)
+        if existing is not None:
+            existing.requests += 1
+            return existing if existing.body_sha256 == digest else None
+        entry = Credit(
+            receipt_id=key,
+            account_id=account_id,
+            points=points,
+            body_sha256=digest,
+            status="credited",
+            provider_reference=None,
+            reason=None,
+            applied=0,
+            requests=1,
+            at=datetime.now(UTC).isoformat(),
+        )
+        status = self.account_status(account_id)
+        if status != "active":
+            entry.status, entry.reason = "rejected", f"account_{status}"
+        else:
+            entry.applied = 1
+            entry.provider_reference = f"{self.config.provider_id}-{secrets.token_hex(6)}"
+            self.balances[account_id] = self.balances.get(account_id, 0) + points
+        self.credits[key] = entry
+        return entry
+
 
 def load_configs(path: Path) -> list[SimProviderConfig]:
     data = json.loads(path.read_text())
@@ -80,133 +181,57 @@ def load_configs(path: Path) -> list[SimProviderConfig]:
 
 
 def create_sim_app(configs: list[SimProviderConfig]) -> FastAPI:
+    """The simulator: every provider's HTTP API, its admin endpoints, and the background loops
+    that send webhooks, poll the hub (pull) and answer request files (batch)."""
+    from simulators.acknowledger import run_acknowledger
+    from simulators.hub_protocol import hub_protocol_routes
+    from simulators.paylite import paylite_routes
+    from simulators.sim_admin import admin_routes
+
     providers = {c.provider_id: SimProvider(c) for c in configs}
-    app = FastAPI(title="Mynapoint provider simulator")
-    app.state.providers = providers
 
-    def _problem(status: int, body: dict[str, Any]) -> JSONResponse:
-        return JSONResponse(body, status_code=status)
-
-    async def _verified(
-        provider_id: str, request: Request
-    ) -> tuple[SimProvider, bytes] | JSONResponse:
-        provider = providers.get(provider_id)
-        if provider is None:
-            return _problem(404, {"error": "unknown provider"})
-        body = await request.body()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        loop = asyncio.create_task(run_acknowledger(providers, stop))
         try:
-            verify_signed([provider.config.signing_secret], body, request.headers)
-        except WebhookVerificationError as exc:
-            return _problem(401, {"error": f"bad signature: {exc}"})
-        if provider.config.latency_ms:
-            await asyncio.sleep(provider.config.latency_ms / 1000)
-        return provider, body
+            yield
+        finally:
+            stop.set()
+            await loop
+
+    app = FastAPI(title="Mynapoint provider simulator", lifespan=lifespan)
+    app.state.providers = providers
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/p/{provider_id}/accounts/verify")
-    async def verify_account(provider_id: str, request: Request) -> Any:
-        checked = await _verified(provider_id, request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        provider, body = checked
-        data = json.loads(body or b"{}")
-        account_id = str(data.get("account_id", ""))
-        status = provider.account_status(account_id)
-        valid = status == "active" and provider.security_code_ok(
-            account_id, str(data.get("security_code", ""))
-        )
-        return {"valid": valid, "status": status}
-
-    @app.post("/p/{provider_id}/credits")
-    async def credit(provider_id: str, request: Request) -> Any:
-        checked = await _verified(provider_id, request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        provider, body = checked
-        key = request.headers.get("idempotency-key", "")
-        data = json.loads(body or b"{}")
-        if not key or key != data.get("receipt_id"):
-            return _problem(400, {"error": "Idempotency-Key must equal receipt_id"})
-        digest = hashlib.sha256(body).hexdigest()
-        async with provider.lock:
-            existing = provider.credits.get(key)
-            if existing is not None:
-                existing.requests += 1
-                if existing.body_sha256 != digest:
-                    return _problem(409, {"error": "idempotency key reused with another body"})
-                return _credit_response(existing, provider.config.mode)
-            account_id = str(data.get("account_id", ""))
-            points = int(data.get("points", 0))
-            status = provider.account_status(account_id)
-            entry = Credit(
-                receipt_id=key,
-                account_id=account_id,
-                points=points,
-                body_sha256=digest,
-                status="credited",
-                provider_reference=None,
-                reason=None,
-                applied=0,
-                requests=1,
-                at=datetime.now(UTC).isoformat(),
-            )
-            if status != "active":
-                entry.status, entry.reason = "rejected", f"account_{status}"
-            else:
-                entry.applied = 1
-                entry.provider_reference = f"{provider_id}-{secrets.token_hex(6)}"
-                provider.balances[account_id] = provider.balances.get(account_id, 0) + points
-            provider.credits[key] = entry
-            return _credit_response(entry, provider.config.mode)
-
-    @app.get("/p/{provider_id}/credits/{receipt_id}")
-    async def credit_status(provider_id: str, receipt_id: str, request: Request) -> Any:
-        checked = await _verified(provider_id, request)
-        if isinstance(checked, JSONResponse):
-            return checked
-        provider, _ = checked
-        entry = provider.credits.get(receipt_id)
-        if entry is None:
-            return {"status": "not_found"}
-        return {
-            "status": entry.status,
-            "provider_reference": entry.provider_reference,
-            "reason": entry.reason,
-        }
-
-    @app.get("/p/{provider_id}/admin/ledger")
-    async def ledger(provider_id: str) -> Any:
-        provider = providers.get(provider_id)
-        if provider is None:
-            return _problem(404, {"error": "unknown provider"})
-        return {
-            "credits": [asdict(c) for c in provider.credits.values()],
-            "balances": provider.balances,
-        }
-
-    @app.post("/p/{provider_id}/admin/accounts")
-    async def seed_account(provider_id: str, request: Request) -> Any:
-        provider = providers.get(provider_id)
-        if provider is None:
-            return _problem(404, {"error": "unknown provider"})
-        data = await request.json()
-        provider.accounts[str(data["account_id"])] = {
-            "security_code": str(data.get("security_code", "1234")),
-            "status": str(data.get("status", "active")),
-        }
-        return {"ok": True}
-
+    app.include_router(hub_protocol_routes(providers))
+    app.include_router(paylite_routes(providers))
+    app.include_router(admin_routes(providers))
     return app
 
 
-def _credit_response(entry: Credit, mode: str) -> JSONResponse:
-    if entry.status == "rejected":
-        return JSONResponse({"status": "rejected", "reason": entry.reason}, status_code=422)
-    if mode == "sync":
-        return JSONResponse(
-            {"status": "credited", "provider_reference": entry.provider_reference}, status_code=200
-        )
-    return JSONResponse({"status": "accepted"}, status_code=202)
+def webhook_body(event_type: str, data: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"type": event_type, "timestamp": datetime.now(UTC).isoformat(), "data": data},
+        separators=(",", ":"),
+    ).encode()
+
+
+def queue_webhook(provider: SimProvider, event_type: str, data: dict[str, Any]) -> None:
+    """Queue a webhook; the knobs may delay it and send it twice (a replay or a re-send)."""
+    config = provider.config
+    if not config.hub_webhook_url or not config.webhook_secret:
+        return
+    now = asyncio.get_running_loop().time()
+    body = webhook_body(event_type, data)
+    delay = provider.rng.uniform(0, config.ack_delay_ms / 1000) if config.ack_delay_ms else 0.0
+    message_id = "msg_" + secrets.token_hex(12)
+    provider.outgoing.append(Delivery(message_id, body, now + delay))
+    if config.ack_duplicate_rate and provider.rng.random() < config.ack_duplicate_rate:
+        again = message_id if provider.rng.random() < 0.5 else "msg_" + secrets.token_hex(12)
+        later = now + provider.rng.uniform(0, max(config.ack_delay_ms, 200) / 1000)
+        provider.outgoing.append(Delivery(again, body, later))
+        provider.count("webhooks_duplicated")
