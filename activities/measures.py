@@ -24,6 +24,7 @@ class MeasureBatchInput:
     # The workflow's time: the workflow decides when the deadline has passed (its timer), so
     # the batch judges the deadline by the same clock. None: the activity's own clock.
     now: datetime | None = None
+    after: str = ""  # grant_targets: start after this MyKey ID (the previous batch's cursor)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class MeasureBatchResult:
     points: int
     more: bool
     budget_exhausted: bool = False
+    cursor: str = ""  # grant_targets: the last MyKey ID this batch looked at
 
 
 def utcnow() -> datetime:
@@ -67,9 +69,10 @@ class MeasureActivities:
                 limit=request.batch_size,
                 now=request.now or self.clock(),
                 actor=WORKFLOW_ACTOR,
+                after=request.after,
             )
         return MeasureBatchResult(
-            outcome.granted, outcome.points, outcome.more, outcome.budget_exhausted
+            outcome.granted, outcome.points, outcome.more, outcome.budget_exhausted, outcome.cursor
         )
 
     @activity.defn(name="expire_measure_grants")

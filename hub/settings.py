@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str = ""  # OTLP/HTTP collector base URL, e.g. http://otel-collector:4318
     metrics_exporter: str = "none"  # none | prometheus | otlp | prometheus,otlp
-    metrics_port: int = 0  # worker's Prometheus port (the API serves /metrics); 0: none
+    metrics_port: int = 0  # worker port for /healthz, /readyz, /metrics; 0: none
     temporal_metrics_bind: str = ""  # Temporal SDK metrics for Prometheus, e.g. 0.0.0.0:9465
     log_format: str = "text"  # text | json
     log_level: str = "INFO"

@@ -27,6 +27,7 @@ class BatchOutcome:
     points: int
     more: bool  # another batch may find more to do
     budget_exhausted: bool = False
+    cursor: str = ""  # the last target this batch looked at; the next batch starts after it
 
 
 async def _locked(session: AsyncSession, measure_id: str) -> Measure | None:
@@ -34,8 +35,11 @@ async def _locked(session: AsyncSession, measure_id: str) -> Measure | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def _ungranted_targets(session: AsyncSession, measure_id: str, limit: int) -> list[str]:
-    """Targets with no application yet, whose MyKey ID still exists and is not revoked."""
+async def _ungranted_targets(
+    session: AsyncSession, measure_id: str, after: str, limit: int
+) -> list[str]:
+    """Targets after `after` (keyset order, so each batch reads only its own part of the list)
+    with no application yet, whose MyKey ID exists and is not revoked."""
     query = (
         select(MeasureTarget.mykey_id)
         .join(MyKey, MyKey.mykey_id == MeasureTarget.mykey_id)
@@ -48,6 +52,7 @@ async def _ungranted_targets(session: AsyncSession, measure_id: str, limit: int)
         )
         .where(
             MeasureTarget.measure_id == measure_id,
+            MeasureTarget.mykey_id > after,
             Application.id.is_(None),
             MyKey.status != "revoked",
         )
@@ -65,8 +70,10 @@ async def grant_targets(
     limit: int,
     now: datetime,
     actor: str,
+    after: str = "",
 ) -> BatchOutcome:
-    """Grant up to `limit` targets of a published auto-grant measure (一律付与).
+    """Grant up to `limit` targets of a published auto-grant measure (一律付与), in MyKey ID
+    order from just after `after` (the previous batch's cursor; "" for a pass from the start).
 
     The measure row is locked, so this batch and residents' own applications share one budget
     first come, first served; a target who applied already is skipped by the join.
@@ -80,7 +87,7 @@ async def grant_targets(
     ):
         return BatchOutcome(granted=0, points=0, more=False)
     points = measure.points_per_grant
-    targets = await _ungranted_targets(session, measure_id, limit)
+    targets = await _ungranted_targets(session, measure_id, after, limit)
     fitting = len(targets)
     if measure.budget_points is not None:
         fitting = min(fitting, max(measure.budget_points - measure.budget_used, 0) // points)
@@ -99,6 +106,7 @@ async def grant_targets(
         points=points * len(chosen),
         more=len(targets) == limit and not exhausted,
         budget_exhausted=exhausted,
+        cursor=chosen[-1] if chosen else after,
     )
 
 
@@ -157,9 +165,10 @@ async def _insert_grants(
                 "at": now,
             }
         )
-    await session.execute(insert(Application), applications)
-    await session.execute(insert(Grant), grants)
-    await session.execute(insert(LedgerEntry), lines)
+    # Core inserts (not ORM bulk): executemany batched into multi-row VALUES statements.
+    await session.execute(insert(Application.__table__), applications)
+    await session.execute(insert(Grant.__table__), grants)
+    await session.execute(insert(LedgerEntry.__table__), lines)
 
 
 async def expire_measure_grants(
@@ -190,7 +199,7 @@ async def expire_measure_grants(
     ).all()
     if moved:
         await session.execute(
-            insert(LedgerEntry),
+            insert(LedgerEntry.__table__),
             [
                 {
                     "grant_id": grant_id,

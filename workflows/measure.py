@@ -33,6 +33,7 @@ class MeasureProgress:
     """Everything the workflow knows; carried whole across continue-as-new."""
 
     grant_requested: bool = False
+    cursor: str = ""  # where the current pass over the target list has got to
     granted: int = 0
     granted_points: int = 0
     grant_batches: int = 0
@@ -93,14 +94,21 @@ class MeasureWorkflow:
                 return
             result = await db_step(
                 "grant_targets",
-                MeasureBatchInput(self.start.measure_id, self.start.batch_size, workflow.now()),
+                MeasureBatchInput(
+                    self.start.measure_id,
+                    self.start.batch_size,
+                    workflow.now(),
+                    after=progress.cursor,
+                ),
                 MeasureBatchResult,
             )
+            progress.cursor = result.cursor
             progress.grant_batches += 1
             progress.granted += result.count
             progress.granted_points += result.points
             progress.budget_exhausted = result.budget_exhausted
             if not result.more:
+                progress.cursor = ""  # the next pass (targets added later) starts over
                 return
             if self._continue_as_new_due():
                 progress.grant_requested = True  # the next run goes on where this one stopped
