@@ -12,11 +12,8 @@ import uvicorn
 
 from adapters.providers.registry import AdapterRegistry
 from hub.logs import configure_logging
-from hub.metrics import (
-    configure_metrics,
-    install_temporal_runtime,
-    start_prometheus_server,
-)
+from hub.metrics import configure_metrics, install_temporal_runtime
+from hub.probes import ProbeServer
 from hub.settings import Settings
 from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
@@ -59,9 +56,11 @@ def serve_sim(config_path: str, host: str, port: int) -> None:
 
 async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed: bool) -> None:
     observe_process(settings, "mph-worker")
-    start_prometheus_server(settings)
     client = await connect(settings, interceptors=temporal_interceptors())
     engine = create_engine(settings.effective_database_url)
+    probes = ProbeServer(settings, client, session_factory(engine))
+    if settings.metrics_port:
+        await probes.start()
     registry = AdapterRegistry()
     workers = HubWorkers(
         client,
@@ -92,6 +91,7 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
     try:
         await workers.run(stop)
     finally:
+        await probes.stop()
         await registry.aclose()
         await engine.dispose()
         log.info("worker stopped")

@@ -93,15 +93,6 @@ def configure_metrics(
     return _provider
 
 
-def start_prometheus_server(settings: Settings) -> None:
-    """A worker has no HTTP server of its own: serve `/metrics` on `HUB_METRICS_PORT`."""
-    if "prometheus" in exporters(settings) and settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
-        log.info("metrics on :%d/metrics", settings.metrics_port)
-
-
 def prometheus_text() -> tuple[bytes, str]:
     """The body and content type of a Prometheus scrape of this process."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest

@@ -22,8 +22,10 @@ from tests.drills.cluster import (
     new_journey,
     onboard,
     wait_credited,
+    wait_http,
 )
 from tests.support.databases import fresh_database, postgres_server_url
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.skipif(
     postgres_server_url() is None,
@@ -54,8 +56,12 @@ async def stack(temporal_env: WorkflowEnvironment, session_tmp: Path) -> AsyncIt
             async with cluster.http(0) as http:
                 measure_id = await onboard(http, cluster)
             # The workflows and their database steps on one process, provider calls on another.
-            cluster.start_worker("worker-hub", cluster.task_queue)
+            probe_port = free_port()
+            hub_worker = cluster.start_worker(
+                "worker-hub", cluster.task_queue, HUB_METRICS_PORT=str(probe_port)
+            )
             cluster.start_worker("worker-providers-1", "provider-*")
+            await wait_http(f"http://127.0.0.1:{probe_port}/readyz", hub_worker)
             yield Stack(cluster, measure_id)
         finally:
             cluster.stop_all()
