@@ -165,10 +165,10 @@ async def _insert_grants(
                 "at": now,
             }
         )
-    # Core inserts (not ORM bulk): executemany batched into multi-row VALUES statements.
-    await session.execute(insert(Application.__table__), applications)
-    await session.execute(insert(Grant.__table__), grants)
-    await session.execute(insert(LedgerEntry.__table__), lines)
+    # Bulk inserts: SQLAlchemy batches each list into multi-row VALUES statements.
+    await session.execute(insert(Application), applications)
+    await session.execute(insert(Grant), grants)
+    await session.execute(insert(LedgerEntry), lines)
 
 
 async def expire_measure_grants(
@@ -199,7 +199,7 @@ async def expire_measure_grants(
     ).all()
     if moved:
         await session.execute(
-            insert(LedgerEntry.__table__),
+            insert(LedgerEntry),
             [
                 {
                     "grant_id": grant_id,

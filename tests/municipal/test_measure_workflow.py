@@ -3,8 +3,9 @@ budget, targets added later, and expiry of everything unreceived at the receipt 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -65,10 +66,8 @@ async def listed(ctx: HubContext, measure_id: str, count: int) -> list[str]:
 
 
 async def progress_when(
-    handle: WorkflowHandle, done: callable, attempts: int = 200
+    handle: WorkflowHandle, done: Callable[[MeasureProgress], bool], attempts: int = 200
 ) -> MeasureProgress:
-    import asyncio
-
     for _ in range(attempts):
         progress = await handle.query(MeasureWorkflow.status)
         if done(progress):

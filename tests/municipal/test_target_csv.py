@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
 from domain.errors import RuleViolation
 from domain.targets import parse_target_csv
+
+
+def errors_of(error: RuleViolation) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], error.extra["errors"])
 
 
 def refused(data: bytes, **kwargs: int) -> RuleViolation:
@@ -26,13 +32,13 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_returned() -> No
     error = refused(data)
     assert error.code == "invalid_target_list" and error.status == 422
     assert error.extra["error_count"] == 4
-    assert [(e["line"], e.get("value")) for e in error.extra["errors"]] == [
+    assert [(e["line"], e.get("value")) for e in errors_of(error)] == [
         (3, "ab12cd34"),
         (4, "AB12CD3"),
         (5, "AB12CD34"),
         (6, None),
     ]
-    assert error.extra["errors"][2]["reason"] == "repeats line 2"
+    assert errors_of(error)[2]["reason"] == "repeats line 2"
 
 
 @pytest.mark.parametrize(
@@ -45,14 +51,14 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_returned() -> No
 )
 def test_a_file_without_its_header_is_refused(data: bytes, reason: str) -> None:
     error = refused(data)
-    assert error.extra["errors"][0]["reason"] == reason
+    assert errors_of(error)[0]["reason"] == reason
 
 
 def test_the_reported_errors_are_capped_but_counted() -> None:
     data = b"mykey_id\n" + b"bad\n" * 500
     error = refused(data)
     assert error.extra["error_count"] == 500
-    assert len(error.extra["errors"]) == 100
+    assert len(errors_of(error)) == 100
 
 
 def test_more_rows_than_allowed_are_refused() -> None:
