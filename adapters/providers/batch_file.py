@@ -54,7 +54,12 @@ class BatchFileConfig:
 
 @dataclass(frozen=True)
 class ResultFile:
-    """One result file as found in the inbox; `problem` set means it is refused whole."""
+    """One result file as found in the inbox; `problem` set means it is refused whole.
+
+    `sha256` identifies the delivery: the CSV's checksum for a good file, so the same results
+    are ingested once; the manifest's and CSV's together for a refused one, so the same CSV with
+    a corrected manifest is a new delivery and not a duplicate of the refused one.
+    """
 
     stem: str
     sha256: str
@@ -112,22 +117,22 @@ class BatchFileAdapter:
 
     def _read_result(self, manifest_path: Path) -> ResultFile:
         stem = manifest_path.name[: -len(MANIFEST_SUFFIX)]
+        manifest_bytes = manifest_path.read_bytes()
         try:
             manifest = read_manifest(manifest_path)
         except BatchFileError as exc:
-            return ResultFile(stem, sha256_hex(manifest_path.read_bytes()), [], str(exc))
+            return ResultFile(stem, sha256_hex(manifest_bytes), [], str(exc))
         data_path = manifest_path.with_name(manifest.file_name)
         if not data_path.is_file():
-            digest = sha256_hex(manifest_path.read_bytes())
-            return ResultFile(stem, digest, [], f"{manifest.file_name} is missing")
+            problem = f"{manifest.file_name} is missing"
+            return ResultFile(stem, sha256_hex(manifest_bytes), [], problem)
         data = data_path.read_bytes()
-        digest = sha256_hex(data)
         try:
             rows = parse_results(data)
             check_against_manifest(manifest, data, len(rows), None)
         except BatchFileError as exc:
-            return ResultFile(stem, digest, [], str(exc))
-        return ResultFile(stem, digest, rows)
+            return ResultFile(stem, sha256_hex(manifest_bytes + data), [], str(exc))
+        return ResultFile(stem, sha256_hex(data), rows)
 
     async def settle(self, result: ResultFile, *, refused: bool, report: dict[str, Any]) -> None:
         """Tell the provider what became of its file, then move the file out of the inbox."""

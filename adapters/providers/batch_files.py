@@ -74,11 +74,14 @@ def sha256_hex(data: bytes) -> str:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a hidden temporary name in the same directory, flush it to disk, then rename."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

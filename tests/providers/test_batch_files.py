@@ -1,0 +1,195 @@
+"""The `batch_file` adapter end to end: request files at the cut-off, written atomically with a
+manifest; result files ingested once by checksum; a file that disagrees with its manifest refused
+whole; unknown receipt IDs reported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.providers.batch_files import (
+    Manifest,
+    ResultRow,
+    parse_requests,
+    read_manifest,
+    render_results,
+    sha256_hex,
+    write_file_pair,
+)
+from storage.models.providers import BatchResultFile, ProviderAcknowledgement
+from tests.providers.support import (
+    Provider,
+    applied_counts,
+    granted_resident,
+    onboard_provider,
+    receipt_state,
+    receiving_resident,
+    request_receipt,
+    wait_for_grant,
+)
+from tests.support.stack import Hub
+
+
+def dirs(provider: Provider) -> tuple[Path, Path]:
+    return Path(provider.sim.config.outbox_dir), Path(provider.sim.config.inbox_dir)
+
+
+async def wait_for(check: Any, what: str, seconds: float = 20) -> Any:
+    for _ in range(int(seconds / 0.05)):
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def request_manifests(outbox: Path) -> list[Path]:
+    places = [outbox, outbox / "taken"]
+    found = [p for d in places if d.is_dir() for p in d.glob("credits-*.manifest.json")]
+    return sorted(found, key=lambda p: p.name)
+
+
+async def test_requests_leave_at_the_cut_off_and_every_receipt_is_credited_once(
+    hub: Hub, session_tmp: Path
+) -> None:
+    provider = await onboard_provider(hub, "batch", tmp_dir=session_tmp, cutoff_s=4)
+    outbox, _ = dirs(provider)
+    residents = [await granted_resident(hub, provider) for _ in range(4)]
+    await asyncio.gather(*(request_receipt(r) for r in residents[:3]))
+    await wait_for(lambda: request_manifests(outbox), "the file at the record cut-off")
+    started = asyncio.get_running_loop().time()
+    await request_receipt(residents[3])
+    await wait_for(lambda: len(request_manifests(outbox)) == 2, "the file at the time cut-off")
+    assert asyncio.get_running_loop().time() - started >= 3.5
+    for receiving in residents:
+        await wait_for_grant(receiving, "credited")
+
+    ledger = await hub.sim_ledger(provider.provider_id)
+    assert applied_counts(ledger) == {r.receipt_id: 1 for r in residents}
+    manifests = request_manifests(outbox)
+    sizes = []
+    for path in manifests:
+        manifest = read_manifest(path)
+        data = (path.parent / manifest.file_name).read_bytes()
+        rows = parse_requests(data)
+        assert manifest.sha256 == sha256_hex(data)
+        assert manifest.record_count == len(rows)
+        assert manifest.total_points == sum(r.points for r in rows) == 1000 * len(rows)
+        sizes.append(len(rows))
+    assert sizes == [3, 1]  # three at the record cut-off, the last one by time
+    leftovers = [p.name for p in outbox.rglob(".*")]
+    assert leftovers == []  # nothing half-written: temporary names were renamed or removed
+
+    listing = await hub.http.get(
+        f"/v1/providers/{provider.provider_id}/batch-files", headers=provider.headers
+    )
+    assert listing.status_code == 200
+    body = listing.json()
+    assert sorted(f["record_count"] for f in body["request_files"]) == [1, 3]
+    assert {f["status"] for f in body["result_files"]} == {"ingested"}
+    assert sum(f["applied"] for f in body["result_files"]) == 4
+
+
+async def quiet_batch_provider(hub: Hub, tmp: Path) -> Provider:
+    """A batch provider whose simulated side does not answer: the test writes the results."""
+    provider = await onboard_provider(hub, "batch", tmp_dir=tmp, cutoff_records=2)
+    provider.sim.config.mode = "sync"  # the simulator leaves the files alone
+    return provider
+
+
+async def requested(hub: Hub, provider: Provider, count: int) -> list[str]:
+    outbox, _ = dirs(provider)
+    residents = [await receiving_resident(hub, provider) for _ in range(count)]
+    manifests = await wait_for(lambda: request_manifests(outbox), "a request file")
+    rows = parse_requests((outbox / read_manifest(manifests[0]).file_name).read_bytes())
+    assert sorted(r.receipt_id for r in rows) == sorted(str(r.receipt_id) for r in residents)
+    return [r.receipt_id for r in rows]
+
+
+def drop_results(inbox: Path, stem: str, rows: list[ResultRow], **wrong: Any) -> Manifest:
+    inbox.mkdir(parents=True, exist_ok=True)
+    data = render_results(rows)
+    manifest = write_file_pair(inbox, stem, data, records=len(rows), points=0)
+    if wrong:  # a manifest that disagrees with its file
+        fields = json.loads((inbox / f"{stem}.manifest.json").read_text())
+        fields.update(wrong)
+        (inbox / f"{stem}.manifest.json").write_text(json.dumps(fields))
+    return manifest
+
+
+def report(outbox: Path, stem: str) -> dict[str, Any] | None:
+    path = outbox / f"{stem}.report.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+async def acks_for(hub: Hub, receipt_ids: list[str]) -> list[ProviderAcknowledgement]:
+    async with hub.ctx.sessions() as session:
+        rows = await session.execute(
+            select(ProviderAcknowledgement).where(
+                ProviderAcknowledgement.receipt_id.in_(receipt_ids)
+            )
+        )
+        return list(rows.scalars())
+
+
+async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
+    hub: Hub, session_tmp: Path
+) -> None:
+    provider = await quiet_batch_provider(hub, session_tmp)
+    outbox, inbox = dirs(provider)
+    ids = await requested(hub, provider, 2)
+    rows = [ResultRow(i, "credited", None, f"ref-{i}") for i in ids]
+    rows.append(ResultRow("grant_unknown-r1", "credited", None, None))
+    drop_results(inbox, "results-one", rows)
+    first = await wait_for(lambda: report(outbox, "results-one"), "the first report")
+    assert first["status"] == "ingested"
+    assert first["applied"] == 2
+    assert first["unknown_receipt_ids"] == ["grant_unknown-r1"]
+    for receipt_id in ids:
+        for _ in range(200):
+            if await receipt_state(hub, receipt_id) == "credited":
+                break
+            await asyncio.sleep(0.05)
+        assert await receipt_state(hub, receipt_id) == "credited"
+    assert (inbox / "ingested" / "results-one.csv").exists()
+
+    drop_results(inbox, "results-one-again", rows)  # the very same file once more
+    again = await wait_for(lambda: report(outbox, "results-one-again"), "the second report")
+    assert again["status"] == "duplicate"
+    async with hub.ctx.sessions() as session:
+        known = await session.execute(
+            select(BatchResultFile).where(BatchResultFile.provider_id == provider.provider_id)
+        )
+        [row] = list(known.scalars())
+    assert row.applied == 2 and row.unknown_receipt_ids == ["grant_unknown-r1"]
+
+    # A later file contradicting a credited receipt changes nothing and is reported.
+    drop_results(inbox, "results-late", [ResultRow(ids[0], "rejected", "account_closed", None)])
+    late = await wait_for(lambda: report(outbox, "results-late"), "the late report")
+    assert late["conflicting_receipt_ids"] == [ids[0]]
+    assert await receipt_state(hub, ids[0]) == "credited"
+
+
+async def test_a_file_that_disagrees_with_its_manifest_is_refused_whole(
+    hub: Hub, session_tmp: Path
+) -> None:
+    provider = await quiet_batch_provider(hub, session_tmp)
+    outbox, inbox = dirs(provider)
+    ids = await requested(hub, provider, 2)
+    rows = [ResultRow(i, "credited", None, None) for i in ids]
+    drop_results(inbox, "results-count", rows, record_count=3)
+    drop_results(inbox, "results-digest", rows, sha256="0" * 64)
+    for stem in ("results-count", "results-digest"):
+        refused = await wait_for(lambda s=stem: report(outbox, s), f"the report of {stem}")
+        assert refused["status"] == "refused", refused
+        assert (inbox / "refused" / f"{stem}.csv").exists()
+    assert await acks_for(hub, ids) == []  # not one row of a refused file was applied
+    assert {await receipt_state(hub, i) for i in ids} == {"accepted"}
+
+    drop_results(inbox, "results-good", rows)
+    good = await wait_for(lambda: report(outbox, "results-good"), "the good report")
+    assert good["status"] == "ingested" and good["applied"] == 2
