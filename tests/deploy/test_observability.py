@@ -266,6 +266,7 @@ async def test_a_retried_credit_counts_as_a_retry() -> None:
     with pytest.raises(TransientProviderError):
         await env.run(adapter.credit, request)
     assert total("hub.provider.retries", provider="flaky") == before + 1
+    assert "hub_provider_retries_total{" in prometheus_text()[0].decode()
     assert total("hub.provider.call.errors", provider="flaky", kind="transient") == (
         errors_before + 1
     )
