@@ -101,6 +101,8 @@ def run_dev(settings: Settings, port: int, sim_port: int) -> None:
         "HUB_DATABASE_URL": settings.effective_database_url,
         # Spans go to the process logs under .data/logs unless an exporter is configured.
         "HUB_OTEL_EXPORTER": os.environ.get("HUB_OTEL_EXPORTER", "console"),
+        # Prometheus metrics on the API's /metrics (docs/operations.md, "What to watch").
+        "HUB_METRICS_EXPORTER": os.environ.get("HUB_METRICS_EXPORTER", "prometheus"),
     }
     settings = settings.model_copy(
         update={"temporal_address": temporal_address, "jpki_trust_anchors": [Path(anchors)]}
