@@ -2,55 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.applications import ApplicationActivities
 from activities.receipts import ReceiptActivities
-from api.app import build_context
 from domain.points import ledger_adds_up
-from hub.search_attributes import ensure_search_attributes
-from hub.settings import Environment, Settings
-from hub.temporal import data_converter
 from hub.workers import workflow_runner
 from services.applications import application_ids
 from services.context import HubContext
 from storage.ledger import ledger_moves
 from storage.models import Grant
-from tests.support.databases import fresh_database
 from tests.support.direct import new_resident, seed_catalog
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
-
-
-@pytest.fixture(scope="module")
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    path = shutil.which("temporal-test-server") or str(
-        Path(__file__).parents[2] / ".venv/bin/temporal-test-server"
-    )
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=path, data_converter=data_converter()
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[HubContext]:
-    with fresh_database(tmp_path, backend="sqlite") as url:
-        context = build_context(Settings(env=Environment.TEST, database_url=url))
-        try:
-            yield context
-        finally:
-            await context.engine.dispose()
 
 
 async def test_unreceived_points_expire_at_the_receipt_deadline(
@@ -60,7 +27,6 @@ async def test_unreceived_points_expire_at_the_receipt_deadline(
     catalog = await seed_catalog(ctx, receipt_deadline=deadline)
     mykey_id = await new_resident(ctx)
     application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
-    await ensure_search_attributes(skipping_env.client)
     apps = ApplicationActivities(ctx.sessions)
     receipts = ReceiptActivities(ctx.sessions)
     async with Worker(

@@ -1,0 +1,65 @@
+"""An in-process stand-in for a payment provider, plugged into the real adapter registry, for
+workflow tests that need to steer a provider's answers (time-outs, outages, lost acks).
+
+It keeps its own ledger like the simulator: a receipt ID applied more than once would show here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from temporalio import activity
+
+from adapters.providers.contract import (
+    AccountCheck,
+    CreditOutcome,
+    CreditRequest,
+    CreditStatus,
+    TransientProviderError,
+)
+
+
+@dataclass
+class FakeProvider:
+    provider_id: str = "fake"
+    mode: str = "sync"  # sync: credited at once; accepted: 202 and nothing more
+    down_until: datetime | None = None  # transient failures while calls are scheduled before it
+    always_fail: bool = False
+    statuses: list[str] = field(default_factory=list)  # answers to status checks, in order
+    applied: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+
+    async def verify_account(self, account_id: str, security_code: str) -> AccountCheck:
+        return AccountCheck(valid=True, status="active")
+
+    async def credit(self, request: CreditRequest) -> CreditOutcome:
+        self.calls += 1
+        scheduled = activity.info().current_attempt_scheduled_time
+        if self.always_fail or (self.down_until is not None and scheduled < self.down_until):
+            raise TransientProviderError("provider unavailable (503)")
+        if self.mode == "accepted":
+            return CreditOutcome(status="accepted")
+        self.applied[request.receipt_id] = self.applied.get(request.receipt_id, 0) + 1
+        return CreditOutcome(status="credited", provider_reference=f"ref-{request.receipt_id}")
+
+    async def credit_status(self, receipt_id: str) -> CreditStatus:
+        status = self.statuses.pop(0) if self.statuses else "pending"
+        if status == "credited":
+            self.applied[receipt_id] = self.applied.get(receipt_id, 0) + 1
+            return CreditStatus(status="credited", provider_reference=f"ref-{receipt_id}")
+        return CreditStatus(status=status)
+
+    async def aclose(self) -> None:
+        return None
+
+    def factory(self) -> Callable[[str, dict[str, Any], dict[str, Any]], FakeProvider]:
+        def build(
+            provider_id: str, config: dict[str, Any], secrets: dict[str, Any]
+        ) -> FakeProvider:
+            self.provider_id = provider_id
+            return self
+
+        return build

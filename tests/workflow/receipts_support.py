@@ -1,0 +1,99 @@
+"""Driving one application through its receipt in the time-skipping environment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.providers.registry import AdapterRegistry
+from hub.workers import HubWorkers, WorkerOptions
+from services.applications import application_ids
+from services.context import HubContext
+from storage.models import PaymentServiceRegistration
+from tests.support.direct import new_resident, seed_catalog
+from tests.support.fake_provider import FakeProvider
+from workflows.application import ApplicationWorkflow
+from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest
+
+
+@dataclass
+class Running:
+    handle: WorkflowHandle[ApplicationWorkflow, Any]
+    receipt_id: str
+    grant_id: str
+
+
+@contextlib.asynccontextmanager
+async def hub_workers(
+    env: WorkflowEnvironment, ctx: HubContext, fake: FakeProvider
+) -> AsyncIterator[str]:
+    """The real hub worker composition, with the fake behind the `hub_rest` adapter name."""
+    registry = AdapterRegistry({"hub_rest": fake.factory()})
+    queue = f"hub-{secrets.token_hex(3)}"
+    workers = HubWorkers(
+        env.client,
+        ctx.sessions,
+        registry,
+        WorkerOptions(task_queue=queue, provider_refresh_s=0.1),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(workers.run(stop))
+    try:
+        yield queue
+    finally:
+        stop.set()
+        await task
+
+
+async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, str]:
+    """(measure_id, payment_service_id, provider_id) with the given provider configuration."""
+    catalog = await seed_catalog(ctx)
+    from storage.models import PaymentProvider
+
+    async with ctx.sessions.begin() as session:
+        provider = await session.get(PaymentProvider, catalog.provider_id)
+        assert provider is not None
+        provider.config = {**provider.config, **config}
+    return catalog.measure_id, catalog.payment_service_id, catalog.provider_id
+
+
+async def start_with_receipt(
+    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str, service_id: str
+) -> Running:
+    mykey_id = await new_resident(ctx)
+    registration_id = f"reg_{secrets.token_hex(6)}"
+    async with ctx.sessions.begin() as session:
+        session.add(
+            PaymentServiceRegistration(
+                id=registration_id,
+                mykey_id=mykey_id,
+                payment_service_id=service_id,
+                account_id=f"acct-{secrets.token_hex(4)}",
+                status="active",
+                created_at=datetime.now(UTC),
+                invalidated_at=None,
+            )
+        )
+    application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
+    handle = await env.client.start_workflow(
+        ApplicationWorkflow.run,
+        ApplicationInput(measure_id, mykey_id, application_id),
+        id=workflow_id,
+        task_queue=queue,
+    )
+    decision = await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
+    [grant] = decision.grants
+    ticket = await handle.execute_update(
+        ApplicationWorkflow.request_receipt,
+        ReceiptRequest(grant_ids=[grant.grant_id], registration_id=registration_id),
+    )
+    [plan] = ticket.receipts
+    return Running(handle, plan.receipt_id, grant.grant_id)
