@@ -15,6 +15,7 @@ from activities.types import (
     ExpireGrantsResult,
     ForfeitGrantsInput,
     ForfeitGrantsResult,
+    LoadApplicationInput,
 )
 from domain.errors import RuleViolation
 from storage import applications, receipts
@@ -46,6 +47,14 @@ class ApplicationActivities:
                     now=self.clock(),
                     actor=WORKFLOW_ACTOR,
                 )
+        except RuleViolation as violation:
+            raise rule_error(violation) from violation
+
+    @activity.defn(name="load_application")
+    async def load_application(self, request: LoadApplicationInput) -> ApplicationDecision:
+        try:
+            async with self.sessions() as session:
+                return await applications.load_decision(session, request.application_id)
         except RuleViolation as violation:
             raise rule_error(violation) from violation
 

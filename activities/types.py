@@ -24,6 +24,11 @@ class DecideApplicationInput:
 
 
 @dataclass
+class LoadApplicationInput:
+    application_id: str
+
+
+@dataclass
 class ExpireGrantsInput:
     application_id: str
 

@@ -162,6 +162,23 @@ async def expire_unreceived(
     return expired
 
 
+async def load_decision(session: AsyncSession, application_id: str) -> ApplicationDecision:
+    """An application as it stands, for a workflow that starts after the grants were made (the
+    bulk grants of an auto-grant measure have no workflow until their first receipt request)."""
+    application = await session.get(Application, application_id)
+    if application is None:
+        raise RuleViolation("not_found", "no such application", status=404)
+    measure = await session.get(Measure, application.measure_id)
+    assert measure is not None
+    return ApplicationDecision(
+        status=application.state,
+        application_id=application.id,
+        municipality_code=measure.municipality_code,
+        receipt_deadline=measure.receipt_deadline,
+        grants=await grants_of(session, application_id),
+    )
+
+
 async def grants_of(session: AsyncSession, application_id: str) -> list[GrantView]:
     rows = await session.execute(
         select(Grant).where(Grant.application_id == application_id).order_by(Grant.id)

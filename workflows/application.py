@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ExpireGrantsResult,
         ForfeitGrantsInput,
         ForfeitGrantsResult,
+        LoadApplicationInput,
     )
     from domain.points import TERMINAL_GRANT_STATES, GrantState
     from domain.receipts import ReceiptState
@@ -169,6 +170,14 @@ class ApplicationWorkflow:
     @workflow.update
     async def request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
         state = self.state
+        if state.decision is None and state.input.existing:
+            decision = await db_step_or_refusal(
+                "load_application",
+                LoadApplicationInput(state.input.application_id),
+                ApplicationDecision,
+            )
+            state.decision = decision
+            state.grants = {g.grant_id: g for g in decision.grants}
         claimed = await db_step_or_refusal(
             "claim_receipts",
             ClaimReceiptsInput(
@@ -190,7 +199,7 @@ class ApplicationWorkflow:
     @request_receipt.validator
     def _validate_receipt(self, request: ReceiptRequest) -> None:
         state = self.state
-        if state.decision is None:
+        if state.decision is None and not state.input.existing:
             raise refusal("not_found", "this application has no grants", status=404)
         if state.revoked:
             raise refusal("mykey_revoked", "this MyKey ID has been revoked", status=403)

@@ -14,6 +14,7 @@ class ApplicationInput:
     measure_id: str
     mykey_id: str
     application_id: str
+    existing: bool = False  # started for an application granted without a workflow (bulk)
 
 
 @dataclass
