@@ -31,8 +31,8 @@ from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
-from hub.settings import get_settings
 from hub.search_attributes import ensure_search_attributes
+from hub.settings import get_settings
 from services.batches import ensure_dispatcher
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
@@ -110,6 +110,7 @@ class HubWorkers:
             workflows=WORKFLOWS,
             activities=[
                 self.applications.decide_application,
+                self.applications.load_application,
                 self.applications.expire_grants,
                 self.applications.forfeit_grants,
                 self.measures.grant_targets,
