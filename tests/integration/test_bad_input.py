@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.scenario import ensure_municipality, municipality_key
+from tests.providers.support import provider_key
+from tests.support.scenario import add_provider, ensure_municipality, municipality_key
 from tests.support.stack import Hub
 
 PUBLIC = {"/healthz", "/readyz", "/v1/auth/challenges", "/v1/auth/sessions"}
@@ -34,7 +35,13 @@ async def credentials(hub: Hub) -> dict[str, dict[str, str]]:
         "/v1/municipalities": {"authorization": f"Bearer {await municipality_key(hub)}"},
         "/v1/me": resident.auth,
         "/v1/measures": resident.auth,
+        "/v1/providers": {"authorization": f"Bearer {await a_provider_key(hub)}"},
     }
+
+
+async def a_provider_key(hub: Hub) -> str:
+    provider_id, _ = await add_provider(hub)
+    return await provider_key(hub, provider_id)
 
 
 def headers_for(path: str, creds: dict[str, dict[str, str]]) -> dict[str, str]:
