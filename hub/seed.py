@@ -15,7 +15,7 @@ from adapters.signing import new_secret
 from domain.measures import MeasureState, ServiceOffer
 from services import measures, operator
 from services.context import HubContext
-from simulators.providers import SimProviderConfig
+from simulators.providers import SimProviderConfig, hub_side_config
 from storage.keys import Role
 from storage.models import Municipality
 
@@ -23,6 +23,8 @@ DEMO_MUNICIPALITY = ("131016", "千代田区")
 DEMO_PROVIDERS = [
     # provider id, payment service id, service name, acknowledgement mode
     ("paysim", "paysim-pay", "PaySim ペイ", "sync"),
+    ("paywave", "paywave-pay", "PayWave ペイ", "webhook"),  # acknowledges by signed webhook
+    ("paybatch", "paybatch-pay", "PayBatch バンク", "batch"),  # credit files at a cut-off
 ]
 
 
@@ -38,7 +40,10 @@ class DemoData:
     provider_id: str
 
 
-def sim_configs(sim_url: str, hub_url: str) -> list[SimProviderConfig]:
+def sim_configs(
+    sim_url: str, hub_url: str, data_dir: Path = Path(".data")
+) -> list[SimProviderConfig]:
+    batches = (data_dir / "batches").resolve()
     return [
         SimProviderConfig(
             provider_id=provider_id,
@@ -46,6 +51,8 @@ def sim_configs(sim_url: str, hub_url: str) -> list[SimProviderConfig]:
             webhook_secret=new_secret(),
             mode=mode,
             hub_webhook_url=f"{hub_url}/v1/providers/{provider_id}/webhooks",
+            outbox_dir=str(batches / provider_id / "outbox") if mode == "batch" else "",
+            inbox_dir=str(batches / provider_id / "inbox") if mode == "batch" else "",
         )
         for provider_id, _, _, mode in DEMO_PROVIDERS
     ]
@@ -62,22 +69,20 @@ async def seed_demo(ctx: HubContext, data_dir: Path, api_url: str, sim_url: str)
         raise RuntimeError(
             f"{data_dir} holds a database but not {demo_file.name}; remove {data_dir} to re-seed"
         )
-    configs = sim_configs(sim_url, api_url)
+    configs = sim_configs(sim_url, api_url, data_dir)
     code, name = DEMO_MUNICIPALITY
     await operator.create_municipality(ctx, code, name)
-    for config, (provider_id, service_id, service_name, mode) in zip(
+    for config, (provider_id, service_id, service_name, _) in zip(
         configs, DEMO_PROVIDERS, strict=True
     ):
+        adapter, connection = hub_side_config(config, sim_url)
         await operator.create_provider(
             ctx,
             provider_id,
             f"{service_name} (simulated)",
-            "hub_rest",
+            adapter,
             {
-                "base_url": f"{sim_url}/p/{provider_id}",
-                "signing_secret": config.signing_secret,
-                "webhook_secrets": [config.webhook_secret],
-                "ack_mode": mode,
+                **connection,
                 "ack_deadline_s": 600,
                 "rate_limit_per_s": 200,
                 "retry": {

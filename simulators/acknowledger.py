@@ -155,9 +155,9 @@ async def answer_request_files(provider: SimProvider) -> None:
     outbox, inbox = Path(config.outbox_dir), Path(config.inbox_dir)
     if not outbox.is_dir():
         return
-    if await before_call(provider, _fault_body) is not None:
-        return  # the provider's batch job failed this time; the files wait
     manifests = sorted(p for p in outbox.glob(f"credits-*{MANIFEST_SUFFIX}"))
+    if not manifests or await before_call(provider, _fault_body) is not None:
+        return  # nothing to do, or the provider's batch job failed this time: the files wait
     for manifest_path in manifests:
         try:
             data_name, rows = await asyncio.to_thread(_read_request_file, manifest_path)

@@ -235,3 +235,30 @@ def queue_webhook(provider: SimProvider, event_type: str, data: dict[str, Any]) 
         later = now + provider.rng.uniform(0, max(config.ack_delay_ms, 200) / 1000)
         provider.outgoing.append(Delivery(again, body, later))
         provider.count("webhooks_duplicated")
+
+
+def hub_side_config(sim: SimProviderConfig, sim_url: str) -> tuple[str, dict[str, Any]]:
+    """The adapter and the connection part of the hub's provider configuration that talks to
+    this simulated provider (the operator adds the policy: deadline, rate limit, retries)."""
+    if sim.mode == "batch":
+        return "batch_file", {
+            "base_url": f"{sim_url}/p/{sim.provider_id}",
+            "signing_secret": sim.signing_secret,
+            "outbox_dir": sim.outbox_dir,
+            "inbox_dir": sim.inbox_dir,
+            "cutoff_records": 100,
+            "cutoff_s": 10,
+            "poll_s": 2,
+        }
+    if sim.mode == "paylite":
+        return "paylite", {
+            "base_url": f"{sim_url}/paylite/{sim.provider_id}",
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+        }
+    return "hub_rest", {
+        "base_url": f"{sim_url}/p/{sim.provider_id}",
+        "signing_secret": sim.signing_secret,
+        "webhook_secrets": [sim.webhook_secret],
+        "ack_mode": sim.mode,
+    }
