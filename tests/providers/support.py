@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulators.providers import SimProvider
+from simulators.providers import SimProvider, hub_side_config
 from simulators.resident_app import ResidentApp
 from tests.support.scenario import ensure_municipality, municipality_key, publish_measure
 from tests.support.stack import Hub
@@ -54,41 +54,19 @@ async def onboard_provider(
     payment service, a provider API key and a published measure offering it."""
     await ensure_municipality(hub)
     provider_id = f"{style}-{secrets.token_hex(4)}"
-    sim_config = hub.add_sim_provider(provider_id, "sync" if style == "sync" else style)
-    adapter, body = (
-        "hub_rest",
-        {
-            "base_url": f"{hub.sim_url}/p/{provider_id}",
-            "signing_secret": sim_config.signing_secret,
-            "webhook_secrets": [sim_config.webhook_secret],
-            "ack_mode": style if style in ("sync", "webhook", "pull") else "sync",
-        },
-    )
+    sim_config = hub.add_sim_provider(provider_id, style)
     if style == "batch":
         assert tmp_dir is not None, "a batch provider needs directories"
         root = tmp_dir / provider_id
-        outbox, inbox = root / "outbox", root / "inbox"
-        adapter = "batch_file"
-        body = {
-            "base_url": f"{hub.sim_url}/p/{provider_id}",
-            "signing_secret": sim_config.signing_secret,
-            "outbox_dir": str(outbox),
-            "inbox_dir": str(inbox),
-            "cutoff_records": 3,
-            "cutoff_s": 1,
-            "poll_s": 0.2,
-        }
-        sim_config.outbox_dir, sim_config.inbox_dir = str(outbox), str(inbox)
+        sim_config.outbox_dir = str(root / "outbox")
+        sim_config.inbox_dir = str(root / "inbox")
         sim_config.poll_interval_ms = 100
     if style == "paylite":
-        adapter = "paylite"
         sim_config.client_id = f"client-{provider_id}"
         sim_config.client_secret = secrets.token_urlsafe(16)
-        body = {
-            "base_url": f"{hub.sim_url}/paylite/{provider_id}",
-            "client_id": sim_config.client_id,
-            "client_secret": sim_config.client_secret,
-        }
+    adapter, body = hub_side_config(sim_config, hub.sim_url)
+    if style == "batch":
+        body.update({"cutoff_records": 3, "cutoff_s": 1, "poll_s": 0.2})
     body.update(
         {"ack_deadline_s": 600, "rate_limit_per_s": 200, "retry": FAST_RETRY, "timeout_s": 2}
     )

@@ -18,7 +18,7 @@ from tests.support.stack import Hub
 
 
 async def pending_ids(
-    hub: Hub, provider_id: str, headers: dict[str, str], **params: object
+    hub: Hub, provider_id: str, headers: dict[str, str], **params: int
 ) -> list[str]:
     response = await hub.http.get(
         f"/v1/providers/{provider_id}/credit-requests",
@@ -49,7 +49,7 @@ async def test_listing_and_acknowledging_are_scoped_to_the_provider(hub: Hub) ->
     other = await receiving_resident(hub, theirs)
 
     listed = await wait_pending(hub, mine.provider_id, mine.headers, 2)
-    assert sorted(listed) == sorted([first.receipt_id, second.receipt_id])
+    assert sorted(listed) == sorted([str(first.receipt_id), str(second.receipt_id)])
     assert await pending_ids(hub, mine.provider_id, mine.headers, limit=1) == listed[:1]
     row = (
         await hub.http.get(

@@ -10,11 +10,13 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from simulators.jpki import TestCA
+from simulators.resident_app import ResidentApp
 from storage.models import Base
 from tests.providers.support import Provider, onboard_provider
 from tests.support.databases import fresh_database, postgres_server_url
@@ -45,13 +47,13 @@ async def backend_hub(
             yield running
 
 
-async def logged_in(hub: Hub):  # type: ignore[no-untyped-def]
+async def logged_in(hub: Hub) -> ResidentApp:
     resident = hub.resident()
     assert (await resident.login()).status_code == 201
     return resident
 
 
-def assert_code(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def assert_code(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["code"] == code, response.text
 

@@ -121,7 +121,7 @@ async def test_webhook_mode_credits_once_under_delayed_duplicated_reordered_acks
         await wait_for_grant(receiving, "credited")
     ledger = await hub.sim_ledger(provider.provider_id)
     applied = applied_counts(ledger)
-    assert sorted(applied) == sorted(r.receipt_id for r in residents)
+    assert sorted(applied) == sorted(str(r.receipt_id) for r in residents)
     assert set(applied.values()) == {1}
     assert ledger["stats"]["webhooks_duplicated"] >= 1
     async with hub.ctx.sessions() as session:
