@@ -11,6 +11,7 @@ from domain.points import GrantState
 from domain.receipts import ReceiptState
 from services.context import HubContext
 from services.measures import owned_measure
+from storage.catalog import get_measure
 from storage.stats import GrantLine, grant_lines, measure_figures
 
 BOM = "\ufeff"  # Excel in Japan reads a CSV as Shift_JIS unless it starts with a BOM
@@ -32,9 +33,11 @@ APPLICATION_STATES = ("granted", "registered", "pending_review", "rejected")
 
 async def measure_stats(ctx: HubContext, municipality_code: str, measure_id: str) -> dict[str, Any]:
     """Every state is listed, zero or not, so a dashboard need not know which ones exist."""
-    measure = await owned_measure(ctx, municipality_code, measure_id)
+    await owned_measure(ctx, municipality_code, measure_id)
     async with ctx.sessions() as session:
         figures = await measure_figures(session, measure_id)
+        # Read after the figures, in the same session: the budget is never behind the grants.
+        measure = await get_measure(session, measure_id)
     applications = dict.fromkeys(APPLICATION_STATES, 0) | figures.applications
     grants = {state.value: figures.grants.get(state.value) for state in GrantState}
     points = {state: (f.points if f else 0) for state, f in grants.items()}

@@ -27,18 +27,20 @@ class MeasureFigures:
 
 async def measure_figures(session: AsyncSession, measure_id: str) -> MeasureFigures:
     figures = MeasureFigures()
-    rows = await session.execute(
-        select(Application.state, func.count())
-        .where(Application.measure_id == measure_id)
-        .group_by(Application.state)
-    )
-    figures.applications = {state: int(n) for state, n in rows.all()}
+    # Grants first, then applications (written in the same transaction): without a snapshot
+    # (SQLite, READ COMMITTED) the applications shown are never behind the grants shown.
     grant_rows = await session.execute(
         select(Grant.state, func.count(), func.coalesce(func.sum(Grant.points), 0))
         .where(Grant.measure_id == measure_id)
         .group_by(Grant.state)
     )
     figures.grants = {state: StateFigures(int(n), int(p)) for state, n, p in grant_rows.all()}
+    rows = await session.execute(
+        select(Application.state, func.count())
+        .where(Application.measure_id == measure_id)
+        .group_by(Application.state)
+    )
+    figures.applications = {state: int(n) for state, n in rows.all()}
     # Receipts are reached through the measure's grants (indexed), not a scan of all receipts.
     receipt_rows = await session.execute(
         select(

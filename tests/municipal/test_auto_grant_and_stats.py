@@ -18,7 +18,8 @@ async def granted_count(staff: Staff, measure_id: str, expected: int) -> dict:
     stats: dict = {}
     for _ in range(300):
         stats = (await staff.get(f"/measures/{measure_id}/stats")).json()
-        if stats["grants"]["unreceived"] == expected:
+        grants, applications = stats["grants"], stats["applications"]["by_state"]
+        if grants["unreceived"] == expected and applications["granted"] == expected:
             return stats
         await asyncio.sleep(0.1)
     raise AssertionError(f"expected {expected} grants: {stats}")
