@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import db_step
 
 BATCH_SIZE = 1000
+BATCHES_PER_RUN = 500  # then continue-as-new, so a run's history stays small
 
 
 def measure_workflow_id(measure_id: str) -> str:
@@ -51,6 +52,7 @@ class MeasureInput:
     receipt_deadline: datetime
     batch_size: int = BATCH_SIZE
     progress: MeasureProgress | None = field(default=None)  # set by continue-as-new
+    batches_per_run: int = BATCHES_PER_RUN
 
 
 @workflow.defn(name="Measure")
@@ -60,6 +62,7 @@ class MeasureWorkflow:
         # Built here, not in run(): a signal-with-start signal is handled before run() begins.
         self.start = start
         self.progress = start.progress or MeasureProgress(grant_requested=start.auto_grant)
+        self.batches_this_run = 0
 
     @workflow.run
     async def run(self, start: MeasureInput) -> MeasureProgress:
@@ -104,6 +107,7 @@ class MeasureWorkflow:
             )
             progress.cursor = result.cursor
             progress.grant_batches += 1
+            self.batches_this_run += 1
             progress.granted += result.count
             progress.granted_points += result.points
             progress.budget_exhausted = result.budget_exhausted
@@ -129,7 +133,10 @@ class MeasureWorkflow:
                 return
 
     def _continue_as_new_due(self) -> bool:
-        return workflow.info().is_continue_as_new_suggested()
+        return (
+            self.batches_this_run >= self.start.batches_per_run
+            or workflow.info().is_continue_as_new_suggested()
+        )
 
     def _carried(self) -> MeasureInput:
         return MeasureInput(
@@ -138,6 +145,7 @@ class MeasureWorkflow:
             receipt_deadline=self.start.receipt_deadline,
             batch_size=self.start.batch_size,
             progress=self.progress,
+            batches_per_run=self.start.batches_per_run,
         )
 
     @workflow.signal

@@ -171,3 +171,49 @@ async def test_a_measure_without_auto_grant_only_waits_for_its_deadline(
         result = await handle.result()
     assert (result.granted, result.grant_batches, result.expired) == (0, 0, 0)
     assert result.finished
+
+
+async def test_a_long_list_continues_as_new_with_its_progress(
+    skipping_env: WorkflowEnvironment, ctx: HubContext
+) -> None:
+    deadline = datetime.now(UTC) + timedelta(days=20)
+    catalog = await seed_catalog(
+        ctx, target_list_only=True, auto_grant=True, receipt_deadline=deadline
+    )
+    await listed(ctx, catalog.measure_id, 9)
+    activities = MeasureActivities(ctx.sessions, ctx.id_secret)
+    async with Worker(
+        skipping_env.client,
+        task_queue=QUEUE,
+        workflows=[MeasureWorkflow],
+        activities=[activities.grant_targets, activities.expire_measure_grants],
+        workflow_runner=workflow_runner(sandboxed=True),
+    ):
+        handle = await skipping_env.client.start_workflow(
+            MeasureWorkflow.run,
+            MeasureInput(
+                catalog.measure_id,
+                auto_grant=True,
+                receipt_deadline=deadline,
+                batch_size=2,
+                batches_per_run=2,
+            ),
+            id=f"measure-{catalog.measure_id}",
+            task_queue=QUEUE,
+        )
+        result = await handle.result()
+        first_run = skipping_env.client.get_workflow_handle(
+            handle.id, run_id=handle.first_execution_run_id
+        )
+        first_history = await first_run.fetch_history()
+
+    assert (result.granted, result.grant_batches, result.expired) == (9, 5, 9)
+    assert result.finished and result.cursor == ""
+    last_event = first_history.events[-1]
+    assert last_event.HasField("workflow_execution_continued_as_new_event_attributes")
+    async with ctx.sessions() as session:
+        count = await session.execute(
+            select(func.count()).where(Application.measure_id == catalog.measure_id)
+        )
+        assert count.scalar_one() == 9
+        assert ledger_adds_up(await ledger_moves(session, measure_id=catalog.measure_id))
