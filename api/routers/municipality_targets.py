@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from api.deps import Context, MunicipalityStaff
 from api.routers.municipality import staff_of
 from domain.errors import RuleViolation
-from services import targets
+from services import measures, targets
 
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
 
@@ -47,6 +47,7 @@ async def upload_targets(
 ) -> dict[str, Any]:
     """Add the file's MyKey IDs to the list: all or none, idempotent on re-upload."""
     staff_of(staff, code)
+    await measures.owned_measure(ctx, code, measure_id)  # an unknown measure is 404 first
     data = await _csv_body(request)
     result = await targets.import_targets(ctx, code, measure_id, data)
     return {
