@@ -26,6 +26,7 @@ from domain.measures import (
 )
 from services.context import HubContext
 from storage.catalog import get_measure, load_terms
+from storage.events import events_of
 from storage.ids import new_id
 from storage.models import Measure, MeasurePaymentService, Municipality, PaymentService
 from workflows.measure import MeasureInput, MeasureWorkflow, measure_workflow_id
@@ -178,6 +179,11 @@ async def update(
     async with ctx.sessions.begin() as session:
         row = await get_measure(session, measure_id)
         check_editable(MeasureState(row.state))  # again, under the transaction
+        kind_changes = row.kind == MeasureKind.EVENT.value and draft.kind != row.kind
+        if kind_changes and await events_of(session, measure_id):
+            raise RuleViolation(
+                "invalid_measure", "a measure with events must stay an event measure"
+            )
         _apply_draft(row, draft)
         await session.execute(
             delete(MeasurePaymentService).where(MeasurePaymentService.measure_id == measure_id)

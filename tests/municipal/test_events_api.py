@@ -121,3 +121,11 @@ async def test_another_measures_event_is_not_found(staff: Staff) -> None:
     for tail in ["", "/qr.png", "/qr.svg"]:
         response = await staff.get(f"/measures/{second}/events/{event['event_id']}{tail}")
         assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+async def test_a_draft_with_events_stays_an_event_measure(staff: Staff) -> None:
+    measure_id = await staff.draft(kind="event", per_person_cap=5000)
+    assert (await staff.post(f"/measures/{measure_id}/events", event_body())).status_code == 201
+    response = await staff.patch(f"/measures/{measure_id}", {"kind": "application"})
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_measure")
+    assert response.json()["detail"] == "a measure with events must stay an event measure"

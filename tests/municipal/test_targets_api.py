@@ -91,3 +91,14 @@ async def test_only_residents_on_the_list_may_apply(staff: Staff) -> None:
     granted = await http.post(f"/v1/measures/{measure_id}/applications", headers=listed)
     assert granted.status_code == 201, granted.text
     assert granted.json()["status"] == "granted"
+
+
+async def test_a_list_past_100000_rows_or_8_mb_is_refused_whole(staff: Staff) -> None:
+    measure_id = await staff.draft(target_list_only=True)
+    rows = "".join(f"{i:08d}\n" for i in range(100_001))
+    response = await staff.put_csv(measure_id, f"mykey_id\n{rows}".encode())
+    assert (response.status_code, response.json()["code"]) == (413, "target_list_too_large")
+    response = await staff.put_csv(measure_id, b"mykey_id\n" + b" " * (8 * 1024 * 1024))
+    assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+    async with staff.hub.ctx.sessions() as session:
+        assert await count_targets(session, measure_id) == 0
