@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from adapters.jpki.runtime import jpki_clients, start_crl_refresher, stop_jpki_clients
 from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import problems
@@ -18,34 +20,41 @@ from hub.metrics import add_metrics_route, receipt_gauges
 from hub.settings import Settings, get_settings
 from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
-from services.context import HubContext
+from services.context import HubContext, utcnow
 from storage.database import create_engine, session_factory
 
 log = logging.getLogger(__name__)
 
 
-def build_context(settings: Settings) -> HubContext:
+def build_context(settings: Settings, clock: Callable[[], datetime] | None = None) -> HubContext:
     engine = create_engine(settings.effective_database_url)
     trust = TrustStore(
         load_pem_certificates(settings.jpki_trust_anchors),
         allow_test_hierarchy=settings.jpki_allow_test_hierarchy and not settings.is_production,
     )
+    crls, links = jpki_clients(settings, trust)
     return HubContext(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
         trust=trust,
         registry=AdapterRegistry(),
+        clock=clock or utcnow,
+        crls=crls,
+        links=links,
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = build_context(settings)
+        ctx = build_context(settings, clock)
         app.state.hub = ctx
+        crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)
 
         async def connect_temporal() -> None:
             ctx.temporal = await connect(
@@ -61,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         finally:
             connecting.cancel()
+            await stop_jpki_clients(crl_refresher, ctx.links)
             await ctx.registry.aclose()
             await ctx.engine.dispose()
 

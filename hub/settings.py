@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.reviews import Decision, ReviewPolicy
 
 DATA_DIR = Path(".data")
 DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
@@ -36,6 +39,9 @@ class Settings(BaseSettings):
     jpki_crl_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jpki_link_service_url: str = ""
     jpki_allow_test_hierarchy: bool = True
+    jpki_crl_refresh_s: float = Field(default=300.0, gt=0)  # every CRL source is read this often
+    jpki_crl_grace_s: float = Field(default=3600.0, ge=0)  # a CRL is trusted to next-update + this
+    jpki_http_timeout_s: float = Field(default=5.0, gt=0)  # CRL downloads, the linking service
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
     worker_shutdown_grace_s: float = 20.0  # in-flight activities get this long on SIGTERM
+    attendance_grace_s: int = Field(default=7200, ge=0)  # after an event ends, still on time
+    review_remind_after_s: int = Field(default=3 * 86400, gt=0)  # undecided review: remind staff
+    review_decide_after_s: int = Field(default=14 * 86400, gt=0)  # then the default decision
+    review_default_decision: str = Field(default="reject", pattern="^(approve|reject)$")
 
     @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
     @classmethod
@@ -75,6 +85,10 @@ class Settings(BaseSettings):
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:
             problems.append("HUB_JPKI_TRUST_ANCHORS is empty")
+        if not self.jpki_crl_sources:
+            problems.append("HUB_JPKI_CRL_SOURCES is empty")
+        if not self.jpki_link_service_url:
+            problems.append("HUB_JPKI_LINK_SERVICE_URL is empty")
         if not self.database_url:
             problems.append("HUB_DATABASE_URL must name the production database")
         if problems:
@@ -86,6 +100,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def review_policy(self) -> ReviewPolicy:
+        return ReviewPolicy(
+            remind_after=timedelta(seconds=self.review_remind_after_s),
+            decide_after=timedelta(seconds=self.review_decide_after_s),
+            default_decision=Decision(self.review_default_decision),
+        )
 
     @property
     def is_production(self) -> bool:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from adapters.jpki.crl import CrlCache
+from adapters.jpki.links import LinkService
 from adapters.jpki.verifier import TrustStore
 from adapters.providers.registry import AdapterRegistry
 from hub.settings import Settings
@@ -28,6 +30,8 @@ class HubContext:
     registry: AdapterRegistry
     temporal: Client | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    crls: CrlCache | None = None  # revocation lists of the trust anchors (None: not checked)
+    links: LinkService | None = None  # JPKI old/new linking service (None: not configured)
 
     def client(self) -> Client:
         if self.temporal is None:

@@ -8,10 +8,12 @@ signatures with SHA-256, a 4-digit PIN and a lock after three wrong PINs in a ro
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -116,13 +118,21 @@ class VirtualCard:
         )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json())
-        path.chmod(0o600)
+        _write_private(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> VirtualCard:
         return cls.from_json(path.read_text())
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads, replacing any earlier one in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 def _check_pin(pin: str) -> None:
@@ -132,7 +142,8 @@ def _check_pin(pin: str) -> None:
 
 @dataclass
 class TestCA:
-    """Issues, renews and revokes virtual cards' certificates for one test root generation."""
+    """Issues, renews and revokes virtual cards' certificates for one test root generation, and
+    publishes what the real JPKI publishes: a CRL and the old/new linking records."""
 
     __test__ = False  # not a pytest test class
 
@@ -140,6 +151,7 @@ class TestCA:
     private_key_pem: str
     links: dict[str, str] = field(default_factory=dict)  # new serial hex -> previous serial hex
     revoked: dict[str, str] = field(default_factory=dict)  # serial hex -> revocation time ISO
+    crl_number: int = 0
 
     @classmethod
     def create(
@@ -246,14 +258,58 @@ class TestCA:
             pin=pin,
         )
 
-    def renew_card(self, card: VirtualCard, *, issued_at: datetime | None = None) -> VirtualCard:
-        """A new key and certificate on the same card, recorded in the old/new linking data."""
+    def renew_card(
+        self,
+        card: VirtualCard,
+        *,
+        issued_at: datetime | None = None,
+        revoke_previous: bool = True,
+    ) -> VirtualCard:
+        """A new key and certificate on the same card, recorded in the old/new linking data.
+
+        As in JPKI, the certificate it replaces is revoked (reason: superseded).
+        """
         renewed = self.issue_card(card.pin, issued_at=issued_at)
         self.links[renewed.serial_hex] = card.serial_hex
+        if revoke_previous:
+            self.revoke(card.serial_hex, at=issued_at)
         return renewed
 
     def revoke(self, serial_hex: str, *, at: datetime | None = None) -> None:
-        self.revoked[serial_hex] = (at or datetime.now(UTC)).isoformat()
+        self.revoked.setdefault(serial_hex, (at or datetime.now(UTC)).isoformat())
+
+    def previous_serial(self, serial_hex: str) -> str | None:
+        """What the linking service answers for `serial_hex`."""
+        return self.links.get(serial_hex)
+
+    def crl(
+        self,
+        *,
+        this_update: datetime | None = None,
+        next_update: datetime | None = None,
+        validity: timedelta = timedelta(hours=1),
+    ) -> x509.CertificateRevocationList:
+        """A CRL of every certificate revoked so far, signed by this root, numbered upwards."""
+        this_update = (this_update or datetime.now(UTC)).replace(microsecond=0)
+        self.crl_number += 1
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.certificate.subject)
+            .last_update(this_update)
+            .next_update(next_update or this_update + validity)
+            .add_extension(x509.CRLNumber(self.crl_number), critical=False)
+        )
+        for serial_hex, at in sorted(self.revoked.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(int(serial_hex, 16))
+                .revocation_date(datetime.fromisoformat(at))
+                .build()
+            )
+        return builder.sign(_load_key(self.private_key_pem), hashes.SHA256())
+
+    def crl_der(self, **when: Any) -> bytes:
+        return self.crl(**when).public_bytes(serialization.Encoding.DER)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -262,6 +318,7 @@ class TestCA:
                 "private_key_pem": self.private_key_pem,
                 "links": self.links,
                 "revoked": self.revoked,
+                "crl_number": self.crl_number,
             }
         )
 
@@ -270,10 +327,10 @@ class TestCA:
         return cls(**json.loads(text))
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "ca.json").write_text(self.to_json())
-        (directory / "ca.json").chmod(0o600)
-        (directory / "root.pem").write_text(self.certificate_pem)
+        """Atomically, since `mph card` writes while the linking service reads."""
+        _write_private(directory / "ca.json", self.to_json())
+        if not (directory / "root.pem").exists():
+            (directory / "root.pem").write_text(self.certificate_pem)
 
     @classmethod
     def load(cls, directory: Path) -> TestCA:

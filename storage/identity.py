@@ -1,4 +1,8 @@
-"""Challenges, MyKey IDs bound to certificate serials, and resident sessions."""
+"""Challenges, MyKey IDs bound to certificate serials, resident sessions, MyKey status changes.
+
+Nothing secret is kept: a nonce is worthless once used, a session token is stored as its SHA-256
+only, and a certificate is known by its serial and dates, never by its holder.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,31 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.jpki.verifier import VerifiedCertificate
 from domain.errors import RuleViolation
 from domain.identifiers import new_mykey_id
+from domain.mykeys import MyKeyAction, MyKeyStatus, check_usable, next_status
 from storage.ids import new_id
-from storage.models import AuthChallenge, CertificateBinding, MyKey, ResidentSession
+from storage.models.identity import (
+    AuthChallenge,
+    CertificateBinding,
+    MyKey,
+    MyKeyStatusChange,
+    ResidentSession,
+)
 
 SESSION_PREFIX = "hubs_"
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ----- challenges --------------------------------------------------------------------------
 
 
 async def create_challenge(
@@ -58,15 +72,20 @@ async def consume_challenge(session: AsyncSession, challenge_id: str, *, now: da
     return challenge.nonce
 
 
+# ----- MyKey IDs and their certificates ----------------------------------------------------
+
+
 async def binding_for(session: AsyncSession, serial_hex: str) -> CertificateBinding | None:
     return await session.get(CertificateBinding, serial_hex)
 
 
-def check_mykey_usable(mykey: MyKey) -> None:
-    if mykey.status == "revoked":
-        raise RuleViolation("mykey_revoked", "this MyKey ID has been revoked", status=403)
-    if mykey.status == "suspended":
-        raise RuleViolation("mykey_suspended", "this MyKey ID is suspended", status=403)
+async def usable_mykey(session: AsyncSession, mykey_id: str) -> MyKey:
+    """The MyKey ID, refused when it is suspended or revoked."""
+    mykey = await session.get(MyKey, mykey_id, populate_existing=True)
+    if mykey is None:
+        raise RuleViolation("not_found", "no such MyKey ID", status=404)
+    check_usable(mykey.status)
+    return mykey
 
 
 @dataclass(frozen=True)
@@ -80,24 +99,24 @@ async def bind_certificate(
     certificate: VerifiedCertificate,
     *,
     now: datetime,
-    predecessor_mykey_id: str | None = None,
+    mykey_id: str | None = None,
     predecessor_serial_hex: str | None = None,
 ) -> Identity:
-    """The MyKey ID of a verified certificate: known, inherited from its predecessor, or new."""
+    """Bind a verified certificate unknown so far to `mykey_id` (a renewal), or to a new MyKey ID.
+
+    A certificate that is already bound keeps its MyKey ID. A concurrent first login with the
+    same certificate makes the flush fail on the serial's primary key; the caller retries and
+    then finds the binding.
+    """
     binding = await binding_for(session, certificate.serial_hex)
     if binding is not None:
-        mykey = await session.get(MyKey, binding.mykey_id)
-        assert mykey is not None
-        check_mykey_usable(mykey)
-        return Identity(mykey.mykey_id, issued=False)
-    issued = predecessor_mykey_id is None
-    if predecessor_mykey_id is not None:
-        mykey = await session.get(MyKey, predecessor_mykey_id)
-        assert mykey is not None
-        check_mykey_usable(mykey)
-        mykey_id = mykey.mykey_id
-    else:
+        await usable_mykey(session, binding.mykey_id)
+        return Identity(binding.mykey_id, issued=False)
+    issued = mykey_id is None
+    if mykey_id is None:
         mykey_id = await _insert_new_mykey(session, now)
+    else:
+        await usable_mykey(session, mykey_id)
     session.add(
         CertificateBinding(
             serial_hex=certificate.serial_hex,
@@ -120,13 +139,87 @@ async def _insert_new_mykey(session: AsyncSession, now: datetime) -> str:
             async with session.begin_nested():
                 session.add(
                     MyKey(
-                        mykey_id=candidate, status="active", issued_at=now, status_changed_at=None
+                        mykey_id=candidate,
+                        status=MyKeyStatus.ACTIVE.value,
+                        issued_at=now,
+                        status_changed_at=None,
                     )
                 )
         except IntegrityError:
             continue
         return candidate
     raise RuntimeError("could not draw an unused MyKey ID")
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    mykey_id: str
+    from_status: MyKeyStatus
+    to_status: MyKeyStatus
+    at: datetime
+
+
+async def change_status(
+    session: AsyncSession,
+    mykey_id: str,
+    action: MyKeyAction,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> StatusChange:
+    """Suspend, resume or revoke, recorded with its reason; conditional on the status read, so of
+    two operators racing only one changes it. Leaving `active` ends every session."""
+    mykey = await session.get(MyKey, mykey_id, populate_existing=True)
+    if mykey is None:
+        raise RuleViolation("not_found", "no such MyKey ID", status=404)
+    current = MyKeyStatus(mykey.status)
+    target = next_status(current, action)
+    result = await session.execute(
+        update(MyKey)
+        .where(MyKey.mykey_id == mykey_id, MyKey.status == current.value)
+        .values(status=target.value, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise RuleViolation(
+            "mykey_status_conflict", "the MyKey ID changed meanwhile; try again", status=409
+        )
+    mykey.status, mykey.status_changed_at = target.value, now
+    session.add(
+        MyKeyStatusChange(
+            mykey_id=mykey_id,
+            from_status=current.value,
+            to_status=target.value,
+            reason=reason,
+            actor=actor,
+            at=now,
+        )
+    )
+    if target is not MyKeyStatus.ACTIVE:
+        await session.execute(delete(ResidentSession).where(ResidentSession.mykey_id == mykey_id))
+    return StatusChange(mykey_id, current, target, now)
+
+
+async def status_history(session: AsyncSession, mykey_id: str) -> list[MyKeyStatusChange]:
+    rows = await session.execute(
+        select(MyKeyStatusChange)
+        .where(MyKeyStatusChange.mykey_id == mykey_id)
+        .order_by(MyKeyStatusChange.id)
+    )
+    return list(rows.scalars())
+
+
+async def bindings_of(session: AsyncSession, mykey_id: str) -> list[CertificateBinding]:
+    rows = await session.execute(
+        select(CertificateBinding)
+        .where(CertificateBinding.mykey_id == mykey_id)
+        .order_by(CertificateBinding.bound_at)
+    )
+    return list(rows.scalars())
+
+
+# ----- sessions ----------------------------------------------------------------------------
 
 
 async def open_session(
@@ -150,13 +243,19 @@ async def resident_for_token(session: AsyncSession, token: str, *, now: datetime
     row = await session.get(ResidentSession, token_hash(token))
     if row is None or now >= row.expires_at:
         raise RuleViolation("unauthenticated", "the session is missing or has expired", status=401)
-    mykey = await session.get(MyKey, row.mykey_id)
-    assert mykey is not None
-    check_mykey_usable(mykey)
-    return mykey
+    return await usable_mykey(session, row.mykey_id)
+
+
+async def end_session(session: AsyncSession, token: str) -> None:
+    await session.execute(
+        delete(ResidentSession).where(ResidentSession.token_hash == token_hash(token))
+    )
 
 
 async def count_mykeys(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
     return int((await session.execute(select(func.count()).select_from(MyKey))).scalar_one())
+
+
+async def count_sessions(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(ResidentSession)
+    return int((await session.execute(query)).scalar_one())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from api.deps import Context
+from api.deps import Context, CurrentResident, bearer_token
 from api.schemas import CardProofBody
 from services import identity
 
@@ -26,12 +26,14 @@ class SessionOut(BaseModel):
 
 @router.post("/challenges", status_code=201, response_model=ChallengeOut)
 async def create_challenge(ctx: Context) -> ChallengeOut:
+    """A random nonce for the card to sign: single use, valid five minutes."""
     challenge_id, nonce = await identity.new_challenge(ctx)
     return ChallengeOut(challenge_id=challenge_id, nonce=nonce)
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut)
 async def create_session(body: CardProofBody, ctx: Context) -> SessionOut:
+    """Log in; the first login of a card issues its MyKey ID, a renewed card keeps its own."""
     result = await identity.login(
         ctx, identity.CardProof(body.challenge_id, body.certificate, body.signature)
     )
@@ -41,3 +43,10 @@ async def create_session(body: CardProofBody, ctx: Context) -> SessionOut:
         mykey_id=result.mykey_id,
         mykey_issued=result.mykey_issued,
     )
+
+
+@router.delete("/sessions/current", status_code=204)
+async def end_session(request: Request, _: CurrentResident, ctx: Context) -> Response:
+    """Log out: the session token stops working at once."""
+    await identity.logout(ctx, bearer_token(request))
+    return Response(status_code=204)

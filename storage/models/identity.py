@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
+    Integer,
     LargeBinary,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +23,19 @@ class MyKey(Base):
     status: Mapped[str] = mapped_column(String(16))  # active | suspended | revoked
     issued_at: Mapped[datetime]
     status_changed_at: Mapped[datetime | None]
+
+
+class MyKeyStatusChange(Base):
+    """Append-only: every suspension, resumption and revocation of a MyKey ID, with its reason."""
+
+    __tablename__ = "mykey_status_changes"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    mykey_id: Mapped[str] = mapped_column(ForeignKey("mykeys.mykey_id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime]
 
 
 class CertificateBinding(Base):

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from adapters.jpki.crl import CrlCache, CrlError, parse_crls
 from adapters.jpki.hierarchy import SIGNATURE_POLICY
+from adapters.jpki.links import LinkService, LinkServiceUnavailable
 from adapters.jpki.verifier import (
     TrustStore,
+    fingerprint,
     verify_card_signature,
     verify_certificate,
 )
@@ -84,3 +90,190 @@ def test_expired_certificates_are_refused(ca: TestCA) -> None:
 def test_production_refuses_test_roots(ca: TestCA) -> None:
     with pytest.raises(ValueError, match="test JPKI"):
         TrustStore([ca.certificate], allow_test_hierarchy=False)
+
+
+# ----- trust: root generations and forgeries -------------------------------------------------
+
+
+def test_two_root_generations_sharing_one_name_both_verify() -> None:
+    old, new = TestCA.create(), TestCA.create()
+    assert old.certificate.subject == new.certificate.subject
+    trusted = TrustStore([old.certificate, new.certificate], allow_test_hierarchy=True)
+    for ca in (old, new):
+        verified = verify_certificate(ca.issue_card(issued_at=ISSUED).certificate, trusted, NOW)
+        assert verified.issuer_fingerprint == fingerprint(ca.certificate)
+
+
+def test_a_forged_ca_with_the_identical_name_is_refused(ca: TestCA) -> None:
+    forged = TestCA.create()
+    assert forged.certificate.subject == ca.certificate.subject
+    card = forged.issue_card(issued_at=ISSUED)
+    assert card.certificate.issuer == ca.certificate.subject
+    trusted = TrustStore([ca.certificate], allow_test_hierarchy=True)
+    assert refusal(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
+        "untrusted_certificate"
+    )
+
+
+def test_a_leaf_certificate_cannot_be_a_trust_anchor(ca: TestCA) -> None:
+    with pytest.raises(ValueError, match="CA certificate"):
+        TrustStore([ca.issue_card().certificate], allow_test_hierarchy=True)
+
+
+def test_a_test_certificate_is_refused_where_test_hierarchies_are_not_allowed(ca: TestCA) -> None:
+    trusted = TrustStore([ca.certificate], allow_test_hierarchy=True)
+    trusted.allow_test_hierarchy = False  # e.g. an anchor file shared by mistake
+    card = ca.issue_card(issued_at=ISSUED)
+    assert refusal(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
+        "untrusted_certificate"
+    )
+
+
+# ----- activation: usable one hour after issue (FAQ) ----------------------------------------
+
+
+def test_a_certificate_works_exactly_one_hour_after_issue(ca: TestCA) -> None:
+    issued = NOW.replace(microsecond=0) - timedelta(days=1)
+    card = ca.issue_card(issued_at=issued)
+    trusted = TrustStore([ca.certificate], allow_test_hierarchy=True)
+    with pytest.raises(RuleViolation) as caught:
+        verify_certificate(card.certificate, trusted, issued + timedelta(minutes=59, seconds=59))
+    assert caught.value.code == "certificate_not_yet_active"
+    assert caught.value.extra["retry_at"] == (issued + timedelta(hours=1)).isoformat()
+    assert caught.value.extra["retry_after_s"] == 1
+    verify_certificate(card.certificate, trusted, issued + timedelta(hours=1))
+
+
+# ----- CRLs ------------------------------------------------------------------------------------
+
+
+def crl_cache(*roots: TestCA, grace: timedelta = timedelta(minutes=10)) -> CrlCache:
+    trust = TrustStore([r.certificate for r in roots], allow_test_hierarchy=True)
+    return CrlCache(["configured"], trust, grace=grace)
+
+
+def test_a_revoked_certificate_is_refused_and_others_pass() -> None:
+    ca = TestCA.create()
+    revoked, good = ca.issue_card(issued_at=ISSUED), ca.issue_card(issued_at=ISSUED)
+    ca.revoke(revoked.serial_hex)
+    cache = crl_cache(ca)
+    cache.accept(ca.crl(this_update=NOW), "file")
+    issuer = fingerprint(ca.certificate)
+    assert refusal(lambda: cache.check(revoked.serial_hex, issuer, NOW)) == "certificate_revoked"
+    cache.check(good.serial_hex, issuer, NOW)
+
+
+def test_a_crl_signed_by_a_forged_root_of_the_same_name_is_not_believed() -> None:
+    ca, forged = TestCA.create(), TestCA.create()
+    cache = crl_cache(ca)
+    with pytest.raises(CrlError, match="not signed by a trusted"):
+        cache.accept(forged.crl(this_update=NOW), "forged")
+    card = ca.issue_card(issued_at=ISSUED)
+    assert refusal(lambda: cache.check(card.serial_hex, fingerprint(ca.certificate), NOW)) == (
+        "revocation_status_unavailable"
+    )
+
+
+def test_a_stale_crl_fails_closed_only_after_the_grace_period() -> None:
+    ca = TestCA.create()
+    card = ca.issue_card(issued_at=ISSUED)
+    cache = crl_cache(ca, grace=timedelta(minutes=10))
+    next_update = NOW.replace(microsecond=0) + timedelta(hours=1)
+    cache.accept(ca.crl(this_update=NOW, next_update=next_update), "file")
+    issuer = fingerprint(ca.certificate)
+    cache.check(card.serial_hex, issuer, next_update + timedelta(minutes=10))
+    late = next_update + timedelta(minutes=10, seconds=1)
+    assert refusal(lambda: cache.check(card.serial_hex, issuer, late)) == (
+        "revocation_status_unavailable"
+    )
+
+
+def test_an_older_crl_never_replaces_a_newer_one() -> None:
+    ca = TestCA.create()
+    card = ca.issue_card(issued_at=ISSUED)
+    before = ca.crl(this_update=NOW - timedelta(hours=1))
+    ca.revoke(card.serial_hex)
+    cache = crl_cache(ca)
+    cache.accept(ca.crl(this_update=NOW), "new")
+    cache.accept(before, "replayed")
+    assert refusal(lambda: cache.check(card.serial_hex, fingerprint(ca.certificate), NOW)) == (
+        "certificate_revoked"
+    )
+
+
+def test_crls_parse_from_der_and_from_a_pem_bundle() -> None:
+    one, two = TestCA.create(), TestCA.create()
+    pem = b"".join(
+        ca.crl(this_update=NOW).public_bytes(serialization.Encoding.PEM) for ca in (one, two)
+    )
+    assert len(parse_crls(pem)) == 2
+    assert len(parse_crls(one.crl_der(this_update=NOW))) == 1
+    with pytest.raises(CrlError):
+        parse_crls(b"not a crl")
+
+
+async def test_crl_sources_are_files_and_a_bad_source_is_reported(tmp_path: Path) -> None:
+    ca = TestCA.create()
+    card = ca.issue_card(issued_at=ISSUED)
+    ca.revoke(card.serial_hex)
+    good = tmp_path / "jpki.crl"
+    good.write_bytes(ca.crl_der())
+    trust = TrustStore([ca.certificate], allow_test_hierarchy=True)
+    cache = CrlCache([str(good), str(tmp_path / "missing.crl")], trust, grace=timedelta(0))
+    report = await cache.refresh()
+    assert report.loaded == [str(good)]
+    assert list(report.failed) == [str(tmp_path / "missing.crl")]
+    now = datetime.now(UTC)
+    assert refusal(lambda: cache.check(card.serial_hex, fingerprint(ca.certificate), now)) == (
+        "certificate_revoked"
+    )
+
+
+def test_without_crl_sources_no_revocation_is_checked(ca: TestCA) -> None:
+    trust = TrustStore([ca.certificate], allow_test_hierarchy=True)
+    CrlCache([], trust, grace=timedelta(0)).check("abc", fingerprint(ca.certificate), NOW)
+
+
+# ----- the linking service client ------------------------------------------------------------
+
+
+def link_service(handler) -> LinkService:
+    return LinkService("http://link.test", transport=httpx.MockTransport(handler))
+
+
+async def test_the_linking_service_names_the_previous_serial_or_none() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/links/abc":
+            return httpx.Response(200, json={"previous_serial": "00AB"})
+        return httpx.Response(404)
+
+    links = link_service(answer)
+    assert await links.previous_serial("abc") == "ab"
+    assert await links.previous_serial("def") is None
+    await links.aclose()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503),
+        httpx.Response(200, json={"unexpected": True}),
+        httpx.Response(200, json={"previous_serial": "not hex"}),
+        httpx.Response(200, content=b"<html>"),
+    ],
+)
+async def test_anything_but_200_or_404_is_unavailable(answer: httpx.Response) -> None:
+    links = link_service(lambda _: answer)
+    with pytest.raises(LinkServiceUnavailable):
+        await links.previous_serial("abc")
+    await links.aclose()
+
+
+async def test_an_unreachable_linking_service_is_unavailable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    links = link_service(refuse)
+    with pytest.raises(LinkServiceUnavailable):
+        await links.previous_serial("abc")
+    await links.aclose()

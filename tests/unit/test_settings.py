@@ -29,6 +29,8 @@ def test_production_accepts_real_configuration(tmp_path) -> None:
         qr_signing_key=SecretStr("a-long-random-qr-signing-key"),
         jpki_allow_test_hierarchy=False,
         jpki_trust_anchors=[root],
+        jpki_crl_sources=["https://jpki.example/crl/user-authentication.crl"],
+        jpki_link_service_url="https://jpki.example/link",
         database_url="postgresql+psycopg://hub@db/hub",
     )
     assert settings.is_production
