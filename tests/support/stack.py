@@ -82,6 +82,7 @@ async def running_hub(
     tmp_dir: Path,
     ca: TestCA | None = None,
     sandboxed: bool = True,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Hub]:
     ca = ca or TestCA.create()
     anchors = tmp_dir / f"root-{secrets.token_hex(3)}.pem"
@@ -96,6 +97,7 @@ async def running_hub(
         jpki_trust_anchors=[anchors],
         operator_bootstrap_key=SecretStr(OPERATOR_KEY),
         api_port=api_port,
+        **settings_overrides,  # e.g. HUB_JPKI_* for the linking service and CRLs
     )
     worker_ctx = build_context(settings)
     registry = AdapterRegistry()
