@@ -1,0 +1,45 @@
+"""An auto-granted resident never applies: the points are there, and they only ask to receive
+them (SPEC §2, 一律付与)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.municipal.conftest import Staff, csv_of
+
+
+@pytest.mark.xfail(
+    reason="the application workflow's request_receipt validator looks the grants up before "
+    "the update loads a bulk-granted application from the database (404 no such grant)"
+)
+async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> None:
+    resident = staff.hub.resident()
+    assert (await resident.login()).status_code == 201
+    assert resident.mykey_id is not None
+    measure_id = await staff.draft(target_list_only=True, auto_grant=True)
+    await staff.put_csv(measure_id, csv_of([resident.mykey_id]))
+    await staff.post(f"/measures/{measure_id}/publish")
+    grant: dict = {}
+    for _ in range(300):
+        mine = [g for g in (await resident.points())["grants"] if g["measure_id"] == measure_id]
+        if mine:
+            [grant] = mine
+            break
+        await asyncio.sleep(0.1)
+    assert grant.get("state") == "unreceived", grant
+
+    registered = await resident.register_service(staff.payment_service_id, "acct-auto-1")
+    registration_id = registered.json()["registration_id"]
+    receipt = await resident.request_receipt([grant["grant_id"]], registration_id)
+    assert receipt.status_code == 202, receipt.text
+    for _ in range(300):
+        points = await resident.points()
+        state = next(g["state"] for g in points["grants"] if g["grant_id"] == grant["grant_id"])
+        if state == "credited":
+            break
+        await asyncio.sleep(0.1)
+    assert state == "credited"
+    ledger = await staff.hub.sim_ledger(staff.provider_id)
+    assert ledger["balances"]["acct-auto-1"] == 1000
