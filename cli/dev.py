@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app import build_context
+from cli.card import DEFAULT_JPKI_PORT
 from hub.devserver import start_dev_server
 from hub.seed import DemoData, seed_demo
 from hub.settings import Settings
@@ -95,6 +96,7 @@ def run_dev(settings: Settings, port: int, sim_port: int) -> None:
     temporal_address = settings.temporal_address or "127.0.0.1:7233"
     api_url = f"http://127.0.0.1:{port}"
     sim_url = f"http://127.0.0.1:{sim_port}"
+    jpki_url = f"http://127.0.0.1:{DEFAULT_JPKI_PORT}"
     env_extra = {
         "HUB_JPKI_TRUST_ANCHORS": os.environ.get("HUB_JPKI_TRUST_ANCHORS", anchors),
         "HUB_TEMPORAL_ADDRESS": temporal_address,
@@ -103,6 +105,10 @@ def run_dev(settings: Settings, port: int, sim_port: int) -> None:
         "HUB_OTEL_EXPORTER": os.environ.get("HUB_OTEL_EXPORTER", "console"),
         # Prometheus metrics on the API's /metrics (docs/operations.md, "What to watch").
         "HUB_METRICS_EXPORTER": os.environ.get("HUB_METRICS_EXPORTER", "prometheus"),
+        # The test CA's CRL and old/new linking records, served by `mph card serve`.
+        "HUB_JPKI_LINK_SERVICE_URL": os.environ.get("HUB_JPKI_LINK_SERVICE_URL", jpki_url),
+        "HUB_JPKI_CRL_SOURCES": os.environ.get("HUB_JPKI_CRL_SOURCES", f"{jpki_url}/crl"),
+        "HUB_JPKI_CRL_REFRESH_S": os.environ.get("HUB_JPKI_CRL_REFRESH_S", "10"),
     }
     settings = settings.model_copy(
         update={"temporal_address": temporal_address, "jpki_trust_anchors": [Path(anchors)]}
@@ -132,6 +138,9 @@ def run_dev(settings: Settings, port: int, sim_port: int) -> None:
                 )
         demo = asyncio.run(_seed(settings, api_url, sim_url))
         env = child_env(settings, env_extra)
+        jpki_args = ["card", "serve", "--port", str(DEFAULT_JPKI_PORT)]
+        children.append(spawn(jpki_args, env, logs / "jpki.log"))
+        wait_http(f"{jpki_url}/healthz", "JPKI test services", 60, children)
         children.append(spawn(["sim", "--port", str(sim_port)], env, logs / "sim.log"))
         children.append(spawn(["worker"], env, logs / "worker.log"))
         children.append(spawn(["api", "--port", str(port)], env, logs / "api.log"))

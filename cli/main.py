@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from cli.card import app as card_app
 from cli.targets import app as targets_app
 from hub.settings import get_settings
 
 app = typer.Typer(help="Municipal Mynapoint Hub", no_args_is_help=True, add_completion=False)
 app.add_typer(targets_app, name="targets")
+app.add_typer(card_app, name="card")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,11 +146,15 @@ async def identity_hub(
     *,
     cas: list[TestCA],
     clock: Clock,
+    published: Callable[[], Sequence[TestCA]] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[IdentityHub]:
+    """`published`: what the JPKI test services serve, when not `cas` as they are in memory."""
     anchors = tmp_dir / f"roots-{secrets.token_hex(3)}.pem"
     anchors.write_text("".join(ca.certificate_pem for ca in cas))
-    jpki = create_jpki_service(lambda: cas, clock=clock, crl_validity=timedelta(hours=1))
+    jpki = create_jpki_service(
+        published or (lambda: cas), clock=clock, crl_validity=timedelta(hours=1)
+    )
     with fresh_database(tmp_dir) as database_url:
         async with serve(jpki) as jpki_url:
             configured: dict[str, Any] = {
