@@ -169,7 +169,11 @@ async def change_status(
     now: datetime,
 ) -> StatusChange:
     """Suspend, resume or revoke, recorded with its reason; conditional on the status read, so of
-    two operators racing only one changes it. Leaving `active` ends every session."""
+    two operators racing only one changes it.
+
+    Revocation ends every session. A suspended resident's sessions stay, and every request with
+    them is refused with `mykey_suspended` until the MyKey ID is resumed.
+    """
     mykey = await session.get(MyKey, mykey_id, populate_existing=True)
     if mykey is None:
         raise RuleViolation("not_found", "no such MyKey ID", status=404)
@@ -196,7 +200,7 @@ async def change_status(
             at=now,
         )
     )
-    if target is not MyKeyStatus.ACTIVE:
+    if target is MyKeyStatus.REVOKED:
         await session.execute(delete(ResidentSession).where(ResidentSession.mykey_id == mykey_id))
     return StatusChange(mykey_id, current, target, now)
 
