@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from temporalio.testing import WorkflowEnvironment
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from simulators.jpki import TestCA
@@ -38,7 +37,11 @@ async def hub_and_data(
 
 async def card(hub: IdentityHub, data_dir: Path, *args: str) -> Result:
     command = ["card", "--data-dir", str(data_dir), "--api-url", str(hub.http.base_url), *args]
-    return await asyncio.to_thread(CliRunner().invoke, app, command)
+
+    def run() -> Result:  # in a thread: the command runs its own event loop
+        return CliRunner().invoke(app, command)
+
+    return await asyncio.to_thread(run)
 
 
 def mykey_in(result: Result) -> str:
