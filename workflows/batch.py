@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.providers import provider_queue
 
 ROUND_TIMEOUT = timedelta(minutes=15)
-ROUND_HEARTBEAT = timedelta(minutes=2)
+ROUND_HEARTBEAT = timedelta(seconds=30)
 ROUND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
