@@ -18,7 +18,8 @@ from activities.types import (
     LoadApplicationInput,
 )
 from domain.errors import RuleViolation
-from storage import applications, receipts
+from domain.reviews import ReviewPolicy
+from storage import applications, receipts, reviews
 from storage.database import SessionFactory
 
 WORKFLOW_ACTOR = "workflow"
@@ -29,9 +30,15 @@ def utcnow() -> datetime:
 
 
 class ApplicationActivities:
-    def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Callable[[], datetime] = utcnow,
+        review_policy: ReviewPolicy | None = None,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.review_policy = review_policy or ReviewPolicy()
 
     @activity.defn(name="decide_application")
     async def decide_application(self, request: DecideApplicationInput) -> ApplicationDecision:
@@ -46,6 +53,7 @@ class ApplicationActivities:
                     fixed_registration_id=request.fixed_registration_id,
                     now=self.clock(),
                     actor=WORKFLOW_ACTOR,
+                    review_policy=self.review_policy,
                 )
         except RuleViolation as violation:
             raise rule_error(violation) from violation
@@ -80,6 +88,13 @@ class ApplicationActivities:
                 application_id=request.application_id,
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
+            )
+            await reviews.close_pending(
+                session,
+                request.application_id,
+                reason="MyKey ID revoked",
+                actor=WORKFLOW_ACTOR,
+                now=self.clock(),
             )
             grants = await applications.grants_of(session, request.application_id)
         return ForfeitGrantsResult(

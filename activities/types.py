@@ -5,6 +5,7 @@ resolves these types inside the workflow sandbox, where string annotations do no
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.applications import ApplicationDecision, GrantView
 from domain.receipts import ReceiptPlan
@@ -124,3 +125,29 @@ class CreditStatusResult:
     status: str  # credited | rejected | pending | not_found
     provider_reference: str | None = None
     reason: str | None = None
+
+
+@dataclass
+class RecordAttendanceInput:
+    application_id: str
+    event_id: str
+    reported_at: datetime
+
+
+@dataclass
+class DecideReviewInput:
+    review_id: str
+    decision: str  # approve | reject
+    reason: str | None
+    actor: str
+
+
+@dataclass
+class RemindReviewInput:
+    review_id: str
+
+
+@dataclass
+class RemindReviewResult:
+    review_id: str
+    reminded: bool

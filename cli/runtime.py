@@ -71,6 +71,8 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
             sandboxed=sandboxed,
             graceful_shutdown=timedelta(seconds=settings.worker_shutdown_grace_s),
             id_secret=settings.token_secret.get_secret_value().encode(),
+            review_policy=settings.review_policy,
+            attendance_grace=timedelta(seconds=settings.attendance_grace_s),
         ),
         queues=queues,
     )

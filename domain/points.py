@@ -1,6 +1,8 @@
-"""Grant states, their allowed transitions, and the ledger arithmetic (SPEC §3)."""
+"""Grant states, their allowed transitions, and the ledger arithmetic (SPEC §3).
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): `GrantView` travels in
+workflow payloads, whose types the converter resolves inside the workflow sandbox.
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -79,3 +81,12 @@ def ledger_adds_up(moves: Iterable[LedgerMove]) -> bool:
     lines = list(moves)
     totals = balances(lines)
     return all(v >= 0 for v in totals.values()) and sum(totals.values()) == granted_total(lines)
+
+
+@dataclass
+class GrantView:
+    """A grant as workflows see it: never who the resident is."""
+
+    grant_id: str
+    points: int
+    state: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.reviews import Decision, ReviewPolicy
 
 DATA_DIR = Path(".data")
 DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
     worker_shutdown_grace_s: float = 20.0  # in-flight activities get this long on SIGTERM
+    attendance_grace_s: int = Field(default=7200, ge=0)  # after an event ends, still on time
+    review_remind_after_s: int = Field(default=3 * 86400, gt=0)  # undecided review: remind staff
+    review_decide_after_s: int = Field(default=14 * 86400, gt=0)  # then the default decision
+    review_default_decision: str = Field(default="reject", pattern="^(approve|reject)$")
 
     @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
     @classmethod
@@ -93,6 +100,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def review_policy(self) -> ReviewPolicy:
+        return ReviewPolicy(
+            remind_after=timedelta(seconds=self.review_remind_after_s),
+            decide_after=timedelta(seconds=self.review_decide_after_s),
+            default_decision=Decision(self.review_default_decision),
+        )
 
     @property
     def is_production(self) -> bool:

@@ -24,6 +24,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.applications import ApplicationActivities
+from activities.attendance import AttendanceActivities
 from activities.batches import BatchActivities
 from activities.measures import MeasureActivities
 from activities.provider_status import ProviderStatusActivities
@@ -31,6 +32,7 @@ from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
+from domain.reviews import ReviewPolicy
 from hub.search_attributes import ensure_search_attributes
 from hub.settings import get_settings
 from services.batches import ensure_dispatcher
@@ -67,6 +69,8 @@ class WorkerOptions:
     interceptors: Sequence[Interceptor] = field(default_factory=tuple)
     graceful_shutdown: timedelta = _GRACE  # in-flight activities finish or hand back
     id_secret: bytes | None = None  # derives application IDs; None: HUB_TOKEN_SECRET
+    review_policy: ReviewPolicy = field(default_factory=ReviewPolicy)
+    attendance_grace: timedelta = timedelta(hours=2)
 
 
 class HubWorkers:
@@ -86,7 +90,10 @@ class HubWorkers:
         self.registry = registry
         self.options = options
         self.queues = set(queues) if queues else None  # None: every queue
-        self.applications = ApplicationActivities(sessions)
+        self.applications = ApplicationActivities(sessions, review_policy=options.review_policy)
+        self.attendance = AttendanceActivities(
+            sessions, options.review_policy, options.attendance_grace
+        )
         secret = options.id_secret or get_settings().token_secret.get_secret_value().encode()
         self.measures = MeasureActivities(sessions, secret)
         self.receipts = ReceiptActivities(sessions)
@@ -119,6 +126,9 @@ class HubWorkers:
                 self.receipts.record_credit_outcome,
                 self.receipts.mark_receipt_stuck,
                 self.receipts.return_receipt,
+                self.attendance.record_attendance,
+                self.attendance.decide_review,
+                self.attendance.remind_review,
             ],
             workflow_runner=workflow_runner(self.options.sandboxed),
             max_cached_workflows=self.options.max_cached_workflows,

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.applications import ApplicationDecision, ApplicationStatus, GrantView, grant_id_for
 from domain.errors import RuleViolation
-from domain.measures import ApplicantStanding, MeasureState, check_application, check_destination
+from domain.measures import (
+    ApplicantStanding,
+    MeasureKind,
+    MeasureState,
+    check_application,
+    check_destination,
+)
 from domain.points import GrantState
+from domain.reviews import ReviewKind, ReviewPolicy, ReviewStatus
 from storage.catalog import load_terms
-from storage.ledger import add_grant, move_grant
+from storage.grants import grant_points
+from storage.ledger import move_grant
 from storage.models import (
     Application,
     Grant,
@@ -21,6 +29,8 @@ from storage.models import (
     MeasureTarget,
     PaymentServiceRegistration,
 )
+from storage.models.reviews import Review
+from storage.reviews import open_review, plan_of
 
 
 async def _locked_measure(session: AsyncSession, measure_id: str) -> Measure:
@@ -30,21 +40,6 @@ async def _locked_measure(session: AsyncSession, measure_id: str) -> Measure:
     if measure is None or measure.state == MeasureState.DRAFT.value:
         raise RuleViolation("not_found", "no such measure", status=404)
     return measure
-
-
-async def _reserve_budget(session: AsyncSession, measure: Measure, points: int) -> None:
-    """First come, first served: the conditional update is the only arbiter of the budget."""
-    condition = Measure.id == measure.id
-    if measure.budget_points is not None:
-        condition = and_(condition, Measure.budget_used + points <= Measure.budget_points)
-    result = await session.execute(
-        update(Measure)
-        .where(condition)
-        .values(budget_used=Measure.budget_used + points)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
 
 
 async def apply(
@@ -57,6 +52,7 @@ async def apply(
     fixed_registration_id: str | None,
     now: datetime,
     actor: str,
+    review_policy: ReviewPolicy | None = None,
 ) -> ApplicationDecision:
     """Decide one application (SPEC §2). Raises `RuleViolation` and writes nothing on refusal."""
     measure = await _locked_measure(session, measure_id)
@@ -99,18 +95,22 @@ async def apply(
             )
         check_destination(terms, registration.payment_service_id, now)
 
+    if terms.kind is MeasureKind.EVENT:
+        status = ApplicationStatus.REGISTERED
+    elif terms.review_required:
+        status = ApplicationStatus.PENDING_REVIEW
+    else:
+        status = ApplicationStatus.GRANTED
     application = Application(
         id=application_id,
         measure_id=measure_id,
         mykey_id=mykey_id,
-        state=(
-            ApplicationStatus.PENDING_REVIEW if terms.review_required else ApplicationStatus.GRANTED
-        ).value,
+        state=status.value,
         workflow_id=workflow_id,
         fixed_registration_id=fixed_registration_id,
         points_granted=0,
         created_at=now,
-        decided_at=None if terms.review_required else now,
+        decided_at=None if status is ApplicationStatus.PENDING_REVIEW else now,
     )
     session.add(application)
     decision = ApplicationDecision(
@@ -118,22 +118,31 @@ async def apply(
         application_id=application_id,
         municipality_code=measure.municipality_code,
         receipt_deadline=measure.receipt_deadline,
+        kind=terms.kind.value,
     )
-    if not terms.review_required:
-        await _reserve_budget(session, measure, points)
-        grant = Grant(
-            id=grant_id_for(application_id, 1),
-            application_id=application_id,
-            measure_id=measure_id,
-            mykey_id=mykey_id,
-            event_id=None,
-            points=points,
-            receipt_count=0,
-            current_receipt_id=None,
+    if status is ApplicationStatus.GRANTED:
+        decision.grants.append(
+            await grant_points(
+                session,
+                application=application,
+                measure=measure,
+                points=points,
+                grant_id=grant_id_for(application_id, 1),
+                actor=actor,
+                now=now,
+            )
         )
-        add_grant(session, grant, actor=actor, now=now)
-        application.points_granted = points
-        decision.grants.append(GrantView(grant.id, points, grant.state))
+    elif status is ApplicationStatus.PENDING_REVIEW:
+        review = open_review(
+            session,
+            review_id=f"rev_{application_id}",
+            kind=ReviewKind.APPLICATION,
+            application=application,
+            municipality_code=measure.municipality_code,
+            policy=review_policy or ReviewPolicy(),
+            now=now,
+        )
+        decision.review = plan_of(review)
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -170,12 +179,26 @@ async def load_decision(session: AsyncSession, application_id: str) -> Applicati
         raise RuleViolation("not_found", "no such application", status=404)
     measure = await session.get(Measure, application.measure_id)
     assert measure is not None
+    pending = (
+        (
+            await session.execute(
+                select(Review).where(
+                    Review.application_id == application_id,
+                    Review.status == ReviewStatus.PENDING.value,
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
     return ApplicationDecision(
         status=application.state,
         application_id=application.id,
         municipality_code=measure.municipality_code,
         receipt_deadline=measure.receipt_deadline,
         grants=await grants_of(session, application_id),
+        kind=measure.kind,
+        review=plan_of(pending) if pending is not None else None,
     )
 
 

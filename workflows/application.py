@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -26,23 +25,29 @@ with workflow.unsafe.imports_passed_through():
         ForfeitGrantsInput,
         ForfeitGrantsResult,
         LoadApplicationInput,
+        RecordAttendanceInput,
     )
+    from domain.attendance import ReportOutcome
     from domain.points import TERMINAL_GRANT_STATES, GrantState
     from domain.receipts import ReceiptState
-    from workflows import search
+    from domain.reviews import ReviewResult
     from workflows.messages import (
         Acknowledgement,
         ApplicationInput,
         ApplicationState,
         ApplicationStatus,
         ApplyRequest,
+        AttendanceReportRequest,
         ReceiptProgress,
         ReceiptRequest,
         ReceiptTicket,
+        ReviewDecisionRequest,
         SupportAction,
         SupportOutcome,
     )
     from workflows.receipts import ReceiptCarrier
+    from workflows.reviews import ReviewDesk
+    from workflows.search import SearchPublisher
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
 APPLY_WAIT = timedelta(hours=1)
@@ -54,9 +59,10 @@ class ApplicationWorkflow:
     @workflow.init
     def __init__(self, start: ApplicationInput) -> None:
         # Built here, not in run(): the `apply` update of update-with-start runs before run().
-        self.state = ApplicationState(input=start)
+        self.state = start.carried or ApplicationState(input=start.key())
         self.receipts = ReceiptCarrier(self.state)
-        self._published: dict[str, object] = {}
+        self.reviews = ReviewDesk(self.state)
+        self.search = SearchPublisher()
 
     # ----- the lifecycle -----------------------------------------------------------------
 
@@ -73,14 +79,30 @@ class ApplicationWorkflow:
         deadline = state.decision.receipt_deadline
         while True:
             self.receipts.reap()
+            self.reviews.reap()
             self.receipts.start_pending()
+            self.reviews.watch_pending()
             self._publish()
             if state.revoked and not state.forfeited:
                 await self._forfeit()
             if state.deadline_passed and self._has(GrantState.UNRECEIVED):
                 await self._expire_unreceived()
-            if self._all_grants_final() and not self.receipts.busy:
+            if self._finished():
                 break
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                state.runs += 1
+                key = state.input
+                workflow.continue_as_new(
+                    ApplicationInput(
+                        key.measure_id,
+                        key.mykey_id,
+                        key.application_id,
+                        key.existing,
+                        key.history_limit,
+                        carried=state,
+                    )
+                )
             remaining = (deadline - workflow.now()).total_seconds()
             if not state.deadline_passed and remaining <= 0:
                 state.deadline_passed = True
@@ -88,6 +110,8 @@ class ApplicationWorkflow:
             await self._wait(
                 lambda: (
                     self.receipts.has_work()
+                    or self.reviews.has_work()
+                    or self._history_is_long()
                     or (state.revoked and not state.forfeited)
                     or (state.deadline_passed and self._has(GrantState.UNRECEIVED))
                 ),
@@ -97,33 +121,35 @@ class ApplicationWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
 
-    def _publish(self) -> None:
-        """Keep the search attributes support staff filter on in step with the state."""
-        self.receipts.stuck_changed = False
-        if not workflow.patched(search.PATCH):
-            return
+    def _finished(self) -> bool:
+        """Every grant final, nothing in flight, nothing left to decide; an event registration
+        stays open for reports until the receipt deadline."""
         state = self.state
-        label = self.status().status
-        stuck = self.receipts.any_stuck()
-        providers = sorted({p.plan.provider_id for p in state.receipts.values()})
-        municipality = state.decision.municipality_code if state.decision else None
-        values: dict[str, object] = {
-            "state": label,
-            "stuck": stuck,
-            "providers": providers,
-            "municipality": municipality,
-        }
-        if values == self._published:
-            return
-        updates: list[SearchAttributeUpdate] = [
-            search.STATE.value_set(label),
-            search.STUCK.value_set(stuck),
-            search.PROVIDERS.value_set(providers),
-        ]
-        if municipality is not None:
-            updates.append(search.MUNICIPALITY.value_set(municipality))
-        workflow.upsert_search_attributes(updates)
-        self._published = values
+        if not self._all_grants_final() or self.receipts.busy:
+            return False
+        if state.revoked:
+            return True
+        if self.reviews.pending():
+            return False
+        waiting_for_reports = (
+            state.decision is not None
+            and state.decision.kind == "event"
+            and state.decision.status == "registered"
+        )
+        return not waiting_for_reports or state.deadline_passed
+
+    def _history_is_long(self) -> bool:
+        """Long event registrations continue as new, once no receipt is in flight."""
+        info = workflow.info()
+        long = (
+            info.get_current_history_length() >= self.state.input.history_limit
+            or info.is_continue_as_new_suggested()
+        )
+        return long and not self.receipts.busy
+
+    def _publish(self) -> None:
+        self.receipts.stuck_changed = False
+        self.search.publish(self.state, label=self.status().status, stuck=self.receipts.any_stuck())
 
     @staticmethod
     async def _wait(condition: Callable[[], bool], limit: timedelta | None) -> bool:
@@ -155,6 +181,8 @@ class ApplicationWorkflow:
             raise
         state.decision = decision
         state.grants = {g.grant_id: g for g in decision.grants}
+        if decision.review is not None:
+            self.reviews.add(decision.review)
         return decision
 
     @apply.validator
@@ -217,6 +245,48 @@ class ApplicationWorkflow:
         """A provider's late answer; ignored once the receipt has its final state."""
         self.receipts.acknowledge(ack)
 
+    # ----- attendance and review ------------------------------------------------------------
+
+    @workflow.update
+    async def report_attendance(self, report: AttendanceReportRequest) -> ReportOutcome:
+        state = self.state
+        outcome = await db_step_or_refusal(
+            "record_attendance",
+            RecordAttendanceInput(state.input.application_id, report.event_id, report.reported_at),
+            ReportOutcome,
+        )
+        state.reported_events.append(report.event_id)
+        if outcome.grant is not None:
+            state.grants[outcome.grant.grant_id] = outcome.grant
+        if outcome.review is not None:
+            self.reviews.add(outcome.review)
+        return outcome
+
+    @report_attendance.validator
+    def _validate_report(self, report: AttendanceReportRequest) -> None:
+        state = self.state
+        if state.revoked:
+            raise refusal("mykey_revoked", "this MyKey ID has been revoked", status=403)
+        if state.decision is None or state.decision.status != "registered":
+            raise refusal("not_registered", "register for this measure before reporting")
+        if report.event_id in state.reported_events:
+            raise refusal("already_reported", "this event was already reported")
+        if state.deadline_passed:
+            raise refusal("report_window_closed", "the measure's receipt deadline has passed")
+
+    @workflow.update
+    async def decide_review(self, request: ReviewDecisionRequest) -> ReviewResult:
+        """Municipality staff decide a late report or an application; repeats are harmless."""
+        result = await self.reviews.decide(request)
+        self._publish()
+        return result
+
+    @decide_review.validator
+    def _validate_decision(self, request: ReviewDecisionRequest) -> None:
+        if self.state.revoked:
+            raise refusal("mykey_revoked", "this MyKey ID has been revoked", status=403)
+        self.reviews.validate(request)
+
     @workflow.signal
     def revoke(self, reason: str) -> None:
         """The MyKey ID was revoked: forfeit every point not yet with a provider, then end."""
@@ -249,6 +319,9 @@ class ApplicationWorkflow:
         )
         for grant_id in result.forfeited_grant_ids:
             state.grants[grant_id].state = GrantState.FORFEITED.value
+        for plan in state.reviews.values():  # closed by the same step
+            if plan.status == "pending":
+                plan.status = "rejected"
         state.forfeited = True
 
     async def _expire_unreceived(self) -> None:

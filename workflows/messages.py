@@ -5,16 +5,21 @@ resolves these types inside the workflow sandbox, where string annotations do no
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from activities.types import ApplicationDecision, GrantView, ReceiptPlan
+from domain.reviews import ReviewPlan
 
 
 @dataclass
-class ApplicationInput:
+class ApplicationKey:
+    """Which application a workflow carries, and how it was started."""
+
     measure_id: str
     mykey_id: str
     application_id: str
     existing: bool = False  # started for an application granted without a workflow (bulk)
+    history_limit: int = 5000  # continue-as-new once the history is this long and quiet
 
 
 @dataclass
@@ -74,10 +79,32 @@ class SupportOutcome:
 
 
 @dataclass
+class AttendanceReportRequest:
+    event_id: str
+    reported_at: datetime  # when the resident scanned the code, as the API received it
+
+
+@dataclass
+class ReviewDecisionRequest:
+    review_id: str
+    decision: str  # approve | reject
+    reason: str | None
+    actor: str
+
+
+@dataclass
+class ApplicationStatus:
+    status: str  # waiting | refused | granted | pending_review | finished
+    refusal_code: str | None
+    grants: list[GrantView]
+    receipts: list[ReceiptProgress]
+
+
+@dataclass
 class ApplicationState:
     """Everything the workflow knows; it survives continue-as-new whole."""
 
-    input: ApplicationInput
+    input: ApplicationKey
     decision: ApplicationDecision | None = None
     refusal_code: str | None = None
     grants: dict[str, GrantView] = field(default_factory=dict)
@@ -88,11 +115,22 @@ class ApplicationState:
     deadline_passed: bool = False
     revoked: bool = False
     forfeited: bool = False
+    reviews: dict[str, ReviewPlan] = field(default_factory=dict)
+    reported_events: list[str] = field(default_factory=list)
+    runs: int = 1  # how many runs this application has had (continue-as-new)
 
 
 @dataclass
-class ApplicationStatus:
-    status: str  # waiting | refused | granted | pending_review | finished
-    refusal_code: str | None
-    grants: list[GrantView]
-    receipts: list[ReceiptProgress]
+class ApplicationInput(ApplicationKey):
+    """The workflow's input: the key, and the state carried over by continue-as-new."""
+
+    carried: ApplicationState | None = None
+
+    def key(self) -> ApplicationKey:
+        return ApplicationKey(
+            self.measure_id,
+            self.mykey_id,
+            self.application_id,
+            self.existing,
+            self.history_limit,
+        )

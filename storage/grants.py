@@ -1,0 +1,72 @@
+"""Granting points: the per-person cap, the first-come budget, the grant row and its ledger line,
+all in the caller's transaction, so a refusal writes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import RuleViolation
+from domain.points import GrantView
+from storage.ledger import add_grant
+from storage.models import Application, Grant, Measure
+
+
+async def locked_application(session: AsyncSession, application_id: str) -> Application:
+    """The application row, locked on PostgreSQL so that its cap is checked one grant at a time."""
+    application = (
+        await session.execute(
+            select(Application).where(Application.id == application_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if application is None:
+        raise RuleViolation("not_found", "no such application", status=404)
+    return application
+
+
+async def reserve_budget(session: AsyncSession, measure: Measure, points: int) -> None:
+    """First come, first served: the conditional update is the only arbiter of the budget."""
+    condition = Measure.id == measure.id
+    if measure.budget_points is not None:
+        condition = and_(condition, Measure.budget_used + points <= Measure.budget_points)
+    result = await session.execute(
+        update(Measure)
+        .where(condition)
+        .values(budget_used=Measure.budget_used + points)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
+
+
+async def grant_points(
+    session: AsyncSession,
+    *,
+    application: Application,
+    measure: Measure,
+    points: int,
+    grant_id: str,
+    actor: str,
+    now: datetime,
+    event_id: str | None = None,
+) -> GrantView:
+    if application.points_granted + points > measure.per_person_cap:
+        raise RuleViolation(
+            "cap_reached", "this resident has reached the measure's per-person cap", status=409
+        )
+    await reserve_budget(session, measure, points)
+    grant = Grant(
+        id=grant_id,
+        application_id=application.id,
+        measure_id=measure.id,
+        mykey_id=application.mykey_id,
+        event_id=event_id,
+        points=points,
+        receipt_count=0,
+        current_receipt_id=None,
+    )
+    add_grant(session, grant, actor=actor, now=now)
+    application.points_granted += points
+    return GrantView(grant.id, points, grant.state)
