@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -53,6 +55,35 @@ async def apply(
             ApplicationWorkflow.apply,
             ApplyRequest(fixed_registration_id=fixed_registration_id),
             start_workflow_operation=start,
+        )
+    except WorkflowUpdateFailedError as error:
+        violation = violation_from(error)
+        if violation is None:
+            raise
+        raise violation from error
+
+
+async def update_application(
+    ctx: HubContext, application: Application, update: Any, argument: Any
+) -> Any:
+    """Send an update to an application's workflow, starting it from the database when it has
+    none (bulk grants) or when it has ended; a refused rule comes back as `RuleViolation`."""
+    start = WithStartWorkflowOperation(
+        ApplicationWorkflow.run,
+        ApplicationInput(
+            measure_id=application.measure_id,
+            mykey_id=application.mykey_id,
+            application_id=application.id,
+            existing=True,
+        ),
+        id=application.workflow_id,
+        task_queue=ctx.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    try:
+        return await ctx.client().execute_update_with_start_workflow(
+            update, argument, start_workflow_operation=start
         )
     except WorkflowUpdateFailedError as error:
         violation = violation_from(error)

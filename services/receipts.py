@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-
 from domain.receipts import ReceiptPlan
+from services.applications import update_application
 from services.context import HubContext
-from services.workflow_errors import violation_from
 from storage import receipts
 from storage.models import Application
 from workflows.application import ApplicationWorkflow
-from workflows.messages import ApplicationInput, ReceiptRequest
+from workflows.messages import ReceiptRequest
 
 
 async def request_receipts(
@@ -32,31 +29,12 @@ async def request_receipts(
             assert application is not None
             by_workflow.setdefault(application.workflow_id, (application, []))[1].append(grant.id)
     plans: list[ReceiptPlan] = []
-    for workflow_id, (application, ids) in by_workflow.items():
-        # Bulk-granted applications get their workflow at their first receipt request.
-        start = WithStartWorkflowOperation(
-            ApplicationWorkflow.run,
-            ApplicationInput(
-                measure_id=application.measure_id,
-                mykey_id=application.mykey_id,
-                application_id=application.id,
-                existing=True,
-            ),
-            id=workflow_id,
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    for application, ids in by_workflow.values():
+        ticket = await update_application(
+            ctx,
+            application,
+            ApplicationWorkflow.request_receipt,
+            ReceiptRequest(grant_ids=ids, registration_id=registration_id),
         )
-        try:
-            ticket = await ctx.client().execute_update_with_start_workflow(
-                ApplicationWorkflow.request_receipt,
-                ReceiptRequest(grant_ids=ids, registration_id=registration_id),
-                start_workflow_operation=start,
-            )
-        except WorkflowUpdateFailedError as error:
-            violation = violation_from(error)
-            if violation is None:
-                raise
-            raise violation from error
         plans.extend(ticket.receipts)
     return plans

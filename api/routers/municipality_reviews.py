@@ -1,0 +1,91 @@
+"""The review queue: late attendance reports and review-required applications, decided by staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from api.deps import Context, MunicipalityStaff, require_scope
+from api.schemas import Strict
+from api.views import iso
+from domain.reviews import Decision, ReviewStatus
+from services import reviews
+
+router = APIRouter(prefix="/v1/municipalities/{code}/reviews", tags=["municipality"])
+
+
+def review_view(row: reviews.QueuedReview) -> dict[str, Any]:
+    review = row.review
+    return {
+        "review_id": review.id,
+        "kind": review.kind,
+        "status": review.status,
+        "measure_id": review.measure_id,
+        "measure_title": row.measure_title,
+        "application_id": review.application_id,
+        "event": None
+        if row.event is None
+        else {
+            "event_id": row.event.id,
+            "title": row.event.title,
+            "starts_at": iso(row.event.starts_at),
+            "ends_at": iso(row.event.ends_at),
+            "points": row.event.points,
+        },
+        "reported_at": iso(row.report.reported_at) if row.report else None,
+        "late_by_s": row.lateness_s,
+        "opened_at": iso(review.created_at),
+        "remind_at": iso(review.remind_at),
+        "reminded_at": iso(review.reminded_at),
+        "decide_by": iso(review.decide_by),
+        "default_decision": review.default_decision,
+        "decided_at": iso(review.decided_at),
+        "decided_by": review.decided_by,
+        "reason": review.reason,
+    }
+
+
+@router.get("")
+async def list_reviews(
+    code: str,
+    staff: MunicipalityStaff,
+    ctx: Context,
+    status: ReviewStatus | None = Query(ReviewStatus.PENDING),
+    measure_id: str | None = Query(None, max_length=40),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    rows = await reviews.review_queue(
+        ctx, code, status=status, measure_id=measure_id, limit=limit, offset=offset
+    )
+    return {"reviews": [review_view(r) for r in rows]}
+
+
+class DecisionBody(Strict):
+    decision: Decision
+    reason: str | None = Field(None, max_length=2000)
+
+
+@router.post("/{review_id}/decision")
+async def decide_review(
+    code: str, review_id: str, body: DecisionBody, staff: MunicipalityStaff, ctx: Context
+) -> dict[str, Any]:
+    require_scope(staff, code, "municipality")
+    result = await reviews.decide(
+        ctx, code, review_id, decision=body.decision, reason=body.reason, actor=staff.actor
+    )
+    return {
+        "review_id": result.review_id,
+        "status": result.status,
+        "changed": result.changed,
+        "grant": None
+        if result.grant is None
+        else {
+            "grant_id": result.grant.grant_id,
+            "points": result.grant.points,
+            "state": result.grant.state,
+        },
+    }

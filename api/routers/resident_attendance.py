@@ -1,0 +1,37 @@
+"""Residents report attendance by scanning an event's QR code in the app (FAQ: 参加報告)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from api.deps import Context, CurrentResident
+from api.schemas import Strict
+from services import attendance
+
+router = APIRouter(prefix="/v1/me", tags=["resident"])
+
+
+class AttendanceBody(Strict):
+    qr_payload: str = Field(min_length=1, max_length=512)
+
+
+@router.post("/attendance-reports", status_code=201)
+async def report_attendance(
+    body: AttendanceBody, resident: CurrentResident, ctx: Context
+) -> dict[str, Any]:
+    outcome = await attendance.report(ctx, mykey_id=resident.mykey_id, qr_payload=body.qr_payload)
+    return {
+        "report_id": outcome.report_id,
+        "event_id": outcome.event_id,
+        "status": outcome.status,
+        "grant": None
+        if outcome.grant is None
+        else {
+            "grant_id": outcome.grant.grant_id,
+            "points": outcome.grant.points,
+            "state": outcome.grant.state,
+        },
+    }
