@@ -14,6 +14,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.providers.registry import AdapterRegistry
+from domain.reviews import ReviewPolicy
 from hub.workers import HubWorkers, WorkerOptions
 from services.applications import application_ids
 from services.context import HubContext
@@ -33,7 +34,10 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def hub_workers(
-    env: WorkflowEnvironment, ctx: HubContext, fake: FakeProvider
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    fake: FakeProvider,
+    review_policy: ReviewPolicy | None = None,
 ) -> AsyncIterator[str]:
     """The real hub worker composition, with the fake behind the `hub_rest` adapter name."""
     registry = AdapterRegistry({"hub_rest": fake.factory()})
@@ -42,7 +46,9 @@ async def hub_workers(
         env.client,
         ctx.sessions,
         registry,
-        WorkerOptions(task_queue=queue, provider_refresh_s=0.1),
+        WorkerOptions(
+            task_queue=queue, provider_refresh_s=0.1, review_policy=review_policy or ReviewPolicy()
+        ),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(workers.run(stop))
