@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     review_remind_after_s: int = Field(default=3 * 86400, gt=0)  # undecided review: remind staff
     review_decide_after_s: int = Field(default=14 * 86400, gt=0)  # then the default decision
     review_default_decision: str = Field(default="reject", pattern="^(approve|reject)$")
+    stuck_attempts: int = Field(default=5, ge=1)  # more failed attempts than this: stuck
+    stuck_age_s: int = Field(default=86400, gt=0)  # open longer than this: stuck
 
     @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
     @classmethod

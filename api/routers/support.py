@@ -1,0 +1,146 @@
+"""Support staff (問合せ窓口): stuck receipts, their timelines and actions, resident lookup.
+Identifiers of residents and accounts are masked but for their last characters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from api.deps import Context, SupportStaff
+from api.schemas import Strict
+from api.views import grant_view, iso, mask, receipt_view
+from services import support
+
+router = APIRouter(prefix="/v1/support", tags=["support"])
+
+
+def _receipt_row(row: Any) -> dict[str, Any]:
+    receipt = row.receipt
+    return {
+        **receipt_view(receipt),
+        "provider_id": receipt.provider_id,
+        "municipality_code": receipt.municipality_code,
+        "mykey_id": mask(receipt.mykey_id),
+        "reasons": row.reasons,
+        "stuck_since": iso(row.since),
+        "attempts": receipt.attempts,
+        "last_error": receipt.last_error,
+        "workflow_id": receipt.workflow_id,
+    }
+
+
+@router.get("/receipts/stuck")
+async def stuck_receipts(
+    _: SupportStaff,
+    ctx: Context,
+    older_than_s: int | None = Query(None, ge=0, le=10**9),
+    provider_id: str | None = Query(None, max_length=64),
+    state: str | None = Query(None, max_length=16),
+    municipality_code: str | None = Query(None, max_length=6),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    rows, total = await support.stuck(
+        ctx,
+        older_than_s=older_than_s,
+        provider_id=provider_id,
+        state=state,
+        municipality_code=municipality_code,
+        limit=limit,
+        offset=offset,
+    )
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "receipts": [_receipt_row(r) for r in rows],
+    }
+
+
+@router.get("/receipts/{receipt_id}")
+async def receipt_detail(receipt_id: str, _: SupportStaff, ctx: Context) -> dict[str, Any]:
+    found = await support.detail(ctx, receipt_id)
+    receipt = found.receipt
+    return {
+        **receipt_view(receipt),
+        "provider_id": receipt.provider_id,
+        "municipality_code": receipt.municipality_code,
+        "measure_title": found.measure.title,
+        "mykey_id": mask(receipt.mykey_id),
+        "account_id": mask(receipt.account_id),
+        "grant": grant_view(found.grant),
+        "attempts": receipt.attempts,
+        "last_error": receipt.last_error,
+        "provider_reference": receipt.provider_reference,
+        "stuck": bool(found.reasons),
+        "reasons": found.reasons,
+        "stuck_since": iso(receipt.stuck_since),
+        "workflow_id": receipt.workflow_id,
+        "temporal_ui": found.workflow_link,
+        "timeline": [
+            {"at": iso(e.at), "state": e.state, "actor": e.actor, "detail": e.detail}
+            for e in found.timeline
+        ],
+    }
+
+
+class ActionBody(Strict):
+    action: str = Field(
+        pattern=r"^(retry_now|check_provider_status|return_to_unreceived|add_note)$"
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/receipts/{receipt_id}/actions")
+async def receipt_action(
+    receipt_id: str, body: ActionBody, staff: SupportStaff, ctx: Context
+) -> dict[str, Any]:
+    outcome = await support.act(
+        ctx, receipt_id, action=body.action, note=body.note, actor=staff.actor
+    )
+    return {
+        "receipt_id": outcome.receipt_id,
+        "action": outcome.action,
+        "provider_status": outcome.provider_status,
+        "receipt_state": outcome.receipt_state,
+        "message": outcome.message,
+    }
+
+
+@router.get("/residents/{mykey_id}")
+async def resident_overview(mykey_id: str, _: SupportStaff, ctx: Context) -> dict[str, Any]:
+    found = await support.resident(ctx, mykey_id)
+    totals: dict[str, int] = {}
+    for grant in found.grants:
+        totals[grant.state] = totals.get(grant.state, 0) + grant.points
+    return {
+        "mykey_id": mask(found.mykey.mykey_id),
+        "status": found.mykey.status,
+        "issued_at": iso(found.mykey.issued_at),
+        "points": totals,
+        "registrations": [
+            {
+                "registration_id": r.id,
+                "payment_service_id": r.payment_service_id,
+                "account_id": mask(r.account_id),
+                "status": r.status,
+            }
+            for r in found.registrations
+        ],
+        "applications": [
+            {
+                "application_id": a.id,
+                "measure_id": a.measure_id,
+                "state": a.state,
+                "points_granted": a.points_granted,
+            }
+            for a in found.applications
+        ],
+        "grants": [grant_view(g) for g in found.grants],
+        "receipts": [
+            {**receipt_view(r), "provider_id": r.provider_id, "account_id": mask(r.account_id)}
+            for r in found.receipts
+        ],
+    }
