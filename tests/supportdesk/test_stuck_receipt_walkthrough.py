@@ -110,6 +110,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(hub: Hub) ->
     overview = await hub.http.get(f"/v1/support/residents/{resident.mykey_id}", headers=support)
     assert overview.status_code == 200, overview.text
     body = overview.json()
+    assert resident.mykey_id is not None
     assert body["mykey_id"] == "****" + resident.mykey_id[-4:]
     assert body["points"] == {"credited": 1000}
     assert sorted(r["state"] for r in body["receipts"]) == ["credited", "returned"]
