@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import RuleViolation
@@ -118,3 +119,38 @@ async def create_api_key(
         elif scope:
             raise RuleViolation("invalid_scope", f"a {role.value} key has no scope", status=422)
         return await keys.create_key(session, role=role, scope=scope, now=ctx.clock(), label=label)
+
+
+async def update_provider(
+    ctx: HubContext, provider_id: str, *, name: str | None, config: dict[str, Any] | None
+) -> PaymentProvider:
+    """Change a provider's name or configuration. Secrets given are replaced; secrets not given
+    stay as they were, so an operator can change a rate limit without knowing the secrets."""
+    async with ctx.sessions.begin() as session:
+        row = await session.get(PaymentProvider, provider_id, with_for_update=True)
+        if row is None:
+            raise RuleViolation("not_found", "no such provider", status=404)
+        if config is not None:
+            public, secret = split_secrets(config)
+            merged_secrets = {**row.secrets, **secret}
+            check_adapter_config(row.adapter, {**public, **merged_secrets})
+            row.config = public
+            row.secrets = merged_secrets
+        if name is not None:
+            row.name = name
+    return row
+
+
+async def revoke_api_key(ctx: HubContext, key_id: str) -> ApiKey:
+    async with ctx.sessions.begin() as session:
+        row = await session.get(ApiKey, key_id, with_for_update=True)
+        if row is None:
+            raise RuleViolation("not_found", "no such API key", status=404)
+        if row.revoked_at is None:
+            row.revoked_at = ctx.clock()
+    return row
+
+
+async def list_rows(ctx: HubContext, model: type, *order: Any) -> list[Any]:
+    async with ctx.sessions() as session:
+        return list((await session.execute(select(model).order_by(*order))).scalars())
