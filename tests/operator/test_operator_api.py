@@ -16,9 +16,8 @@ async def test_keys_are_shown_once_stored_hashed_and_revocable(hub: Hub) -> None
     assert created.status_code == 201
     key, key_id = created.json()["key"], created.json()["key_id"]
     staff = {"authorization": f"Bearer {key}"}
-    assert (
-        await hub.http.get("/v1/municipalities/131016/reviews", headers=staff)
-    ).status_code == 200
+    reviews = "/v1/municipalities/131016/reviews"
+    assert (await hub.http.get(reviews, headers=staff)).status_code == 200
 
     listed = (await hub.http.get("/v1/operator/api-keys", headers=hub.operator_headers)).json()
     mine = next(k for k in listed["api_keys"] if k["key_id"] == key_id)
@@ -30,7 +29,7 @@ async def test_keys_are_shown_once_stored_hashed_and_revocable(hub: Hub) -> None
         f"/v1/operator/api-keys/{key_id}/revoke", headers=hub.operator_headers
     )
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
-    refused = await hub.http.get("/v1/municipalities/131016/reviews", headers=staff)
+    refused = await hub.http.get(reviews, headers=staff)
     assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
 
 
