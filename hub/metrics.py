@@ -24,15 +24,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from sqlalchemy import func, select
-from temporalio.runtime import (
-    LogForwardingConfig,
-    LoggingConfig,
-    OpenTelemetryConfig,
-    PrometheusConfig,
-    Runtime,
-    TelemetryConfig,
-    TelemetryFilter,
-)
+from temporalio.runtime import OpenTelemetryConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 from hub.settings import Settings
 from storage.database import SessionFactory
@@ -206,28 +198,21 @@ def add_metrics_route(app: FastAPI, settings: Settings) -> None:
 
 
 def temporal_runtime(settings: Settings, service_name: str) -> Runtime | None:
-    """The Temporal SDK's own metrics (task latencies, activity failures = retries, polls), and
-    its Rust core's log lines forwarded into Python logging, so they are JSON and redacted too."""
+    """The Temporal SDK's own metrics (task latencies, activity failures = retries, polls).
+
+    The SDK's Rust core keeps writing its few warnings to stderr itself: forwarding them into
+    Python logging calls back into the interpreter from the core's threads, which can abort a
+    worker while it exits.
+    """
     metric_config: PrometheusConfig | OpenTelemetryConfig | None = None
     if settings.temporal_metrics_bind:
         metric_config = PrometheusConfig(bind_address=settings.temporal_metrics_bind)
     elif "otlp" in exporters(settings) and otlp_url(settings, "metrics"):
         metric_config = OpenTelemetryConfig(url=str(otlp_url(settings, "metrics")), http=True)
-    forward = settings.log_format == "json"
-    if metric_config is None and not forward:
+    if metric_config is None:
         return None
-    logging_config = LoggingConfig(
-        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-        forwarding=(
-            LogForwardingConfig(logger=logging.getLogger("temporalio.core")) if forward else None
-        ),
-    )
     return Runtime(
-        telemetry=TelemetryConfig(
-            logging=logging_config,
-            metrics=metric_config,
-            global_tags={"service_name": service_name},
-        )
+        telemetry=TelemetryConfig(metrics=metric_config, global_tags={"service_name": service_name})
     )
 
 
