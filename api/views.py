@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.points import GrantView
 from storage.models import Grant, Measure, MeasurePaymentService, Receipt
 
 
@@ -63,6 +64,13 @@ def grant_view(grant: Grant) -> dict[str, Any]:
         "state": grant.state,
         "created_at": iso(grant.created_at),
     }
+
+
+def grant_brief(grant: GrantView | None) -> dict[str, Any] | None:
+    """A grant as a workflow reported it (no resident, no times)."""
+    if grant is None:
+        return None
+    return {"grant_id": grant.grant_id, "points": grant.points, "state": grant.state}
 
 
 def receipt_view(receipt: Receipt) -> dict[str, Any]:

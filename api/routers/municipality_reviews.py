@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.deps import Context, MunicipalityStaff, require_scope
 from api.schemas import Strict
-from api.views import iso
+from api.views import grant_brief, iso
 from domain.reviews import Decision, ReviewStatus
 from services import reviews
 
@@ -81,11 +81,5 @@ async def decide_review(
         "review_id": result.review_id,
         "status": result.status,
         "changed": result.changed,
-        "grant": None
-        if result.grant is None
-        else {
-            "grant_id": result.grant.grant_id,
-            "points": result.grant.points,
-            "state": result.grant.state,
-        },
+        "grant": grant_brief(result.grant),
     }

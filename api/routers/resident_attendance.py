@@ -9,6 +9,7 @@ from pydantic import Field
 
 from api.deps import Context, CurrentResident
 from api.schemas import Strict
+from api.views import grant_brief
 from services import attendance
 
 router = APIRouter(prefix="/v1/me", tags=["resident"])
@@ -27,11 +28,5 @@ async def report_attendance(
         "report_id": outcome.report_id,
         "event_id": outcome.event_id,
         "status": outcome.status,
-        "grant": None
-        if outcome.grant is None
-        else {
-            "grant_id": outcome.grant.grant_id,
-            "points": outcome.grant.points,
-            "state": outcome.grant.state,
-        },
+        "grant": grant_brief(outcome.grant),
     }
