@@ -113,70 +113,49 @@ async def acknowledge_many(
     now = ctx.clock()
     results: dict[str, AckResult] = {}
     to_signal: list[tuple[str, AckItem]] = []  # (workflow ID, answer)
-    settled: list[str] = []  # recorded for a receipt already final: no workflow waits
     async with ctx.sessions.begin() as session:
         facts = await provider_inbox.receipt_facts(session, [i.receipt_id for i in items])
-        mine = [i for i in items if (f := facts.get(i.receipt_id)) and f.provider_id == provider_id]
+
+        def known(item: AckItem) -> bool:
+            fact = facts.get(item.receipt_id)
+            return fact is not None and fact.provider_id == provider_id
+
         for item in items:
-            if item.receipt_id not in facts or facts[item.receipt_id].provider_id != provider_id:
+            if not known(item):
                 results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.UNKNOWN)
+        mine = [item for item in items if known(item)]
         prior = await provider_inbox.acknowledgements(session, [i.receipt_id for i in mine])
         fresh: list[AckItem] = []
-        for item in mine:
-            final_answer = _AGREES_WITH.get(facts[item.receipt_id].state)
-            if item.receipt_id in prior:
-                continue
-            if final_answer is not None and final_answer != item.status:
-                results[item.receipt_id] = AckResult(
-                    item.receipt_id,
-                    AckVerdict.CONFLICT,
-                    f"the receipt is already {facts[item.receipt_id].state}",
-                )
-                continue
-            fresh.append(item)
-        recorded = await provider_inbox.record_acknowledgements(
-            session,
-            [
-                {
-                    "receipt_id": i.receipt_id,
-                    "provider_id": provider_id,
-                    "status": i.status,
-                    "reason": _clean(i.reason, 200),
-                    "provider_reference": _clean(i.provider_reference, 128),
-                    "source": source,
-                    "received_at": now,
-                    "signalled_at": None,
-                }
-                for i in fresh
-            ],
-        )
-        for item in fresh:
-            if item.receipt_id not in recorded:
-                continue  # another answer won a race: compared below like any earlier one
-            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
-            if facts[item.receipt_id].state in _AGREES_WITH:
-                settled.append(item.receipt_id)
+        for item in (i for i in mine if i.receipt_id not in prior):
+            state = facts[item.receipt_id].state
+            if _AGREES_WITH.get(state, item.status) != item.status:
+                detail = f"the receipt is already {state}"
+                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
             else:
+                fresh.append(item)
+        recorded = await provider_inbox.record_acknowledgements(
+            session, [_row(i, provider_id, source, now, facts[i.receipt_id].state) for i in fresh]
+        )
+        for item in (i for i in fresh if i.receipt_id in recorded):
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
+            if facts[item.receipt_id].state not in _AGREES_WITH:  # a workflow waits for it
                 to_signal.append((facts[item.receipt_id].workflow_id, item))
-        raced = [i for i in mine if i.receipt_id not in results]
+        # Answered before (or by a concurrent request that won the insert): compare.
+        compared = [i for i in mine if i.receipt_id not in results]
         prior.update(
             await provider_inbox.acknowledgements(
-                session, [i.receipt_id for i in raced if i.receipt_id not in prior]
+                session, [i.receipt_id for i in compared if i.receipt_id not in prior]
             )
         )
-        for item in raced:
+        for item in compared:
             earlier = prior[item.receipt_id]
             if not _same(earlier, item):
-                results[item.receipt_id] = AckResult(
-                    item.receipt_id,
-                    AckVerdict.CONFLICT,
-                    f"the provider already answered {earlier.status}",
-                )
+                detail = f"the provider already answered {earlier.status}"
+                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
                 continue
             results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.DUPLICATE)
             if earlier.signalled_at is None:  # the first delivery did not happen: try again
                 to_signal.append((facts[item.receipt_id].workflow_id, _as_item(earlier)))
-        await provider_inbox.mark_signalled(session, settled, now)
     delivered = await deliver(ctx, to_signal)
     for _, item in to_signal:
         if item.receipt_id not in delivered:
@@ -184,6 +163,20 @@ async def acknowledge_many(
                 item.receipt_id, results[item.receipt_id].verdict, delivered=False
             )
     return [results[item.receipt_id] for item in items]
+
+
+def _row(item: AckItem, provider_id: str, source: str, now: datetime, state: str) -> dict[str, Any]:
+    """An answer for a receipt that is already final needs no delivery: no workflow waits."""
+    return {
+        "receipt_id": item.receipt_id,
+        "provider_id": provider_id,
+        "status": item.status,
+        "reason": _clean(item.reason, 200),
+        "provider_reference": _clean(item.provider_reference, 128),
+        "source": source,
+        "received_at": now,
+        "signalled_at": now if state in _AGREES_WITH else None,
+    }
 
 
 def _as_item(row: Any) -> AckItem:
