@@ -19,7 +19,7 @@ from activities.types import (
 )
 from domain.errors import RuleViolation
 from domain.reviews import ReviewPolicy
-from storage import applications, receipts, reviews
+from storage import applications, audit, receipts, reviews
 from storage.database import SessionFactory
 
 WORKFLOW_ACTOR = "workflow"
@@ -44,7 +44,7 @@ class ApplicationActivities:
     async def decide_application(self, request: DecideApplicationInput) -> ApplicationDecision:
         try:
             async with self.sessions.begin() as session:
-                return await applications.apply(
+                decision = await applications.apply(
                     session,
                     measure_id=request.measure_id,
                     mykey_id=request.mykey_id,
@@ -55,6 +55,15 @@ class ApplicationActivities:
                     actor=WORKFLOW_ACTOR,
                     review_policy=self.review_policy,
                 )
+                audit.record(
+                    session,
+                    actor=WORKFLOW_ACTOR,
+                    action="decide_application",
+                    object_type="application",
+                    object_id=request.application_id,
+                    outcome=decision.status,
+                )
+                return decision
         except RuleViolation as violation:
             raise rule_error(violation) from violation
 
@@ -74,6 +83,14 @@ class ApplicationActivities:
                 application_id=request.application_id,
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
+            )
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="expire_grants",
+                object_type="application",
+                object_id=request.application_id,
+                outcome=f"expired {len(expired)}",
             )
         return ExpireGrantsResult(expired_grant_ids=expired)
 
@@ -97,6 +114,14 @@ class ApplicationActivities:
                 now=self.clock(),
             )
             grants = await applications.grants_of(session, request.application_id)
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="forfeit_grants",
+                object_type="application",
+                object_id=request.application_id,
+                outcome="forfeited",
+            )
         return ForfeitGrantsResult(
             forfeited_grant_ids=[g.grant_id for g in grants if g.state == "forfeited"]
         )

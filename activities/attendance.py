@@ -18,7 +18,7 @@ from activities.types import (
 from domain.attendance import ReportOutcome
 from domain.errors import RuleViolation
 from domain.reviews import Decision, ReviewPolicy, ReviewResult
-from storage import attendance, reviews
+from storage import attendance, audit, reviews
 from storage.database import SessionFactory
 
 
@@ -39,7 +39,7 @@ class AttendanceActivities:
     async def record_attendance(self, request: RecordAttendanceInput) -> ReportOutcome:
         try:
             async with self.sessions.begin() as session:
-                return await attendance.record_report(
+                outcome = await attendance.record_report(
                     session,
                     application_id=request.application_id,
                     event_id=request.event_id,
@@ -49,6 +49,16 @@ class AttendanceActivities:
                     now=self.clock(),
                     actor=WORKFLOW_ACTOR,
                 )
+                audit.record(
+                    session,
+                    actor=WORKFLOW_ACTOR,
+                    action="record_attendance",
+                    object_type="event",
+                    object_id=request.event_id,
+                    outcome=outcome.status,
+                    detail={"report_id": outcome.report_id},
+                )
+                return outcome
         except RuleViolation as violation:
             raise rule_error(violation) from violation
 
@@ -56,7 +66,7 @@ class AttendanceActivities:
     async def decide_review(self, request: DecideReviewInput) -> ReviewResult:
         try:
             async with self.sessions.begin() as session:
-                return await reviews.decide(
+                result = await reviews.decide(
                     session,
                     request.review_id,
                     Decision(request.decision),
@@ -64,6 +74,16 @@ class AttendanceActivities:
                     actor=request.actor,
                     now=self.clock(),
                 )
+                audit.record(
+                    session,
+                    actor=request.actor,
+                    action="decide_review",
+                    object_type="review",
+                    object_id=request.review_id,
+                    outcome=result.status if result.changed else "unchanged",
+                    detail={"reason": request.reason},
+                )
+                return result
         except RuleViolation as violation:
             raise rule_error(violation) from violation
 
@@ -71,4 +91,12 @@ class AttendanceActivities:
     async def remind_review(self, request: RemindReviewInput) -> RemindReviewResult:
         async with self.sessions.begin() as session:
             reminded = await reviews.mark_reminded(session, request.review_id, now=self.clock())
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="remind_review",
+                object_type="review",
+                object_id=request.review_id,
+                outcome="reminded" if reminded else "unchanged",
+            )
         return RemindReviewResult(review_id=request.review_id, reminded=reminded)

@@ -20,6 +20,7 @@ from adapters.providers.registry import AdapterRegistry
 from domain.providers import batch_cutoff_from_config
 from services.acknowledgements import WorkerContext
 from services.batches import BatchChannel, dispatch_round
+from storage import audit
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import PaymentProvider
@@ -71,6 +72,17 @@ class BatchActivities:
             )
         except (TransientProviderError, PermanentProviderError) as error:
             raise provider_error(error) from error
+        if report.files_written or report.result_files:
+            async with self.context.sessions.begin() as session:
+                audit.record(
+                    session,
+                    actor=f"provider-worker:{request.provider_id}",
+                    action="dispatch_batches",
+                    object_type="provider",
+                    object_id=request.provider_id,
+                    outcome=f"written {report.files_written}, read {report.result_files}",
+                    detail={"records": report.records_written, "acks": report.acknowledgements},
+                )
         return DispatchResult(
             files_written=report.files_written,
             records_written=report.records_written,

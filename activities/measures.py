@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from domain.identifiers import application_key
-from storage import bulk_grants
+from storage import audit, bulk_grants
 from storage.database import SessionFactory
 
 WORKFLOW_ACTOR = "workflow:measure"
@@ -71,6 +71,15 @@ class MeasureActivities:
                 actor=WORKFLOW_ACTOR,
                 after=request.after,
             )
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="grant_targets",
+                object_type="measure",
+                object_id=request.measure_id,
+                outcome=f"granted {outcome.granted}",
+                detail={"points": outcome.points, "cursor": outcome.cursor},
+            )
         return MeasureBatchResult(
             outcome.granted, outcome.points, outcome.more, outcome.budget_exhausted, outcome.cursor
         )
@@ -84,5 +93,14 @@ class MeasureActivities:
                 limit=request.batch_size,
                 now=request.now or self.clock(),
                 actor=WORKFLOW_ACTOR,
+            )
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="expire_measure_grants",
+                object_type="measure",
+                object_id=request.measure_id,
+                outcome=f"expired {outcome.granted}",
+                detail={"points": outcome.points},
             )
         return MeasureBatchResult(outcome.granted, outcome.points, outcome.more)

@@ -20,7 +20,7 @@ from adapters.providers.contract import (
 )
 from adapters.providers.registry import AdapterRegistry
 from domain.receipts import TERMINAL_RECEIPT_STATES
-from storage import batches, receipts
+from storage import audit, batches, receipts
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import PaymentProvider
@@ -67,6 +67,15 @@ class ProviderActivities:
                 now=self.clock(),
                 actor=f"provider-worker:{request.provider_id}",
             )
+            audit.record(
+                session,
+                actor=f"provider-worker:{request.provider_id}",
+                action="begin_credit",
+                object_type="receipt",
+                object_id=request.receipt_id,
+                outcome=receipt.state,
+                detail={"attempt": attempt},
+            )
             if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES}:
                 return CreditResult(
                     receipt_id=receipt.id,
@@ -92,6 +101,14 @@ class ProviderActivities:
                         provider_id=request.provider_id,
                         now=self.clock(),
                     )
+                    audit.record(
+                        session,
+                        actor=f"provider-worker:{request.provider_id}",
+                        action="enqueue_credit",
+                        object_type="receipt",
+                        object_id=request.receipt_id,
+                        outcome="queued",
+                    )
                 outcome = CreditOutcome(status="accepted")
         except (TransientProviderError, PermanentProviderError) as error:
             async with self.sessions.begin() as session:
@@ -101,6 +118,15 @@ class ProviderActivities:
                     attempt=attempt,
                     error=str(error),
                     now=self.clock(),
+                )
+                audit.record(
+                    session,
+                    actor=f"provider-worker:{request.provider_id}",
+                    action="credit_attempt_failed",
+                    object_type="receipt",
+                    object_id=request.receipt_id,
+                    outcome=type(error).__name__,
+                    detail={"attempt": attempt, "error": str(error)},
                 )
             raise provider_error(error) from error
         return CreditResult(

@@ -19,7 +19,7 @@ from activities.types import (
     ReturnReceiptInput,
 )
 from domain.errors import RuleViolation
-from storage import receipts
+from storage import audit, receipts
 from storage.database import SessionFactory
 
 
@@ -41,6 +41,14 @@ class ReceiptActivities:
                     now=self.clock(),
                     actor=f"resident:{request.mykey_id}",
                 )
+                audit.record(
+                    session,
+                    actor=f"resident:{request.mykey_id}",
+                    action="claim_receipts",
+                    object_type="receipt",
+                    object_id=",".join(p.receipt_id for p in plans),
+                    outcome=f"claimed {len(plans)}",
+                )
         except RuleViolation as violation:
             raise rule_error(violation) from violation
         return ClaimReceiptsResult(receipts=plans)
@@ -57,6 +65,15 @@ class ReceiptActivities:
                 now=self.clock(),
                 actor=request.actor or WORKFLOW_ACTOR,
             )
+            audit.record(
+                session,
+                actor=request.actor or WORKFLOW_ACTOR,
+                action="record_credit_outcome",
+                object_type="receipt",
+                object_id=request.receipt_id,
+                outcome=state,
+                detail={"status": request.status, "reason": request.reason},
+            )
         return RecordOutcomeResult(
             receipt_id=request.receipt_id, state=state, grant_state=grant_state
         )
@@ -72,6 +89,14 @@ class ReceiptActivities:
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
             )
+            audit.record(
+                session,
+                actor=WORKFLOW_ACTOR,
+                action="mark_receipt_stuck",
+                object_type="receipt",
+                object_id=request.receipt_id,
+                outcome=request.reason if marked else "unchanged",
+            )
         return MarkStuckResult(receipt_id=request.receipt_id, marked=marked)
 
     @activity.defn(name="return_receipt")
@@ -83,6 +108,15 @@ class ReceiptActivities:
                 now=self.clock(),
                 actor=request.actor,
                 note=request.note,
+            )
+            audit.record(
+                session,
+                actor=request.actor,
+                action="return_receipt",
+                object_type="receipt",
+                object_id=request.receipt_id,
+                outcome=state,
+                detail={"note": request.note},
             )
         return RecordOutcomeResult(
             receipt_id=request.receipt_id, state=state, grant_state=grant_state

@@ -14,7 +14,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from adapters.jpki.runtime import jpki_clients, start_crl_refresher, stop_jpki_clients
 from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
-from api import problems
+from api import middleware, problems
+from api.ratelimit import RateLimits
 from api.routers import all_routers
 from hub.metrics import add_metrics_route, receipt_gauges
 from hub.settings import Settings, get_settings
@@ -81,6 +82,7 @@ def create_app(
         description="Back end of the 自治体マイナポイント programme (SPEC v1).",
     )
     problems.install(app)
+    middleware.install(app, RateLimits(settings))  # request IDs, audit entries, rate limits
     for router in all_routers():
         app.include_router(router)
     configure_tracing(settings, "mph-api")

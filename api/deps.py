@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.middleware import note_principal, note_resident
 from domain.errors import RuleViolation
 from services.context import HubContext
 from storage import identity, keys
@@ -45,7 +46,9 @@ async def _resident(request: Request, ctx: Context) -> MyKey:
     if not token.startswith(identity.SESSION_PREFIX):
         raise RuleViolation("unauthenticated", "a resident session token is required", status=401)
     async with ctx.sessions.begin() as session:
-        return await identity.resident_for_token(session, token, now=ctx.clock())
+        mykey = await identity.resident_for_token(session, token, now=ctx.clock())
+    await note_resident(request, mykey)  # the audit's actor; the per-MyKey rate limit
+    return mykey
 
 
 CurrentResident = Annotated[MyKey, Depends(_resident)]
@@ -63,6 +66,7 @@ def _principal_of(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
                 principal = await keys.principal_for_key(session, token, now=ctx.clock())
         if principal is None:
             raise RuleViolation("unauthenticated", "unknown or revoked API key", status=401)
+        note_principal(request, principal)  # the audit's actor
         if principal.role not in roles:
             raise RuleViolation("forbidden", "this key's role cannot use this endpoint", status=403)
         return principal

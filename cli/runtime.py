@@ -73,6 +73,8 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
             id_secret=settings.token_secret.get_secret_value().encode(),
             review_policy=settings.review_policy,
             attendance_grace=timedelta(seconds=settings.attendance_grace_s),
+            audit_key=settings.audit_hmac_key.get_secret_value().encode(),
+            audit_seal_interval_s=settings.audit_seal_interval_s,
         ),
         queues=queues,
     )

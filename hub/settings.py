@@ -17,6 +17,8 @@ DATA_DIR = Path(".data")
 DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
 DEV_SECRET = "development-only-secret-change-me"
 DEV_QR_KEY = "development-only-qr-signing-key"
+DEV_AUDIT_KEY = "development-only-audit-hmac-key"
+DEV_PAYLOAD_KEYS = "dev1:ZGV2ZWxvcG1lbnQtb25seS1wYXlsb2FkLWtleS0zMmI="  # 32 bytes, public
 
 
 class Environment(StrEnum):
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
+    audit_hmac_key: SecretStr = SecretStr(DEV_AUDIT_KEY)  # chains the audit log
+    audit_seal_interval_s: float = Field(default=1.0, gt=0)  # the worker seals this often
+    payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
+    rate_limit_storage: str = "memory://"  # or redis://127.0.0.1:6379 to share across APIs
+    rate_limit_login: str = "30/minute"  # per client address, login challenges and sessions
+    rate_limit_resident_writes: str = "120/minute"  # per MyKey ID, resident writes
+    rate_limit_address_writes: str = "600/minute"  # per client address, resident writes
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     session_ttl_s: int = 1800
@@ -83,6 +92,10 @@ class Settings(BaseSettings):
             problems.append("HUB_TOKEN_SECRET is the development default")
         if self.qr_signing_key.get_secret_value() == DEV_QR_KEY:
             problems.append("HUB_QR_SIGNING_KEY is the development default")
+        if self.audit_hmac_key.get_secret_value() == DEV_AUDIT_KEY:
+            problems.append("HUB_AUDIT_HMAC_KEY is the development default")
+        if DEV_PAYLOAD_KEYS.split(":")[1] in self.payload_keys.get_secret_value():
+            problems.append("HUB_PAYLOAD_KEYS holds the development key")
         if self.jpki_allow_test_hierarchy:
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:

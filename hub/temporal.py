@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from functools import lru_cache
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from hub.settings import Settings
+from hub.codec import codec_from_spec
+from hub.settings import Settings, get_settings
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter
+DATA_CONVERTER: DataConverter = pydantic_data_converter  # payloads in clear: only for tools
 
 
-def data_converter() -> DataConverter:
-    return DATA_CONVERTER
+@lru_cache(maxsize=8)
+def _encrypting(keys: str) -> DataConverter:
+    """Failure messages and stack traces are encrypted too: they may quote an identifier."""
+    return dataclasses.replace(
+        DATA_CONVERTER,
+        payload_codec=codec_from_spec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    """Pydantic payloads, encrypted with the configured payload keys (`hub/codec.py`)."""
+    keys = (settings or get_settings()).payload_keys.get_secret_value()
+    return _encrypting(keys)
 
 
 async def connect(
@@ -37,7 +52,7 @@ async def connect(
             return await Client.connect(
                 target,
                 namespace=settings.temporal_namespace,
-                data_converter=data_converter(),
+                data_converter=data_converter(settings),
                 interceptors=list(interceptors),
             )
     raise AssertionError("unreachable")

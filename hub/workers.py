@@ -33,6 +33,7 @@ from activities.receipts import ReceiptActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
 from domain.reviews import ReviewPolicy
+from hub.audit_sealer import run_sealer
 from hub.search_attributes import ensure_search_attributes
 from hub.settings import get_settings
 from services.batches import ensure_dispatcher
@@ -71,6 +72,8 @@ class WorkerOptions:
     id_secret: bytes | None = None  # derives application IDs; None: HUB_TOKEN_SECRET
     review_policy: ReviewPolicy = field(default_factory=ReviewPolicy)
     attendance_grace: timedelta = timedelta(hours=2)
+    audit_key: bytes | None = None  # seals the audit log; None: HUB_AUDIT_HMAC_KEY
+    audit_seal_interval_s: float = 1.0
 
 
 class HubWorkers:
@@ -178,6 +181,7 @@ class HubWorkers:
         if self._wants(self.options.task_queue):
             self._hub_worker = self.hub_worker()
             tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))
+            tasks.append(asyncio.create_task(self._seal_audit(stop), name="audit-sealer"))
         try:
             while not stop.is_set():
                 await self.refresh_providers()
@@ -188,6 +192,10 @@ class HubWorkers:
                     await asyncio.wait_for(stop.wait(), timeout=self.options.provider_refresh_s)
         finally:
             await self.shutdown()
+
+    async def _seal_audit(self, stop: asyncio.Event) -> None:
+        key = self.options.audit_key or get_settings().audit_hmac_key.get_secret_value().encode()
+        await run_sealer(self.sessions, key, stop, interval_s=self.options.audit_seal_interval_s)
 
     async def shutdown(self) -> None:
         """Graceful: running activities get the grace period to finish or hand back."""

@@ -1,0 +1,61 @@
+"""Rate limits on login and resident writes, per client address and per MyKey ID.
+
+Card login costs the resident a PIN entry and the hub a signature check, a CRL lookup and
+perhaps a call to the linking service; resident writes start workflows. A client that sends
+them in a loop is slowed down with 429 `rate_limited` and a `Retry-After` before it reaches
+any of that. Counters live in memory by default (each API process counts on its own); with
+`HUB_RATE_LIMIT_STORAGE=redis://…` every API process shares them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from domain.errors import RuleViolation
+from hub.settings import Settings
+
+
+def _storage(uri: str) -> Storage:
+    if uri.startswith(("redis://", "rediss://")):
+        built = storage_from_string(f"async+{uri}", implementation="redispy")
+    elif uri.startswith("memory://"):
+        built = storage_from_string(f"async+{uri}")
+    else:
+        built = storage_from_string(uri)
+    if not isinstance(built, Storage):
+        raise ValueError(f"HUB_RATE_LIMIT_STORAGE {uri!r} is not an asyncio storage")
+    return built
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    item: RateLimitItem
+
+
+class RateLimits:
+    def __init__(self, settings: Settings) -> None:
+        self.limiter = MovingWindowRateLimiter(_storage(settings.rate_limit_storage))
+        self.login = Limit("login-address", parse(settings.rate_limit_login))
+        self.resident = Limit("resident-writes", parse(settings.rate_limit_resident_writes))
+        self.address = Limit("address-writes", parse(settings.rate_limit_address_writes))
+
+    async def hit(self, limit: Limit, who: str) -> None:
+        """Count one request by `who`; refuse it when the window is full."""
+        if await self.limiter.hit(limit.item, limit.name, who):
+            return
+        stats = await self.limiter.get_window_stats(limit.item, limit.name, who)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RuleViolation(
+            "rate_limited",
+            f"too many requests; retry in {retry_after} s",
+            status=429,
+            retry_after_s=retry_after,
+        )
