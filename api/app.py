@@ -17,6 +17,7 @@ from adapters.providers.registry import AdapterRegistry
 from api import middleware, problems
 from api.ratelimit import RateLimits
 from api.routers import all_routers
+from console import install as install_console
 from hub.metrics import add_metrics_route, receipt_gauges
 from hub.settings import Settings, get_settings
 from hub.telemetry import configure_tracing, temporal_interceptors
@@ -85,6 +86,7 @@ def create_app(
     middleware.install(app, RateLimits(settings))  # request IDs, audit entries, rate limits
     for router in all_routers():
         app.include_router(router)
+    install_console(app)  # the staff pages under /console/, outside the OpenAPI schema
     configure_tracing(settings, "mph-api")
     add_metrics_route(app, settings)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

@@ -17,6 +17,7 @@ DATA_DIR = Path(".data")
 DEV_OPERATOR_KEY = "hubk_dev_operator_bootstrap_key"
 DEV_SECRET = "development-only-secret-change-me"
 DEV_QR_KEY = "development-only-qr-signing-key"
+DEV_CONSOLE_SECRET = "development-only-console-session-secret"
 DEV_AUDIT_KEY = "development-only-audit-hmac-key"
 DEV_PAYLOAD_KEYS = "dev1:ZGV2ZWxvcG1lbnQtb25seS1wYXlsb2FkLWtleS0zMmI="  # 32 bytes, public
 
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
+    console_session_secret: SecretStr = SecretStr(DEV_CONSOLE_SECRET)  # signs console cookies
     audit_hmac_key: SecretStr = SecretStr(DEV_AUDIT_KEY)  # chains the audit log
     audit_seal_interval_s: float = Field(default=1.0, gt=0)  # the worker seals this often
     payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
             problems.append("HUB_TOKEN_SECRET is the development default")
         if self.qr_signing_key.get_secret_value() == DEV_QR_KEY:
             problems.append("HUB_QR_SIGNING_KEY is the development default")
+        if self.console_session_secret.get_secret_value() == DEV_CONSOLE_SECRET:
+            problems.append("HUB_CONSOLE_SESSION_SECRET is the development default")
         if self.audit_hmac_key.get_secret_value() == DEV_AUDIT_KEY:
             problems.append("HUB_AUDIT_HMAC_KEY is the development default")
         if DEV_PAYLOAD_KEYS.split(":")[1] in self.payload_keys.get_secret_value():

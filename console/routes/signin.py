@@ -1,0 +1,62 @@
+"""Signing in with an API key, signing out, and the console's front door."""
+
+from __future__ import annotations
+
+from fastapi import Query, Request, Response
+
+from api.deps import Context
+from console import session as cookies
+from console.auth import HOME, CsrfChecked, SignInRequired, load_user, safe_next, sign_in
+from console.pages import redirect, render, settings_of, translator
+from domain.errors import RuleViolation
+
+from . import console_router
+
+router = console_router()
+
+
+@router.get("/")
+async def front_door(request: Request, ctx: Context) -> Response:
+    current = cookies.read(request, ctx.settings)
+    if current is None or not current.signed_in:
+        return redirect(request, "/console/login")
+    try:
+        user = await load_user(request, ctx)
+    except SignInRequired:
+        return redirect(request, "/console/login")
+    return redirect(request, user.home)
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = Query(None, max_length=500)) -> Response:
+    return render(request, "login.html", {"next": safe_next(next, "")})
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+async def login(request: Request, ctx: Context) -> Response:
+    form = await request.form()
+    key = form.get("api_key")
+    target = form.get("next")
+    try:
+        principal = await sign_in(ctx, key if isinstance(key, str) else "")
+    except RuleViolation as refused:
+        context = {
+            "next": safe_next(target if isinstance(target, str) else None, ""),
+            "error": translator(request).error(refused.code, refused.detail),
+        }
+        return render(request, "login.html", context, status=refused.status)
+    fresh = cookies.new_session(principal.key_id)
+    response = redirect(
+        request,
+        safe_next(target if isinstance(target, str) else None, HOME[principal.role]),
+        "flash.signed_in",
+    )
+    cookies.write(response, request, settings_of(request), fresh)
+    return response
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+async def logout(request: Request) -> Response:
+    response = redirect(request, "/console/login", "flash.signed_out")
+    cookies.clear(response)
+    return response
