@@ -48,10 +48,11 @@ def worker(
     sandbox: Annotated[bool, typer.Option(help="run workflows in the Temporal sandbox")] = True,
 ) -> None:
     """Run Temporal workers for the hub queue and every provider queue."""
-    from cli.runtime import run_worker
+    from cli.runtime import exit_after_worker, run_worker
 
     selected = [q.strip() for q in queues.split(",") if q.strip()] or None
     asyncio.run(run_worker(get_settings(), selected, sandbox))
+    exit_after_worker()
 
 
 @app.command()

@@ -6,6 +6,7 @@ and no credit is lost or applied twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -109,6 +110,11 @@ async def test_lifecycles_complete_across_two_apis_and_two_workers(stack: Stack)
     assert adds_up
     assert {books.receipts[j.receipt_id].state for j in journeys} == {"credited"}
     assert all(p.alive for p in cluster.procs), [p.name for p in cluster.procs if not p.alive]
+    # The provider worker's JSON log lines of the credit calls carry their trace.
+    [providers] = [p for p in cluster.procs if p.name == "worker-providers-1"]
+    lines = [json.loads(line) for line in providers.output().splitlines() if line.startswith("{")]
+    calls = [e for e in lines if "/credits" in e["message"]]
+    assert calls and all(len(e.get("trace_id", "")) == 32 for e in calls)
 
 
 async def test_sigterm_lets_in_flight_credits_finish(stack: Stack) -> None:
