@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from api.deps import Context
+from api.middleware import note_principal
 from domain.errors import RuleViolation
 from services.context import HubContext
 from storage import keys
@@ -82,6 +83,7 @@ async def load_user(request: Request, ctx: HubContext) -> ConsoleUser:
             raise SignInRequired
         place = await session.get(Municipality, row.scope) if row.scope else None
     principal = Principal(role=Role(row.role), scope=row.scope, key_id=row.id)
+    note_principal(request, principal)  # the audit entry of a console write names its author
     user = ConsoleUser(principal, current, row.label, place.name if place else None)
     request.state.console_user = user
     return user

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44
 MAX_X_LABELS = 8
+MAX_BAR_WIDTH = 40.0
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,16 @@ class Bar:
     height: float
 
 
-def fill_days(counts: list[tuple[date, int]]) -> list[tuple[date, int]]:
-    """Every day from the first to the last, days without applications as zero."""
+def fill_days(
+    counts: list[tuple[date, int]], *, start: date | None = None, end: date | None = None
+) -> list[tuple[date, int]]:
+    """Every day from `start` (or the first counted) to `end` (or the last counted), days
+    without applications as zero; nothing when nothing was counted."""
     if not counts:
         return []
     by_day = dict(counts)
-    first, last = min(by_day), max(by_day)
+    first = min(min(by_day), start) if start else min(by_day)
+    last = max(max(by_day), end) if end else max(by_day)
     return [
         (first + timedelta(days=n), by_day.get(first + timedelta(days=n), 0))
         for n in range((last - first).days + 1)
@@ -59,13 +64,14 @@ def layout(days: list[tuple[date, int]]) -> tuple[list[Bar], int, int]:
     bars = []
     for i, (day, count) in enumerate(days):
         height = plot_h * count / top
+        width = min(max(slot * 0.8, 1.0), MAX_BAR_WIDTH)
         bars.append(
             Bar(
                 day=day,
                 count=count,
-                x=LEFT + i * slot + slot * 0.1,
+                x=LEFT + i * slot + (slot - width) / 2,
                 y=TOP + plot_h - height,
-                width=max(slot * 0.8, 1.0),
+                width=width,
                 height=height,
             )
         )

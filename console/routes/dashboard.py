@@ -10,6 +10,7 @@ from api.deps import Context
 from console.auth import StaffUser
 from console.charts import daily_bars, fill_days
 from console.figures import applications_per_day
+from console.i18n import JST
 from console.pages import render, translator
 from services import measures, stats
 
@@ -22,7 +23,12 @@ router = console_router()
 async def dashboard(request: Request, measure_id: str, user: StaffUser, ctx: Context) -> Response:
     measure = await measures.owned_measure(ctx, user.code, measure_id)
     figures = await stats.measure_stats(ctx, user.code, measure_id)
-    days = fill_days(await applications_per_day(ctx, user.code, measure_id))
+    today = ctx.clock().astimezone(JST).date()
+    days = fill_days(
+        await applications_per_day(ctx, user.code, measure_id),
+        start=measure.opens_at.astimezone(JST).date(),
+        end=min(today, measure.closes_at.astimezone(JST).date()),
+    )
     t = translator(request)
     chart = None
     if days:

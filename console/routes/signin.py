@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Query, Request, Response
 
 from api.deps import Context
+from api.middleware import note_principal
 from console import session as cookies
 from console.auth import HOME, CsrfChecked, SignInRequired, load_user, safe_next, sign_in
 from console.pages import redirect, render, settings_of, translator
@@ -45,6 +46,7 @@ async def login(request: Request, ctx: Context) -> Response:
             "error": translator(request).error(refused.code, refused.detail),
         }
         return render(request, "login.html", context, status=refused.status)
+    note_principal(request, principal)
     fresh = cookies.new_session(principal.key_id)
     response = redirect(
         request,

@@ -16,7 +16,8 @@ from tests.support.scenario import add_provider, ensure_municipality
 from tests.support.stack import Hub
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-OSAKA, YOKOHAMA = "271004", "141003"  # valid check digits, used by no other test
+# Municipalities of these tests alone (valid check digits; no other test uses them).
+OSAKA, YOKOHAMA, NAGOYA, KYOTO, KITAKYUSHU = "271004", "141003", "231002", "262013", "401005"
 
 
 def csrf_of(html: str) -> str:
