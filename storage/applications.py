@@ -60,12 +60,17 @@ async def apply(
         raise RuleViolation(
             "outside_application_window", "this measure no longer accepts applications", status=409
         )
-    existing = await session.execute(
-        select(Application.id).where(
-            Application.measure_id == measure_id, Application.mykey_id == mykey_id
+    existing = (
+        await session.execute(
+            select(Application.id, Application.workflow_id).where(
+                Application.measure_id == measure_id, Application.mykey_id == mykey_id
+            )
         )
-    )
-    if existing.first() is not None:
+    ).first()
+    if existing is not None:
+        if tuple(existing) == (application_id, workflow_id):
+            # This workflow's own decision, committed before a crash: the step runs again.
+            return await load_decision(session, application_id)
         raise RuleViolation(
             "already_applied", "one application per resident and measure", status=409
         )

@@ -19,6 +19,7 @@ from storage.models import (
     Grant,
     Measure,
     MyKey,
+    PaymentProvider,
     PaymentServiceRegistration,
     Receipt,
     ReceiptEvent,
@@ -98,7 +99,15 @@ async def request_receipts(
     now: datetime,
     actor: str,
 ) -> list[ReceiptPlan]:
-    """Claim the grants and write one receipt for each; the destination is fixed from here on."""
+    """Claim the grants and write one receipt for each; the destination is fixed from here on.
+
+    Idempotent: when this workflow already claimed exactly these grants for this registration
+    (the step committed, then the worker died before the workflow saw the result), the same
+    receipts are returned instead of a refusal.
+    """
+    already = await _claimed_by(session, grant_ids, registration_id, workflow_id)
+    if already is not None:
+        return already
     registration, grants = await check_receipt_request(
         session, mykey_id=mykey_id, grant_ids=grant_ids, registration_id=registration_id, now=now
     )
@@ -153,6 +162,41 @@ async def request_receipts(
             )
         )
     await session.flush()
+    return plans
+
+
+async def _claimed_by(
+    session: AsyncSession, grant_ids: Sequence[str], registration_id: str, workflow_id: str
+) -> list[ReceiptPlan] | None:
+    """The plans of an earlier, committed run of the same claim, if that is what this is."""
+    plans = []
+    for grant_id in grant_ids:
+        grant = await session.get(Grant, grant_id)
+        if (
+            grant is None
+            or grant.state != GrantState.RECEIPT_REQUESTED.value
+            or grant.current_receipt_id is None
+        ):
+            return None
+        receipt = await session.get(Receipt, grant.current_receipt_id)
+        if (
+            receipt is None
+            or receipt.workflow_id != workflow_id
+            or receipt.registration_id != registration_id
+            or receipt.state != ReceiptState.REQUESTED.value
+        ):
+            return None
+        provider = await session.get(PaymentProvider, receipt.provider_id)
+        assert provider is not None
+        plans.append(
+            ReceiptPlan(
+                receipt_id=receipt.id,
+                grant_id=grant.id,
+                provider_id=receipt.provider_id,
+                points=receipt.points,
+                policy=profile_of(provider).policy,
+            )
+        )
     return plans
 
 
