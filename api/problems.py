@@ -53,6 +53,9 @@ def _validation_problem(exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "malformed_json", "the request body is not valid JSON")
+    if my_number := next((e for e in errors if e.get("type") == "contains_my_number"), None):
+        field = ".".join(str(p) for p in my_number.get("loc", ())[1:]) or "a field"
+        return problem(422, "contains_my_number", f"{field} contains what looks like a My Number")
     simplified = [
         {
             "loc": [str(p) for p in e.get("loc", ())],

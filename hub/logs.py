@@ -86,7 +86,14 @@ def configure_logging(service: str, *, fmt: str = "text", level: str = "INFO") -
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        named = logging.getLogger(name)
+    own_handlers = [
+        logger
+        for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and logger.handlers
+    ]  # a library's own handler would write around the redaction
+    for named in [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access")]:
+        own_handlers.append(named)
+    for named in own_handlers:
         named.handlers.clear()
         named.propagate = True
+    logging.captureWarnings(True)  # warnings quote values too: same handler, same redaction

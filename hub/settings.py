@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     audit_seal_interval_s: float = Field(default=1.0, gt=0)  # the worker seals this often
     payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
     rate_limit_storage: str = "memory://"  # or redis://127.0.0.1:6379 to share across APIs
-    rate_limit_login: str = "30/minute"  # per client address, login challenges and sessions
+    # Generous: one address may be a whole office behind NAT; the card locks PIN guessing.
+    rate_limit_login: str = "1200/minute"  # per client address, login challenges and sessions
     rate_limit_resident_writes: str = "120/minute"  # per MyKey ID, resident writes
-    rate_limit_address_writes: str = "600/minute"  # per client address, resident writes
+    rate_limit_address_writes: str = "6000/minute"  # per client address, resident writes
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     session_ttl_s: int = 1800

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.errors import RuleViolation
-from domain.identifiers import contains_my_number, is_municipality_code
+from domain.identifiers import is_municipality_code
 from domain.measures import (
     MeasureKind,
     MeasureState,
@@ -24,6 +24,7 @@ from domain.measures import (
     check_state_change,
     validate_terms,
 )
+from domain.privacy import refuse_my_numbers
 from services.context import HubContext
 from storage.catalog import get_measure, load_terms
 from storage.events import events_of
@@ -82,12 +83,8 @@ def check_municipality_code(code: str) -> None:
 
 
 def check_free_text(**texts: str) -> None:
-    """SPEC §6: free text never carries a My Number."""
-    for name, text in texts.items():
-        if contains_my_number(text):
-            raise RuleViolation(
-                "contains_my_number", f"{name} contains what looks like a My Number", status=422
-            )
+    """SPEC §6: free text never carries a My Number (the one rule, `domain/privacy.py`)."""
+    refuse_my_numbers(**texts)
 
 
 async def _check_services(ctx: HubContext, offers: list[ServiceOffer]) -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, Field
 
 from api.deps import Context, MunicipalityStaff, require_scope
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import measure_view
 from domain.measures import MeasureState, ServiceOffer
@@ -35,8 +36,8 @@ class OfferBody(Strict):
 
 
 class MeasureBody(Strict):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
+    title: FreeText = Field(min_length=1, max_length=200)
+    description: FreeText = Field("", max_length=5000)
     kind: str = Field(pattern=r"^(application|event)$")
     points_per_grant: int = Field(ge=1, le=1_000_000)
     per_person_cap: int = Field(ge=1, le=100_000_000)
@@ -60,8 +61,8 @@ class MeasureBody(Strict):
 
 
 class MeasurePatch(Strict):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=5000)
+    title: FreeText | None = Field(None, min_length=1, max_length=200)
+    description: FreeText | None = Field(None, max_length=5000)
     kind: str | None = Field(None, pattern=r"^(application|event)$")
     points_per_grant: int | None = Field(None, ge=1, le=1_000_000)
     per_person_cap: int | None = Field(None, ge=1, le=100_000_000)

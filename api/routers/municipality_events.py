@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, Field
 
 from api.deps import Context, MunicipalityStaff
+from api.free_text import FreeText
 from api.routers.municipality import staff_of
 from api.schemas import Strict
 from api.views import iso
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
 
 
 class EventBody(Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: FreeText = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     points: int = Field(ge=1, le=1_000_000)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from api.deps import Context, MunicipalityStaff, require_scope
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import grant_brief, iso
 from domain.reviews import Decision, ReviewStatus
@@ -66,7 +67,7 @@ async def list_reviews(
 
 class DecisionBody(Strict):
     decision: Decision
-    reason: str | None = Field(None, max_length=2000)
+    reason: FreeText | None = Field(None, max_length=2000)
 
 
 @router.post("/{review_id}/decision")

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from api.deps import Context, Operator
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import iso
 from domain.errors import RuleViolation
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/operator", tags=["operator"])
 
 class MunicipalityBody(Strict):
     code: str = Field(pattern=r"^[0-9]{6}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: FreeText = Field(min_length=1, max_length=200)
 
 
 @router.post("/municipalities", status_code=201)
@@ -31,7 +32,7 @@ async def create_municipality(body: MunicipalityBody, _: Operator, ctx: Context)
 
 class ProviderBody(Strict):
     provider_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: FreeText = Field(min_length=1, max_length=200)
     adapter: str = Field(min_length=1, max_length=32)
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -71,7 +72,7 @@ async def get_provider(provider_id: str, _: Operator, ctx: Context) -> dict[str,
 
 
 class ProviderPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: FreeText | None = Field(None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
 
 
@@ -105,7 +106,7 @@ async def list_payment_services(_: Operator, ctx: Context) -> dict[str, Any]:
 
 class PaymentServiceBody(Strict):
     payment_service_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: FreeText = Field(min_length=1, max_length=200)
     provider_id: str = Field(min_length=1, max_length=64)
 
 
@@ -122,7 +123,7 @@ async def create_payment_service(
 class ApiKeyBody(Strict):
     role: Role
     scope: str | None = Field(None, max_length=64)
-    label: str | None = Field(None, max_length=200)
+    label: FreeText | None = Field(None, max_length=200)
 
 
 @router.post("/api-keys", status_code=201)

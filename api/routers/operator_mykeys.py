@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from api.deps import Context, Operator
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import iso
 from domain.mykeys import REASON_MAX_LENGTH
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/operator/mykeys", tags=["operator"])
 
 
 class ReasonBody(Strict):
-    reason: str = Field(min_length=1, max_length=REASON_MAX_LENGTH)
+    reason: FreeText = Field(min_length=1, max_length=REASON_MAX_LENGTH)
 
 
 def _change_view(change: StatusChange) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from api.deps import Context, ProviderKey, require_scope
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import iso
 from domain.errors import RuleViolation
@@ -89,8 +90,8 @@ async def pending_credit_requests(
 
 class AckBody(Strict):
     status: Literal["credited", "rejected"]
-    reason: str | None = Field(None, min_length=1, max_length=200)
-    provider_reference: str | None = Field(None, min_length=1, max_length=128)
+    reason: FreeText | None = Field(None, min_length=1, max_length=200)
+    provider_reference: FreeText | None = Field(None, min_length=1, max_length=128)
 
 
 @router.post("/{provider_id}/credit-requests/{receipt_id}/ack")

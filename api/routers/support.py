@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from api.deps import Context, SupportStaff
+from api.free_text import FreeText
 from api.schemas import Strict
 from api.views import grant_view, iso, mask, receipt_view
 from services import support
@@ -90,7 +91,7 @@ class ActionBody(Strict):
     action: str = Field(
         pattern=r"^(retry_now|check_provider_status|return_to_unreceived|add_note)$"
     )
-    note: str | None = Field(None, max_length=2000)
+    note: FreeText | None = Field(None, max_length=2000)
 
 
 @router.post("/receipts/{receipt_id}/actions")
