@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 REDELIVER_AFTER = timedelta(seconds=30)
 RESULT_FILES_PER_ROUND = 20
+ACK_SLICE = 1000  # rows of a result file acknowledged (and signalled) between heartbeats
 
 
 class BatchChannel(Protocol):
@@ -121,9 +122,16 @@ async def write_due_batches(
 
 
 async def ingest_result(
-    ctx: AckContext, channel: BatchChannel, provider_id: str, result: ResultFile
+    ctx: AckContext,
+    channel: BatchChannel,
+    provider_id: str,
+    result: ResultFile,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """Apply one result file once; a file that does not match its manifest is refused whole."""
+    """Apply one result file once; a file that does not match its manifest is refused whole.
+
+    Its rows are acknowledged a slice at a time, with a heartbeat after each, so a large file
+    never looks like a stalled activity."""
     base: dict[str, Any] = {"file": f"{result.stem}.csv", "sha256": result.sha256}
     async with ctx.sessions() as session:
         if await batches.result_file_seen(session, provider_id, result.sha256):
@@ -146,12 +154,16 @@ async def ingest_result(
     )
     report = {**base, "status": row.status, "detail": result.problem}
     if result.problem is None:
-        answers = await acknowledge_many(
-            ctx,
-            provider_id,
-            [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in result.rows],
-            source="batch",
-        )
+        answers = []
+        for start in range(0, len(result.rows), ACK_SLICE):
+            rows = result.rows[start : start + ACK_SLICE]
+            answers += await acknowledge_many(
+                ctx,
+                provider_id,
+                [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in rows],
+                source="batch",
+            )
+            heartbeat()
         by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
         for answer in answers:
             by_verdict[answer.verdict].append(answer.receipt_id)
@@ -190,7 +202,7 @@ async def dispatch_round(
     report = RoundReport(next_check_s=cutoff.poll_s)
     await write_due_batches(ctx, channel, provider_id, cutoff, report, heartbeat)
     for result in await channel.result_files(RESULT_FILES_PER_ROUND):
-        ingested = await ingest_result(ctx, channel, provider_id, result)
+        ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat)
         report.result_files += 1
         report.acknowledgements += int(ingested.get("applied", 0))
         heartbeat()
