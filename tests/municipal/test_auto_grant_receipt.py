@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.municipal.conftest import Staff, csv_of
 
 
-@pytest.mark.xfail(
-    reason="the application workflow's request_receipt validator looks the grants up before "
-    "the update loads a bulk-granted application from the database (404 no such grant)"
-)
 async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> None:
     resident = staff.hub.resident()
     assert (await resident.login()).status_code == 201
