@@ -102,6 +102,10 @@ class Cluster:
                 "HUB_OPERATOR_BOOTSTRAP_KEY": OPERATOR_KEY,
                 "HUB_TOKEN_SECRET": "drill-token-secret-shared-by-every-replica",
                 "HUB_LOG_FORMAT": "json",
+                # Every simulated resident comes from 127.0.0.1: one address's login limit
+                # would otherwise throttle them all.
+                "HUB_RATE_LIMIT_LOGIN": "100000/minute",
+                "HUB_RATE_LIMIT_ADDRESS_WRITES": "100000/minute",
                 **extra,
             }
         )
