@@ -95,6 +95,14 @@ def choose_language(request: Request) -> tuple[str, bool]:
     return DEFAULT_LANGUAGE, False
 
 
+def actor(value: str | None) -> str:
+    """Who did something, as support staff may see it: a resident's MyKey ID is masked."""
+    role, _, who = (value or "").partition(":")
+    if role == "resident" and who:
+        return f"resident:{'*' * max(len(who) - 4, 0)}{who[-4:]}"
+    return value or "—"
+
+
 def points(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 

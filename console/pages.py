@@ -29,6 +29,7 @@ from .auth import ConsoleUser, SignInRequired
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["points"] = i18n.points
+templates.env.filters["actor"] = i18n.actor
 templates.env.filters["jst"] = i18n.jst
 templates.env.filters["jst_input"] = i18n.jst_input
 

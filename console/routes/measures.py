@@ -35,15 +35,16 @@ async def measure_list(
     request: Request,
     user: StaffUser,
     ctx: Context,
-    state: MeasureState | None = Query(None),
+    state: str | None = Query(None, pattern=r"^(|draft|published|closed)$"),
     page: int = Query(1, ge=1, le=10_000),
 ) -> Response:
+    chosen = MeasureState(state) if state else None
     rows = await measures.list_measures(
-        ctx, user.code, state=state, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+        ctx, user.code, state=chosen, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     context = {
         "measures": rows[:PAGE_SIZE],
-        "state": state.value if state else "",
+        "state": state or "",
         "states": [s.value for s in MeasureState],
         "page": page,
         "more": len(rows) > PAGE_SIZE,

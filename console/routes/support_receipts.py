@@ -29,12 +29,12 @@ async def stuck_receipts(
     provider_id: str | None = Query(None, max_length=64),
     state: str | None = Query(None, max_length=16),
     municipality_code: str | None = Query(None, max_length=6),
-    older_than_h: int | None = Query(None, ge=0, le=100_000),
+    older_than_h: str | None = Query(None, max_length=6, pattern=r"^[0-9]*$"),
     page: int = Query(1, ge=1, le=10_000),
 ) -> Response:
     rows, total = await support.stuck(
         ctx,
-        older_than_s=None if older_than_h is None else older_than_h * 3600,
+        older_than_s=int(older_than_h) * 3600 if older_than_h else None,
         provider_id=provider_id or None,
         state=state or None,
         municipality_code=municipality_code or None,
@@ -46,7 +46,7 @@ async def stuck_receipts(
         "provider_id": provider_id or "",
         "state": state or "",
         "municipality_code": municipality_code or "",
-        "older_than_h": "" if older_than_h is None else str(older_than_h),
+        "older_than_h": older_than_h or "",
     }
     context = {
         "rows": rows,
