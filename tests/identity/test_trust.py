@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from adapters.jpki.hierarchy import SIGNATURE_POLICY
 from api.app import build_context
@@ -59,17 +59,12 @@ def test_production_refuses_test_hierarchies(tmp_path: Path) -> None:
     root.write_text(TestCA.create().certificate_pem)
     with pytest.raises(ValidationError, match="HUB_JPKI_ALLOW_TEST_HIERARCHY must be false"):
         Settings(env=Environment.PRODUCTION, jpki_trust_anchors=[root])
+    # Whatever else production requires, a test root never makes it into the trust store.
     production = Settings(
-        env=Environment.PRODUCTION,
-        operator_bootstrap_key=SecretStr("a-long-random-operator-key"),
-        token_secret=SecretStr("a-long-random-token-secret"),
-        qr_signing_key=SecretStr("a-long-random-qr-signing-key"),
-        jpki_allow_test_hierarchy=False,
+        env=Environment.TEST,
         jpki_trust_anchors=[root],
-        jpki_crl_sources=["https://jpki.example/crl"],
-        jpki_link_service_url="https://jpki.example/link",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
-    )
+    ).model_copy(update={"env": Environment.PRODUCTION, "jpki_allow_test_hierarchy": False})
     with pytest.raises(ValueError, match="test JPKI hierarchies are not trusted in production"):
         build_context(production)
 
