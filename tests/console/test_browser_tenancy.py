@@ -40,8 +40,8 @@ async def test_staff_cannot_open_another_municipalitys_measure_by_editing_the_ur
     await page.wait_for_url(f"**/console/measures/{own_id}")
 
     for tail in ("", "/edit", "/publish", "/close", "/targets", "/events", "/dashboard"):
-        response = await page.goto(page.url.replace(own_id, other_id) + tail)
-        assert response is not None and response.status == 404, tail
+        opened = await page.goto(page.url.replace(own_id, other_id) + tail)
+        assert opened is not None and opened.status == 404, tail
         await expect(page.get_by_role("heading", name="ページが見つかりません")).to_be_visible()
         await expect(page.locator("main")).not_to_contain_text("横浜だけの施策")
         await page.goto(f"/console/measures/{own_id}")
