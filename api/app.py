@@ -15,6 +15,7 @@ from adapters.jpki.runtime import jpki_clients, start_crl_refresher, stop_jpki_c
 from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import middleware, problems
+from api.problem_docs import problem_responses
 from api.ratelimit import RateLimits
 from api.routers import all_routers
 from console import install as install_console
@@ -85,7 +86,7 @@ def create_app(
     problems.install(app)
     middleware.install(app, RateLimits(settings))  # request IDs, audit entries, rate limits
     for router in all_routers():
-        app.include_router(router)
+        app.include_router(router, responses=problem_responses())
     install_console(app)  # the staff pages under /console/, outside the OpenAPI schema
     configure_tracing(settings, "mph-api")
     add_metrics_route(app, settings)
