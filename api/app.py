@@ -16,7 +16,6 @@ from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import middleware, problems
 from api.problem_docs import problem_responses
-from api.ratelimit import RateLimits
 from api.routers import all_routers
 from console import install as install_console
 from hub.metrics import add_metrics_route, receipt_gauges
@@ -84,7 +83,7 @@ def create_app(
         description="Back end of the 自治体マイナポイント programme (SPEC v1).",
     )
     problems.install(app)
-    middleware.install(app, RateLimits(settings))  # request IDs, audit entries, rate limits
+    middleware.install(app, settings)  # request IDs, audit entries, rate limits, codec CORS
     for router in all_routers():
         app.include_router(router, responses=problem_responses())
     install_console(app)  # the staff pages under /console/, outside the OpenAPI schema

@@ -17,14 +17,17 @@ import logging
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from api.ratelimit import RateLimits
 from domain.errors import RuleViolation
+from hub.settings import Settings
 from storage import audit
 from storage.identity import SESSION_PREFIX
 from storage.keys import Principal
@@ -36,6 +39,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _READS = {"GET", "HEAD", "OPTIONS"}
 LOGIN_PATHS = {"/v1/auth/challenges", "/v1/auth/sessions"}
+CODEC_PATHS = "/v1/operator/codec/"
 OBJECT_TYPES = {
     "code": "municipality",
     "measure_id": "measure",
@@ -212,6 +216,29 @@ class RequestAuditMiddleware:
             log.exception("audit entry not written", extra={"request_id": request_id})
 
 
-def install(app: FastAPI, limits: RateLimits | None) -> None:
+class CodecCors:
+    """The Temporal UI calls the codec endpoint from the operator's browser: CORS from the UI's
+    origin, for those two paths only (the bearer key is still required)."""
+
+    def __init__(self, app: ASGIApp, origin: str) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=[origin],
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type", "x-namespace"],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(CODEC_PATHS):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    limits = RateLimits(settings)
     app.state.rate_limits = limits
     app.add_middleware(RequestAuditMiddleware, limits=limits)
+    ui = urlsplit(settings.temporal_ui_url)
+    app.add_middleware(CodecCors, origin=f"{ui.scheme}://{ui.netloc}")

@@ -103,3 +103,20 @@ async def test_only_operators_may_use_the_codec(hub: Hub) -> None:
     support = {"authorization": f"Bearer {key.json()['key']}"}
     forbidden = await hub.http.post("/v1/operator/codec/decode", json=body, headers=support)
     assert forbidden.status_code == 403
+
+
+async def test_the_temporal_ui_may_call_the_codec_from_the_browser(hub: Hub) -> None:
+    preflight = {
+        "origin": "http://127.0.0.1:8233",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,x-namespace",
+    }
+    allowed = await hub.http.options("/v1/operator/codec/decode", headers=preflight)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+    elsewhere = await hub.http.options("/v1/operator/audit/verify", headers=preflight)
+    assert "access-control-allow-origin" not in elsewhere.headers
+    stranger = await hub.http.options(
+        "/v1/operator/codec/decode", headers={**preflight, "origin": "http://evil.example"}
+    )
+    assert stranger.headers.get("access-control-allow-origin") != "http://evil.example"
