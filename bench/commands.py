@@ -1,0 +1,269 @@
+"""`mph bench <scenario>`: run a benchmark scenario, print its tables, write its JSON results.
+
+Each scenario runs the hub and then the naive baseline (`--variant` for one of them), each on a
+stack of its own, then measures the machine's limits. `--committed` runs the code of the last
+commit (exported to a temporary directory), whatever the working tree holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bench.processes import CODE_DIR
+
+app = typer.Typer(help="Benchmarks: the hub beside a naive baseline and the machine's limits.")
+console = Console()
+
+Variant = Annotated[str, typer.Option(help="both | hub | baseline")]
+Database = Annotated[
+    str,
+    typer.Option(help="PostgreSQL server URL, or 'sqlite' (default: HUB_BENCH_DATABASE_URL)"),
+]
+LatencyMs = Annotated[int, typer.Option(help="latency of every simulated provider call")]
+HubWorkers = Annotated[int, typer.Option(help="`mph worker` processes of the hub")]
+WorkerArg = Annotated[list[str] | None, typer.Option(help="extra `mph worker` option (repeat)")]
+Apis = Annotated[int, typer.Option(help="`mph api` processes")]
+Limits = Annotated[bool, typer.Option(help="also measure no-op workflows and PostgreSQL commits")]
+Keep = Annotated[bool, typer.Option(help="keep each run's directory (logs, databases)")]
+ResultsDir = Annotated[str, typer.Option(help="where the JSON result goes ('' for nowhere)")]
+Committed = Annotated[bool, typer.Option(help="run the last commit's code, exported")]
+BaselineResidents = Annotated[
+    int | None, typer.Option(help="a smaller baseline run (its rate is compared)")
+]
+
+
+def _committed_rerun() -> None:
+    """Export HEAD to a temporary directory and run the same command there."""
+    commit = subprocess.run(
+        ["git", "-C", str(CODE_DIR), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    directory = Path(tempfile.mkdtemp(prefix="mph-bench-code-"))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(CODE_DIR), "archive", "--format=tar", commit],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(directory, filter="data")
+        args = sys.argv[sys.argv.index("bench") + 1 :]
+        args = [a for a in args if a != "--committed"]
+        if not any(a.startswith("--results-dir") for a in args):
+            args += ["--results-dir", str(CODE_DIR / "bench" / "results")]
+        env = {**os.environ, "HUB_BENCH_COMMIT": commit}
+        console.print(f"running commit {commit[:12]} from {directory}")
+        done = subprocess.run([sys.executable, "-m", "cli", "bench", *args], cwd=directory, env=env)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    raise typer.Exit(done.returncode)
+
+
+def _run(scenario: str, params: Any, common: dict[str, Any]) -> None:
+    from bench.databases import default_server
+    from bench.run import RunOptions, run_scenario
+    from bench.stack import VARIANTS, StackOptions
+
+    if common["committed"]:
+        _committed_rerun()
+    variant = common["variant"]
+    if variant not in ("both", *VARIANTS):
+        raise typer.BadParameter("--variant is both, hub or baseline")
+    options = RunOptions(
+        variants=list(VARIANTS) if variant == "both" else [variant],
+        stack=StackOptions(
+            database=common["database"] or default_server(),
+            provider_latency_ms=common["latency_ms"],
+            hub_workers=common["hub_workers"],
+            worker_args=tuple(common["worker_arg"] or ()),
+            apis=common["apis"],
+            keep=common["keep"],
+        ),
+        limits=common["limits"],
+        baseline_residents=common.get("baseline_residents"),
+        results_dir=Path(common["results_dir"]) if common["results_dir"] else None,
+    )
+    from bench.report import print_report
+
+    document, path = asyncio.run(run_scenario(scenario, params, options, console))
+    print_report(document, console)
+    if path is not None:
+        console.print(f"results: {path}")
+    if not document["ok"]:
+        raise typer.Exit(1)
+
+
+def _common(**values: Any) -> dict[str, Any]:
+    return values
+
+
+DEFAULT_RESULTS = str(CODE_DIR / "bench" / "results")
+
+
+@app.command()
+def lifecycle(
+    residents: Annotated[int, typer.Option(help="residents, each a whole lifecycle")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="residents in flight at once")] = 64,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """Residents from card login to credited points across three providers."""
+    from bench.scenarios.lifecycle import LifecycleParams
+
+    params = LifecycleParams(residents=residents, concurrency=concurrency)
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+    )
+    _run("lifecycle", params, common)
+
+
+@app.command("bulk-grant")
+def bulk_grant(
+    residents: Annotated[int, typer.Option(help="residents on the target list")] = 100_000,
+    baseline_residents: BaselineResidents = 5_000,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """An auto-grant measure granted to everyone on its target list."""
+    from bench.scenarios.bulk_grant import BulkGrantParams
+
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+        baseline_residents=baseline_residents,
+    )
+    _run("bulk-grant", BulkGrantParams(residents=residents), common)
+
+
+@app.command("receipt-wave")
+def receipt_wave(
+    residents: Annotated[int, typer.Option(help="receipts through the batch provider")] = 100_000,
+    concurrency: Annotated[int, typer.Option(help="receipt requests in flight")] = 200,
+    baseline_residents: BaselineResidents = 5_000,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """Receipts requested in a wave, credited through batch files."""
+    from bench.scenarios.receipt_wave import ReceiptWaveParams
+
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+        baseline_residents=baseline_residents,
+    )
+    _run("receipt-wave", ReceiptWaveParams(residents=residents, concurrency=concurrency), common)
+
+
+@app.command("api-read")
+def api_read(
+    rate: Annotated[float, typer.Option(help="requests per second, open-loop")] = 200.0,
+    duration: Annotated[float, typer.Option(help="seconds of reading")] = 30.0,
+    residents: Annotated[int, typer.Option(help="residents reading")] = 200,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """Resident reads at a fixed request rate: latency percentiles and errors."""
+    from bench.scenarios.api_read import ApiReadParams
+
+    params = ApiReadParams(residents=residents, rate=rate, duration_s=duration)
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+    )
+    _run("api-read", params, common)
+
+
+@app.command("limits")
+def limits_only(
+    database: Database = "",
+    workflows: Annotated[int, typer.Option(help="no-op workflows to complete")] = 2000,
+    seconds: Annotated[
+        int, typer.Option(help="seconds of PostgreSQL commits per client count")
+    ] = 10,
+) -> None:
+    """Only the machine's limits: no-op workflow throughput and PostgreSQL commits."""
+    from bench import limits
+    from bench.databases import default_server
+
+    noop = asyncio.run(limits.noop_workflows(workflows))
+    postgres = limits.postgres_commits(database or default_server(), seconds)
+    console.print({"noop_workflows": noop, "postgres": postgres})

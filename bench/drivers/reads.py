@@ -1,0 +1,101 @@
+"""Resident reads at a fixed request rate: `GET /v1/me/points` and `GET /v1/measures`, in turn,
+each by a resident picked at random among those logged in.
+
+The load is open-loop: request i is due at start + i / rate whether or not earlier ones have
+answered, so a slow answer cannot hide later ones (no coordinated omission). Latency is counted
+from when a request was due; the service time (sent → answered) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.cards import load_cards
+from bench.machine import own_usage
+from bench.timing import CallLog, summary
+from simulators.resident_app import ResidentApp
+
+
+async def login_all(plan: dict[str, Any], clients: list[httpx.AsyncClient]) -> list[ResidentApp]:
+    cards = load_cards(Path(plan["cards_file"]), plan["card_offset"], plan["residents"])
+    apps = [ResidentApp(clients[i % len(clients)], card) for i, card in enumerate(cards)]
+    gate = asyncio.Semaphore(16)
+
+    async def one(app: ResidentApp) -> None:
+        async with gate:
+            response = await app.login()
+            if response.status_code != 201:
+                raise RuntimeError(f"login refused: {response.status_code} {response.text[:200]}")
+
+    await asyncio.gather(*(one(app) for app in apps))
+    return apps
+
+
+async def main(plan: dict[str, Any]) -> dict[str, Any]:
+    setup = CallLog()
+    setup_clients = [setup.client(url, 16) for url in plan["api_urls"]]
+    apps = await login_all(plan, setup_clients)
+    calls = CallLog()
+    clients = [calls.client(url, int(plan["connections"])) for url in plan["api_urls"]]
+    rate, duration = float(plan["rate"]), float(plan["duration_s"])
+    paths: list[str] = plan["paths"]
+    total = int(rate * duration)
+    rng = random.Random(7)
+    from_due: dict[str, list[float]] = {p: [] for p in paths}
+    errors: list[dict[str, Any]] = []
+    lateness: list[float] = []
+
+    async def one(index: int, due: float) -> None:
+        path = paths[index % len(paths)]
+        app = apps[rng.randrange(len(apps))]
+        client = clients[index % len(clients)]
+        try:
+            response = await client.get(path, headers=app.auth)
+            status = response.status_code
+        except httpx.HTTPError as error:
+            status, response = 0, None
+            errors.append({"path": path, "error": type(error).__name__})
+        from_due[path].append((time.perf_counter() - due) * 1000)
+        if response is not None and status != 200:
+            errors.append({"path": path, "status": status, "body": response.text[:200]})
+
+    started = time.perf_counter()
+    tasks = []
+    for index in range(total):
+        due = started + index / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        lateness.append(max(0.0, time.perf_counter() - due) * 1000)
+        tasks.append(asyncio.create_task(one(index, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    for client in [*clients, *setup_clients]:
+        await client.aclose()
+    every = [v for values in from_due.values() for v in values]
+    return {
+        "requests": total,
+        "elapsed_s": round(elapsed, 2),
+        "achieved_rate": round(total / elapsed, 1),
+        "latency_ms": {"all": summary(every), **{p: summary(v) for p, v in from_due.items()}},
+        "service_time_ms": calls.summaries(),
+        "send_lateness_ms": summary(lateness),
+        "errors": len(errors),
+        "error_samples": errors[:20],
+        "residents": len(apps),
+        "usage": own_usage(),
+    }
+
+
+if __name__ == "__main__":
+    plan_file, out_file = sys.argv[1], sys.argv[2]
+    result = asyncio.run(main(json.loads(Path(plan_file).read_text())))
+    Path(out_file).write_text(json.dumps(result))

@@ -1,0 +1,83 @@
+"""A wave of receipt requests through the API's own code path, without HTTP and card reads.
+
+For every unreceived grant of the measure whose resident has a registration, this process calls
+`services.receipts.request_receipts` exactly as `POST /v1/me/receipts` does once the card proof
+is checked: the rules are read from the database, then each application's workflow gets the
+`request_receipt` update (update-with-start, since bulk-granted applications have no workflow
+yet). A fixed number of requests is in flight at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from api.app import build_context
+from bench.machine import own_usage
+from bench.timing import summary
+from hub.settings import get_settings
+from hub.temporal import connect
+from services import receipts
+from storage.models import Grant, PaymentServiceRegistration
+
+
+async def pending(ctx: Any, measure_id: str) -> list[tuple[str, str, str]]:
+    """(MyKey ID, grant ID, registration ID) of every grant still to be requested."""
+    query = (
+        select(Grant.mykey_id, Grant.id, PaymentServiceRegistration.id)
+        .join(PaymentServiceRegistration, PaymentServiceRegistration.mykey_id == Grant.mykey_id)
+        .where(Grant.measure_id == measure_id, Grant.state == "unreceived")
+        .order_by(Grant.id)
+    )
+    async with ctx.sessions() as session:
+        return [(m, g, r) for m, g, r in (await session.execute(query)).all()]
+
+
+async def main(plan: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    ctx = build_context(settings)
+    ctx.temporal = await connect(settings)
+    work = await pending(ctx, plan["measure_id"])
+    gate = asyncio.Semaphore(int(plan["concurrency"]))
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def one(mykey_id: str, grant_id: str, registration_id: str) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                await receipts.request_receipts(
+                    ctx, mykey_id=mykey_id, grant_ids=[grant_id], registration_id=registration_id
+                )
+            except Exception as error:  # counted and reported, the wave goes on
+                errors.append(f"{grant_id}: {type(error).__name__}: {error}")
+                return
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    first = time.time()
+    try:
+        await asyncio.gather(*(one(*item) for item in work))
+    finally:
+        await ctx.engine.dispose()
+    return {
+        "requested": len(work),
+        "accepted": len(latencies),
+        "first_request": first,
+        "last_accepted": time.time(),
+        "latency_ms": summary(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:20],
+        "usage": own_usage(),
+    }
+
+
+if __name__ == "__main__":
+    plan_file, out_file = sys.argv[1], sys.argv[2]
+    result = asyncio.run(main(json.loads(Path(plan_file).read_text())))
+    Path(out_file).write_text(json.dumps(result))

@@ -1,0 +1,98 @@
+"""Residents through the Mynapoint app's path (`simulators/resident_app.py`), many at once.
+
+Each resident logs in with a virtual card, applies to the measure, and (steps `lifecycle`)
+registers an account at one of the payment services in turn and requests receipt, two more card
+reads. A fixed number of residents is in flight at any time (`concurrency`): as one finishes its
+last request the next one starts. Crediting then happens in the hub; the orchestrator reads when
+each grant was credited from the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.cards import load_cards
+from bench.machine import own_usage
+from bench.timing import CallLog
+from simulators.resident_app import ResidentApp
+
+
+class Refused(Exception):
+    pass
+
+
+def _expect(response: httpx.Response, status: int, step: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise Refused(f"{step}: {response.status_code} {response.text[:200]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def resident(
+    index: int, app: ResidentApp, plan: dict[str, Any], record: dict[str, Any]
+) -> None:
+    record["started"] = time.time()
+    _expect(await app.login(), 201, "login")
+    record["mykey_id"] = app.mykey_id
+    applied = _expect(await app.apply(plan["measure_id"]), 201, "apply")
+    record["grant_id"] = applied["grants"][0]["grant_id"]
+    if plan["steps"] == "lifecycle":
+        services: list[str] = plan["services"]
+        service = services[index % len(services)]
+        record["service"] = service
+        registered = _expect(
+            await app.register_service(service, f"acct-{index:07d}"), 201, "register"
+        )
+        _expect(
+            await app.request_receipt([record["grant_id"]], registered["registration_id"]),
+            202,
+            "receipt_request",
+        )
+    record["finished"] = time.time()
+
+
+async def main(plan: dict[str, Any]) -> dict[str, Any]:
+    cards = load_cards(Path(plan["cards_file"]), plan["card_offset"], plan["residents"])
+    calls = CallLog()
+    concurrency = int(plan["concurrency"])
+    urls: list[str] = plan["api_urls"]
+    clients = [calls.client(url, concurrency) for url in urls]
+    records: list[dict[str, Any]] = [{"index": i} for i in range(len(cards))]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> None:
+        async with gate:
+            app = ResidentApp(clients[index % len(clients)], cards[index])
+            try:
+                await resident(index, app, plan, records[index])
+            except (Refused, httpx.HTTPError) as error:
+                records[index]["error"] = f"{type(error).__name__}: {error}"
+
+    first = time.time()
+    try:
+        await asyncio.gather(*(one(i) for i in range(len(cards))))
+    finally:
+        for client in clients:
+            await client.aclose()
+    return {
+        "first_request": first,
+        "last_response": time.time(),
+        "residents": records,
+        "calls": calls.summaries(),
+        "failures": calls.failures[:50],
+        "failed_residents": sum(1 for r in records if "error" in r),
+        "usage": own_usage(),
+    }
+
+
+if __name__ == "__main__":
+    plan_file, out_file = sys.argv[1], sys.argv[2]
+    result = asyncio.run(main(json.loads(Path(plan_file).read_text())))
+    Path(out_file).write_text(json.dumps(result))

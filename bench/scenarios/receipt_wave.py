@@ -1,0 +1,123 @@
+"""`receipt-wave`: 100,000 receipts through the batch-file provider, until every one is credited.
+
+Untimed (`bench/seeding.py`): 100,000 MyKey IDs, an auto-grant measure offering only the batch
+provider's service, its target list uploaded through the API, published and granted by the
+measure workflow's own batch step, and one registration per resident at that service. Timed:
+a driver process requests receipt for every grant through `services.receipts.request_receipts`
+(the code behind `POST /v1/me/receipts` after the card proof), a fixed number at a time, from
+its first request until the ledger shows the last grant credited. The batch provider answers
+each request file with a result file; the hub's dispatcher ingests them and signals each
+application workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import checks
+from bench.cards import CardDeck
+from bench.machine import ProcessWatch
+from bench.onboarding import create_measure, measure_body, upload_targets
+from bench.scenarios.common import Driver, VariantResult, database, start_driver
+from bench.seeding import insert_mykeys, insert_registrations, publish_and_grant
+from bench.stack import Stack
+from hub.settings import Settings
+
+POINTS = 1000
+
+
+@dataclass
+class ReceiptWaveParams:
+    residents: int = 100_000
+    concurrency: int = 200
+    timeout_s: float = 7200
+
+    def cards_needed(self) -> int:
+        return 0
+
+
+async def run(
+    stack: Stack, params: ReceiptWaveParams, deck: CardDeck, watch: ProcessWatch
+) -> VariantResult:
+    assert stack.catalog is not None
+    catalog = stack.catalog
+    n = params.residents
+    service = catalog.services["batch"]
+    result = VariantResult(stack.variant, parameters=vars(params).copy())
+    body = measure_body([service], "受取集中測定", target_list_only=True, auto_grant=True)
+    async with database(stack) as engine:
+        mykey_ids = await insert_mykeys(engine, n)
+        async with stack.http(timeout=600) as http:
+            measure_id = await create_measure(http, catalog, body, publish=False)
+            await upload_targets(http, catalog, measure_id, mykey_ids)
+        settings = Settings(
+            database_url=stack.database_url, temporal_address=stack.temporal_address
+        )
+        granted = await publish_and_grant(settings, catalog.municipality_code, measure_id)
+        await insert_registrations(engine, mykey_ids, service)
+        plan: dict[str, Any] = {"measure_id": measure_id, "concurrency": params.concurrency}
+        watch.mark_start()
+        driver = start_driver(stack, "receipts", "bench.drivers.receipts", plan, params.timeout_s)
+        driven, open_peak = await _drive(engine, measure_id, n, driver, params.timeout_s)
+        watch.mark_end()
+        last = await checks.last_move(engine, measure_id, "credited")
+        grants = await checks.grant_states(engine, measure_id)
+        receipts = await checks.receipt_states(engine, measure_id)
+        ledger = await checks.ledger(engine, measure_id)
+    sims = await checks.simulator_ledgers(stack.sim_url, [catalog.providers["batch"]])
+    first = datetime.fromtimestamp(driven["first_request"], UTC)
+    seconds = (last - first).total_seconds() if last else 0.0
+    result.figures = {
+        "residents": n,
+        "seconds": round(seconds, 2),
+        "credits_per_s": round(grants.get("credited", 0) / seconds, 1) if seconds > 0 else None,
+        "requests_seconds": round(driven["last_accepted"] - driven["first_request"], 2),
+        "open_lifecycles_peak": open_peak,
+    }
+    result.latency_ms = {"receipt_request": driven["latency_ms"]}
+    result.drivers["receipts"] = driven["usage"]
+    result.checks = {
+        "granted_in_setup": granted,
+        "grants": grants,
+        "receipts": receipts,
+        "ledger": ledger,
+        "simulator": sims,
+        "request_errors": driven["errors"],
+        "error_samples": driven["error_samples"][:5],
+    }
+    result.expect(granted == n, f"set-up granted {granted} of {n}")
+    result.expect(driven["errors"] == 0, f"{driven['errors']} receipt requests failed")
+    result.expect(grants == {"credited": n}, f"grants by state {grants}")
+    result.expect(receipts == {"credited": n}, f"receipts by state {receipts}")
+    result.expect(ledger["adds_up"], "the ledger does not add up")
+    result.expect(ledger["balances"] == {"credited": n * POINTS}, f"ledger {ledger['balances']}")
+    batch = sims[catalog.providers["batch"]]
+    result.expect(batch["credited"] == n, f"the batch provider credited {batch['credited']}")
+    result.expect(not batch["not_exactly_once"], "a credit not applied exactly once")
+    return result
+
+
+async def _drive(
+    engine: AsyncEngine, measure_id: str, n: int, driver: Driver, timeout_s: float
+) -> tuple[dict[str, Any], int]:
+    """Wait for the driver to end and every accepted request to be credited, once a second
+    noting how many lifecycles are open (a receipt requested, not yet credited)."""
+    deadline = time.monotonic() + timeout_s
+    driven: dict[str, Any] | None = None
+    open_peak = 0
+    while True:
+        driven = driven or driver.result()
+        states = await checks.grant_states(engine, measure_id)
+        credited = states.get("credited", 0)
+        open_peak = max(open_peak, n - states.get("unreceived", 0) - credited)
+        if driven is not None and credited >= driven["accepted"]:
+            return driven, open_peak
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{credited} of {n} credited after {timeout_s:.0f} s")
+        await asyncio.sleep(1.0)
