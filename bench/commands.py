@@ -261,9 +261,9 @@ def limits_only(
     ] = 10,
 ) -> None:
     """Only the machine's limits: no-op workflow throughput and PostgreSQL commits."""
-    from bench import limits
+    from bench import ceilings
     from bench.databases import default_server
 
-    noop = asyncio.run(limits.noop_workflows(workflows))
-    postgres = limits.postgres_commits(database or default_server(), seconds)
+    noop = asyncio.run(ceilings.noop_workflows(workflows))
+    postgres = ceilings.postgres_commits(database or default_server(), seconds)
     console.print({"noop_workflows": noop, "postgres": postgres})

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import limits, report
+from bench import ceilings, report
 from bench.cards import CardDeck, ensure_cards
 from bench.databases import server_version
 from bench.machine import ProcessWatch, code_identity, machine, versions
@@ -109,10 +109,10 @@ async def run_scenario(
     found_limits: dict[str, Any] = {}
     if options.limits:
         with console.status("limits: no-op workflows on a fresh dev server"):
-            found_limits["noop_workflows"] = await limits.noop_workflows(options.noop_workflows)
+            found_limits["noop_workflows"] = await ceilings.noop_workflows(options.noop_workflows)
         with console.status("limits: PostgreSQL single-row commits"):
             found_limits["postgres"] = await asyncio.to_thread(
-                limits.postgres_commits, options.stack.database, options.postgres_seconds
+                ceilings.postgres_commits, options.stack.database, options.postgres_seconds
             )
     found_ratios = report.ratios(scenario, variants)
     document.update(
