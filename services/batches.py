@@ -76,10 +76,10 @@ async def ensure_dispatcher(client: Client, provider_id: str, task_queue: str) -
 
 
 async def _write(
-    ctx: AckContext, channel: BatchChannel, batch_id: str, report: RoundReport
+    ctx: AckContext, channel: BatchChannel, provider_id: str, batch_id: str, report: RoundReport
 ) -> None:
     async with ctx.sessions() as session:
-        rows = await batches.batch_rows(session, batch_id)
+        rows = await batches.batch_rows(session, provider_id, batch_id)
     manifest = await channel.write_batch(batch_id, rows)
     async with ctx.sessions.begin() as session:
         await batches.mark_written(session, batch_id, manifest, ctx.clock())
@@ -98,7 +98,7 @@ async def write_due_batches(
     async with ctx.sessions() as session:
         unwritten = await batches.unwritten_batches(session, provider_id)
     for batch in unwritten:  # claimed before a crash: the same rows, the same file
-        await _write(ctx, channel, batch.id, report)
+        await _write(ctx, channel, provider_id, batch.id, report)
         heartbeat()
     async with ctx.sessions.begin() as session:
         await batches.drop_settled(session, provider_id)
@@ -117,7 +117,7 @@ async def write_due_batches(
             if stats.pending and age is not None:  # look again when the oldest reaches cut-off
                 report.next_check_s = max(0.05, min(cutoff.poll_s, cutoff.seconds - age))
             return
-        await _write(ctx, channel, claimed.id, report)
+        await _write(ctx, channel, provider_id, claimed.id, report)
         heartbeat()
 
 

@@ -131,7 +131,7 @@ async def unwritten_batches(session: AsyncSession, provider_id: str) -> list[Cre
     return list(rows.scalars())
 
 
-async def batch_rows(session: AsyncSession, batch_id: str) -> list[RequestRow]:
+async def batch_rows(session: AsyncSession, provider_id: str, batch_id: str) -> list[RequestRow]:
     """The request rows of one batch, in a stable order: writing it again gives the same file."""
     rows = await session.execute(
         select(
@@ -142,7 +142,7 @@ async def batch_rows(session: AsyncSession, batch_id: str) -> list[RequestRow]:
             Receipt.municipality_code,
         )
         .join(CreditBatchItem, CreditBatchItem.receipt_id == Receipt.id)
-        .where(CreditBatchItem.batch_id == batch_id)
+        .where(CreditBatchItem.provider_id == provider_id, CreditBatchItem.batch_id == batch_id)
         .order_by(Receipt.id)
     )
     return [RequestRow(*row) for row in rows.all()]

@@ -96,7 +96,7 @@ async def test_requests_leave_at_the_cut_off_and_every_receipt_is_credited_once(
 
 async def quiet_batch_provider(hub: Hub, tmp: Path) -> Provider:
     """A batch provider whose simulated side does not answer: the test writes the results."""
-    provider = await onboard_provider(hub, "batch", tmp_dir=tmp, cutoff_records=2)
+    provider = await onboard_provider(hub, "batch", tmp_dir=tmp, cutoff_records=2, cutoff_s=120)
     provider.sim.config.mode = "sync"  # the simulator leaves the files alone
     return provider
 
