@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request, Response, UploadFile
+from fastapi import Request, Response
+from starlette.datastructures import UploadFile
 
 from api.deps import Context
 from api.routers.municipality_targets import MAX_BYTES
