@@ -27,6 +27,7 @@ def test_production_accepts_real_configuration(tmp_path) -> None:
         operator_bootstrap_key=SecretStr("a-long-random-operator-key"),
         token_secret=SecretStr("a-long-random-token-secret"),
         qr_signing_key=SecretStr("a-long-random-qr-signing-key"),
+        console_session_secret=SecretStr("a-long-random-console-session-secret"),
         jpki_allow_test_hierarchy=False,
         jpki_trust_anchors=[root],
         jpki_crl_sources=["https://jpki.example/crl/user-authentication.crl"],
