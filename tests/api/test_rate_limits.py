@@ -3,10 +3,12 @@ details with code `rate_limited` and a `Retry-After`, before any work is done.""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 
 from api.app import create_app
 from simulators.resident_app import ResidentApp
@@ -72,3 +74,25 @@ async def test_resident_writes_are_limited_per_client_address(hub: Hub) -> None:
             for n in range(4)
         ]
         assert codes == [422, 422, 422, 429]
+
+
+def redis_reachable() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis on 127.0.0.1:6379")
+async def test_api_processes_share_limits_through_redis(hub: Hub) -> None:
+    shared = {
+        "rate_limit_storage": "redis://127.0.0.1:6379/15",
+        "rate_limit_login": f"4 per {secrets.randbelow(10**5) + 2} minutes",  # a fresh key
+    }
+    async with limited_api(hub, **shared) as first, limited_api(hub, **shared) as second:
+        answers = [await (first, second)[n % 2].post("/v1/auth/challenges") for n in range(5)]
+    assert [a.status_code for a in answers[:4]] == [201, 201, 201, 201]
+    assert answers[4].status_code == 429 and answers[4].json()["code"] == "rate_limited"
