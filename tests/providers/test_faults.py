@@ -66,25 +66,29 @@ async def test_bursts_errors_and_late_answers_still_credit_exactly_once(hub: Hub
 
 async def test_an_outage_of_one_provider_never_slows_the_others(hub: Hub) -> None:
     healthy = await onboard_provider(hub, "sync")
-    failing: Provider = await onboard_provider(hub, "sync")
+    # The failing provider is also slow to be called: two calls a second. Were the queues
+    # shared, its retries would hold the healthy provider's credits behind that limit.
+    failing: Provider = await onboard_provider(hub, "sync", rate_limit_per_s=2)
     before = [await granted_resident(hub, healthy) for _ in range(5)]
     baseline = await credit_all(before)
 
-    stranded = [await granted_resident(hub, failing) for _ in range(10)]
+    stranded = [await granted_resident(hub, failing) for _ in range(6)]
     failing.sim.config.error_rate, failing.sim.config.latency_ms = 1.0, 500
     await asyncio.gather(*(request_receipt(r) for r in stranded))
     await asyncio.sleep(1.0)  # its credits are failing and backing off now
     during = [await granted_resident(hub, healthy) for _ in range(5)]
     elapsed = await credit_all(during)
-    assert elapsed < baseline * 3 + 2.0, (baseline, elapsed)
+    print(f"healthy provider: {baseline:.2f} s alone, {elapsed:.2f} s during the outage")
+    assert elapsed < baseline * 2 + 3.0, (baseline, elapsed)
     stuck_ids = [str(r.receipt_id) for r in stranded]
-    assert all(n >= 2 for n in (await attempts(hub, stuck_ids)).values())
-    assert applied_counts(await hub.sim_ledger(failing.provider_id)) == {}
+    assert applied_counts(await hub.sim_ledger(failing.provider_id)) == {}  # nothing got through
 
     failing.sim.config.error_rate, failing.sim.config.latency_ms = 0.0, 0
     await asyncio.gather(*(wait_for_grant(r, "credited", 60) for r in stranded))
     recovered = applied_counts(await hub.sim_ledger(failing.provider_id))
     assert recovered == {r.receipt_id: 1 for r in stranded}
+    tried = await attempts(hub, stuck_ids)
+    assert sum(tried.values()) > len(stuck_ids), tried  # the outage cost retries, not credits
     assert applied_counts(await hub.sim_ledger(healthy.provider_id)) == {
         r.receipt_id: 1 for r in before + during
     }
