@@ -23,6 +23,7 @@ async def sign_in(page: Page, key: str, *, lands_on: str) -> None:
     await page.get_by_role("button", name="ログイン").click()
     await page.wait_for_url(f"**{lands_on}")
     await expect(page.get_by_role("status").first).to_contain_text("ログインしました")
+    await check_skip_link(page)
 
 
 async def shot(page: Page, name: str, tmp_dir: Path) -> Path:
@@ -38,3 +39,37 @@ async def shot(page: Page, name: str, tmp_dir: Path) -> Path:
 def jst_local(delta: timedelta) -> str:
     """What a person types into a datetime-local field, in JST."""
     return (datetime.now(JST) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+UNLABELLED_CONTROLS = """
+() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden')
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.name || el.id)
+"""
+
+
+FIRST_FOCUSABLE = """
+() => document.querySelector(
+  'a[href], button, input:not([type=hidden]), select, textarea'
+).className
+"""
+
+
+async def check_accessible(page: Page) -> None:
+    """What a screen-reader and keyboard user needs on every page: its language, a label on
+    every field, a text alternative on every image, and the skip link first in the tab order."""
+    assert await page.evaluate("document.documentElement.lang") in ("ja", "en")
+    assert await page.evaluate(UNLABELLED_CONTROLS) == []
+    assert await page.locator("img:not([alt])").count() == 0
+    assert await page.evaluate(FIRST_FOCUSABLE) == "skip"
+
+
+async def check_skip_link(page: Page) -> None:
+    """On a freshly opened page the first Tab reaches the skip link, and Enter moves the focus
+    to the content, past the menu."""
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    await expect(page.locator("a.skip")).to_be_visible()
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"

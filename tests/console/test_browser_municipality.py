@@ -12,7 +12,7 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import Page, expect
 
-from tests.console.browser import jst_local, shot, sign_in
+from tests.console.browser import check_accessible, jst_local, shot, sign_in
 from tests.console.helpers import NAGOYA, municipality_with_service
 from tests.support.stack import Hub
 
@@ -44,6 +44,7 @@ async def test_staff_publish_a_measure_and_approve_a_late_report(
         jst_local(timedelta(days=-3))
     )
     await shot(page, "measure-form", tmp_path)
+    await check_accessible(page)
     await page.get_by_role("button", name="下書きを作成").click()
     await expect(page.get_by_role("status").first).to_contain_text("下書きとして作成しました")
     measure_id = page.url.rsplit("/", 1)[-1]
@@ -71,6 +72,7 @@ async def test_staff_publish_a_measure_and_approve_a_late_report(
     await expect(page.get_by_role("status").first).to_contain_text("防災訓練")
     await expect(page.get_by_role("img", name="「防災訓練」の参加報告用 QR コード")).to_be_visible()
     await shot(page, "events", tmp_path)
+    await check_accessible(page)
     await page.get_by_role("link", name="印刷用ページ").click()
     await expect(page.get_by_role("heading", name="防災訓練")).to_be_visible()
     await shot(page, "event-qr-print", tmp_path)
@@ -94,6 +96,7 @@ async def test_staff_publish_a_measure_and_approve_a_late_report(
     await expect(row).to_contain_text("日")  # how late: "1日 …時間"
     await expect(page.locator("#pending-count")).to_have_text("1")
     await shot(page, "reviews", tmp_path)
+    await check_accessible(page)
 
     await page.evaluate("window.stillTheSamePage = true")
     await row.get_by_role("button", name="承認").click()
@@ -109,6 +112,7 @@ async def test_staff_publish_a_measure_and_approve_a_late_report(
     await expect(page.locator("#budget-meter")).to_have_attribute("value", "500")
     await expect(page.get_by_role("row", name="未受取")).to_contain_text("500 pt")
     await shot(page, "dashboard", tmp_path)
+    await check_accessible(page)
     await page.get_by_role("link", name="English").click()
     await expect(page.get_by_role("heading", name="Applications per day")).to_be_visible()
     await shot(page, "dashboard-en", tmp_path)

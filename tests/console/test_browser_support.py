@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.console.browser import shot, sign_in
+from tests.console.browser import check_accessible, shot, sign_in
 from tests.console.helpers import KYOTO, municipality_with_service, new_key
 from tests.support.scenario import add_provider, publish_measure
 from tests.support.stack import Hub
@@ -57,6 +57,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(
     await expect(row).to_contain_text("****" + resident.mykey_id[-4:])
     await expect(page.locator("main")).not_to_contain_text(resident.mykey_id)
     await shot(page, "stuck-receipts", tmp_path)
+    await check_accessible(page)
 
     await row.get_by_role("link", name=receipt_id).click()
     await expect(page.get_by_role("heading", name=f"受取 {receipt_id}")).to_be_visible()
@@ -71,6 +72,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(
     await expect(page.locator("main")).not_to_contain_text(resident.mykey_id)
     await expect(page.locator("main")).to_contain_text("*0042")
     await shot(page, "receipt-detail", tmp_path)
+    await check_accessible(page)
 
     await set_faults(hub, provider_id, error_rate=0.0)
     await page.get_by_role("link", name="事業者に状況を確認する").click()
@@ -81,6 +83,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(
     await expect(page.get_by_role("heading", name="ポイントを未受取に戻す")).to_be_visible()
     await page.get_by_label("メモ").fill("事業者側で未付与を確認")
     await shot(page, "support-action-confirm", tmp_path)
+    await check_accessible(page)
     await page.get_by_role("button", name="未受取に戻す").click()
     await expect(page.get_by_role("status").first).to_contain_text("ポイントを未受取に戻しました")
     await expect(page.locator("h1 .badge")).to_have_text("未受取に戻した")
@@ -97,3 +100,4 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(
     await expect(page.locator("main")).not_to_contain_text("acct-kyoto-0042")
     assert resident.mykey_id not in page.url
     await shot(page, "resident-lookup", tmp_path)
+    await check_accessible(page)

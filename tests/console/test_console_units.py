@@ -156,3 +156,29 @@ def test_production_refuses_the_development_console_secret() -> None:
     with pytest.raises(ValidationError) as caught:
         Settings(env=Environment.PRODUCTION)
     assert "HUB_CONSOLE_SESSION_SECRET is the development default" in str(caught.value)
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    lighter, darker = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_text_colours_keep_wcag_aa_contrast_on_their_backgrounds() -> None:
+    css = (Path(i18n.__file__).parent / "static" / "console.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
+    backgrounds = {"paper": colours["paper"], "wash": colours["wash"], "alert": "#fdecea"}
+    pairs = [
+        (text, background)
+        for text in ("ink", "muted", "brand", "brand-dark", "danger", "ok")
+        for background in backgrounds
+    ] + [("paper", "brand"), ("paper", "brand-dark"), ("paper", "ink")]
+    for text, background in pairs:
+        fg = colours[text]
+        bg = backgrounds.get(background) or colours[background]
+        assert contrast(fg, bg) >= 4.5, (text, background, round(contrast(fg, bg), 2))
