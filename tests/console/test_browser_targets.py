@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.console.browser import check_accessible, shot, sign_in
 from tests.console.helpers import OSAKA, municipality_with_service
@@ -34,7 +34,7 @@ async def test_staff_upload_a_target_list_and_see_its_bad_rows(
 
     wrong = "mykey_id\n" + f"{residents[0]}\nabc\n{residents[1]}\n{residents[0]}\n"
     await page.get_by_label("CSV ファイル").set_input_files(
-        files=[{"name": "wrong.csv", "mimeType": "text/csv", "buffer": wrong.encode()}]
+        files=FilePayload(name="wrong.csv", mimeType="text/csv", buffer=wrong.encode())
     )
     await page.get_by_role("button", name="アップロード").click()
     errors = page.locator("#target-result table.row-errors tbody tr")
@@ -48,7 +48,7 @@ async def test_staff_upload_a_target_list_and_see_its_bad_rows(
 
     good = "mykey_id\n" + "".join(f"{m}\n" for m in residents)
     await page.get_by_label("CSV ファイル").set_input_files(
-        files=[{"name": "fixed.csv", "mimeType": "text/csv", "buffer": good.encode()}]
+        files=FilePayload(name="fixed.csv", mimeType="text/csv", buffer=good.encode())
     )
     await page.get_by_role("button", name="アップロード").click()
     await expect(page.locator("#target-result")).to_contain_text("fixed.csv を取り込みました")
