@@ -33,7 +33,7 @@ def audit_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 async def audit_engine(audit_db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(audit_db_url)
+    engine = create_engine(audit_db_url, pool_size=4)  # the PostgreSQL server is shared
     try:
         yield engine
     finally:
