@@ -199,6 +199,8 @@ class RequestAuditMiddleware:
         actor = state.get("actor")
         if actor is None and status < 400 and scope.get("path") == "/v1/auth/sessions":
             actor = f"resident:{body.get('mykey_id')}" if body.get("mykey_id") else None
+        if actor is None and status < 400 and template.endswith("/webhooks"):
+            actor = f"webhook:{(scope.get('path_params') or {}).get('provider_id', '')}"
         object_type, object_id = _target(scope, body if status < 400 else {})
         try:
             async with ctx.sessions.begin() as session:
