@@ -100,14 +100,23 @@ async def last_move(engine: AsyncEngine, measure_id: str, to_state: str) -> date
     return None if value is None else utc(value)
 
 
-async def simulator_ledgers(sim_url: str, provider_ids: list[str]) -> dict[str, Any]:
-    """Per provider: credits the simulator holds, and any applied other than exactly once."""
+async def receipt_ids(engine: AsyncEngine, measure_id: str) -> set[str]:
+    query = select(Receipt.id).where(Receipt.measure_id == measure_id)
+    async with engine.connect() as conn:
+        return set((await conn.execute(query)).scalars())
+
+
+async def simulator_ledgers(
+    sim_url: str, provider_ids: list[str], receipts: set[str]
+) -> dict[str, Any]:
+    """Per provider, of the credits for `receipts` (the measure's): how many the simulator holds,
+    how many it credited, and any applied other than exactly once."""
     found: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=sim_url, timeout=120) as sim:
         for provider_id in provider_ids:
             response = await sim.get(f"/p/{provider_id}/admin/ledger")
             response.raise_for_status()
-            credits = response.json()["credits"]
+            credits = [c for c in response.json()["credits"] if c["receipt_id"] in receipts]
             found[provider_id] = {
                 "credits": len(credits),
                 "credited": sum(1 for c in credits if c["status"] == "credited"),

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import insert
@@ -55,6 +56,7 @@ async def insert_registrations(
     engine: AsyncEngine, mykey_ids: list[str], payment_service_id: str
 ) -> None:
     now = datetime.now(UTC)
+    tag = secrets.token_hex(3)  # account IDs unique per service, also across runs on one stack
     async with engine.begin() as conn:
         for start in range(0, len(mykey_ids), CHUNK):
             await conn.execute(
@@ -64,7 +66,7 @@ async def insert_registrations(
                         "id": new_id("reg"),
                         "mykey_id": mykey_id,
                         "payment_service_id": payment_service_id,
-                        "account_id": f"acct-{start + i:07d}",
+                        "account_id": f"wave-{tag}-{start + i:07d}",
                         "status": "active",
                         "created_at": now,
                         "invalidated_at": None,

@@ -48,7 +48,9 @@ async def resident(
         service = services[index % len(services)]
         record["service"] = service
         registered = _expect(
-            await app.register_service(service, f"acct-{index:07d}"), 201, "register"
+            await app.register_service(service, f"acct-{plan['card_offset'] + index:07d}"),
+            201,
+            "register",
         )
         _expect(
             await app.request_receipt([record["grant_id"]], registered["registration_id"]),

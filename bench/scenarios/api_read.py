@@ -29,9 +29,10 @@ class ApiReadParams:
     duration_s: float = 30.0
     connections: int = 64
     timeout_s: float = 1800
+    card_offset: int = 0  # which cached cards the readers use
 
     def cards_needed(self) -> int:
-        return self.residents
+        return self.card_offset + self.residents
 
 
 async def run(
@@ -48,7 +49,9 @@ async def run(
             )
     setup = await lifecycle.run(
         stack,
-        lifecycle.LifecycleParams(residents=params.residents, concurrency=32),
+        lifecycle.LifecycleParams(
+            residents=params.residents, concurrency=32, card_offset=params.card_offset
+        ),
         deck,
         watch,
     )
@@ -56,7 +59,7 @@ async def run(
     plan: dict[str, Any] = {
         "api_urls": stack.api_urls,
         "cards_file": str(deck.path),
-        "card_offset": 0,
+        "card_offset": params.card_offset,
         "residents": params.residents,
         "rate": params.rate,
         "duration_s": params.duration_s,

@@ -29,13 +29,14 @@ class LifecycleParams:
     residents: int = 2000
     concurrency: int = 64
     timeout_s: float = 3600
+    card_offset: int = 0  # which cached cards the residents use
 
     def cards_needed(self) -> int:
-        return self.residents
+        return self.card_offset + self.residents
 
 
 async def run(
-    stack: Stack, params: LifecycleParams, deck: CardDeck, watch: ProcessWatch, card_offset: int = 0
+    stack: Stack, params: LifecycleParams, deck: CardDeck, watch: ProcessWatch
 ) -> VariantResult:
     assert stack.catalog is not None
     catalog = stack.catalog
@@ -50,7 +51,7 @@ async def run(
         "measure_id": measure_id,
         "services": services,
         "cards_file": str(deck.path),
-        "card_offset": card_offset,
+        "card_offset": params.card_offset,
         "residents": params.residents,
         "concurrency": params.concurrency,
         "steps": "lifecycle",
@@ -75,7 +76,9 @@ async def run(
         grants = await checks.grant_states(engine, measure_id)
         receipts = await checks.receipt_states(engine, measure_id)
         ledger = await checks.ledger(engine, measure_id)
-    sims = await checks.simulator_ledgers(stack.sim_url, list(catalog.providers.values()))
+        receipt_ids = await checks.receipt_ids(engine, measure_id)
+    providers = list(catalog.providers.values())
+    sims = await checks.simulator_ledgers(stack.sim_url, providers, receipt_ids)
     first = datetime.fromtimestamp(driven["first_request"], UTC)
     last = max(credited_at.values()) if credited_at else first
     span_s = (last - first).total_seconds()
@@ -104,7 +107,8 @@ async def run(
         "failure_samples": driven["failures"][:5],
     }
     n = params.residents
-    result.expect(driven["failed_residents"] == 0, f"{driven['failed_residents']} residents failed")
+    failed = [r["error"] for r in driven["residents"] if "error" in r]
+    result.expect(not failed, f"{len(failed)} residents failed, first: {failed[:1]}")
     result.expect(grants == {"credited": n}, f"grants by state {grants}, expected {n} credited")
     result.expect(receipts == {"credited": n}, f"receipts by state {receipts}")
     result.expect(ledger["adds_up"], "the ledger does not add up")

@@ -70,7 +70,8 @@ async def run(
         grants = await checks.grant_states(engine, measure_id)
         receipts = await checks.receipt_states(engine, measure_id)
         ledger = await checks.ledger(engine, measure_id)
-    sims = await checks.simulator_ledgers(stack.sim_url, [catalog.providers["batch"]])
+        receipt_ids = await checks.receipt_ids(engine, measure_id)
+    sims = await checks.simulator_ledgers(stack.sim_url, [catalog.providers["batch"]], receipt_ids)
     first = datetime.fromtimestamp(driven["first_request"], UTC)
     seconds = (last - first).total_seconds() if last else 0.0
     result.figures = {
@@ -92,7 +93,10 @@ async def run(
         "error_samples": driven["error_samples"][:5],
     }
     result.expect(granted == n, f"set-up granted {granted} of {n}")
-    result.expect(driven["errors"] == 0, f"{driven['errors']} receipt requests failed")
+    result.expect(
+        driven["errors"] == 0,
+        f"{driven['errors']} receipt requests failed, first: {driven['error_samples'][:1]}",
+    )
     result.expect(grants == {"credited": n}, f"grants by state {grants}")
     result.expect(receipts == {"credited": n}, f"receipts by state {receipts}")
     result.expect(ledger["adds_up"], "the ledger does not add up")

@@ -1,0 +1,106 @@
+"""The benchmark harness at a small size: every scenario, on the hub and on the baseline, each on
+real processes, and each run judged by the harness's own checks (every lifecycle completes, the
+grants, receipts and ledger add up, every credit reached its provider exactly once). Speed is not
+judged here; `mph bench` measures it.
+
+The database is PostgreSQL when HUB_TEST_DATABASE_URL is set, SQLite otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import ceilings
+from bench.cards import CardDeck, ensure_cards
+from bench.machine import ProcessWatch
+from bench.scenarios import api_read, bulk_grant, lifecycle, receipt_wave
+from bench.scenarios.common import VariantResult
+from bench.stack import StackOptions, open_stack
+
+pytestmark = pytest.mark.integration
+
+LIFECYCLES = 6
+READERS = 4
+BULK = {"hub": 300, "baseline": 30}
+WAVE = {"hub": 40, "baseline": 20}
+
+
+def database() -> str:
+    return os.environ.get("HUB_TEST_DATABASE_URL") or "sqlite"
+
+
+@pytest.fixture(scope="module")
+def deck(tmp_path_factory: pytest.TempPathFactory) -> CardDeck:
+    return ensure_cards(LIFECYCLES + READERS, tmp_path_factory.mktemp("cards") / "cards.jsonl")
+
+
+def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
+    return [
+        (
+            "lifecycle",
+            lifecycle.run,
+            lifecycle.LifecycleParams(residents=LIFECYCLES, concurrency=LIFECYCLES, timeout_s=120),
+        ),
+        ("bulk-grant", bulk_grant.run, bulk_grant.BulkGrantParams(BULK[variant], timeout_s=120)),
+        (
+            "receipt-wave",
+            receipt_wave.run,
+            receipt_wave.ReceiptWaveParams(WAVE[variant], concurrency=20, timeout_s=180),
+        ),
+        (
+            "api-read",
+            api_read.run,
+            api_read.ApiReadParams(
+                residents=READERS, rate=10, duration_s=2, card_offset=LIFECYCLES, timeout_s=120
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("variant", ["hub", "baseline"])
+async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck) -> None:
+    results: dict[str, VariantResult] = {}
+    options = StackOptions(variant=variant, database=database(), provider_latency_ms=5)
+    async with open_stack(options, deck.ca_pem) as stack:
+        for name, run, params in scenarios(variant):
+            watch = ProcessWatch(stack.children.started).start()
+            try:
+                results[name] = await run(stack, params, deck, watch)
+            finally:
+                results.get(name, VariantResult(variant)).merge_processes(watch.stop())
+            assert results[name].ok, (name, results[name].failures)
+
+    life = results["lifecycle"]
+    assert life.figures["completed"] == LIFECYCLES
+    assert life.latency_ms["whole_lifecycle"]["count"] == LIFECYCLES
+    assert life.latency_ms["login"]["count"] == LIFECYCLES
+    assert life.latency_ms["challenge"]["count"] == 3 * LIFECYCLES  # login and two card proofs
+    per_provider = [p["credited"] for p in life.checks["simulator"].values()]
+    assert per_provider == [LIFECYCLES // 3] * 3  # sync, webhook and batch file in turn
+    assert {p["role"] for p in life.processes.values()} >= {"temporal", "api", "worker", "driver"}
+    assert all(p["peak_rss_mib"] > 0 for p in life.processes.values())
+
+    bulk = results["bulk-grant"]
+    assert bulk.checks["ledger"]["granted_points"] == BULK[variant] * 1000
+
+    wave = results["receipt-wave"]
+    assert wave.checks["grants"] == {"credited": WAVE[variant]}
+    assert wave.figures["open_lifecycles_peak"] <= WAVE[variant]
+
+    reads = results["api-read"]
+    assert reads.figures["requests"] == 20
+    assert reads.figures["errors"] == 0
+
+
+async def test_the_limits_are_measured(tmp_path: Path) -> None:
+    noop = await ceilings.noop_workflows(workflows=40, concurrency=10)
+    assert noop["workflows"] == 40 and noop["workflows_per_s"] > 0
+    postgres = ceilings.postgres_commits(database(), seconds=1, clients=(1,))
+    if database() == "sqlite":
+        assert "skipped" in postgres
+    else:
+        assert postgres["commits_per_s"]["1"] > 0
