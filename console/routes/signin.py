@@ -18,9 +18,7 @@ router = console_router()
 
 @router.get("/")
 async def front_door(request: Request, ctx: Context) -> Response:
-    current = cookies.read(request, ctx.settings)
-    if current is None or not current.signed_in:
-        return redirect(request, "/console/login")
+    """Signed in: the role's first page; otherwise the sign-in form."""
     try:
         user = await load_user(request, ctx)
     except SignInRequired:
@@ -29,12 +27,15 @@ async def front_door(request: Request, ctx: Context) -> Response:
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str | None = Query(None, max_length=500)) -> Response:
-    return render(request, "login.html", {"next": safe_next(next, "")})
+async def login_form(
+    request: Request, next_path: str | None = Query(None, alias="next", max_length=500)
+) -> Response:
+    return render(request, "login.html", {"next": safe_next(next_path, "")})
 
 
 @router.post("/login", dependencies=[CsrfChecked])
 async def login(request: Request, ctx: Context) -> Response:
+    """A fresh session (and CSRF token) for the key's ID; the key itself is not kept."""
     form = await request.form()
     key = form.get("api_key")
     target = form.get("next")
