@@ -1,5 +1,6 @@
 """The baseline's activities: one regular activity per step, each the same `storage/` unit of
-work or adapter call the hub makes for that step.
+work or adapter call the hub makes for that step, with the same audit entry in the same
+transaction (`storage/audit.py`).
 
 Refusals travel in the shape the hub's API reads from a failed update (`RULE_VIOLATION` with
 `{code, status, extra}`), so residents get the same problem details from either orchestration.
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -46,7 +48,7 @@ from domain.providers import batch_cutoff_from_config
 from domain.receipts import TERMINAL_RECEIPT_STATES
 from services.acknowledgements import WorkerContext
 from services.batches import BatchChannel, dispatch_round
-from storage import applications, batches, receipts
+from storage import applications, audit, batches, receipts
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import MeasureTarget, PaymentProvider
@@ -96,6 +98,17 @@ class BaselineActivities:
             self.dispatch,
         ]
 
+    @staticmethod
+    def _audit(session: AsyncSession, action: str, receipt_id: str, outcome: str) -> None:
+        audit.record(
+            session,
+            actor=ACTOR,
+            action=action,
+            object_type="receipt",
+            object_id=receipt_id,
+            outcome=outcome,
+        )
+
     async def _adapter(self, provider_id: str) -> tuple[ProviderAdapter, PaymentProvider]:
         async with self.sessions() as session:
             provider = await session.get(PaymentProvider, provider_id)
@@ -111,7 +124,7 @@ class BaselineActivities:
     async def decide(self, request: DecideApplicationInput) -> ApplicationDecision:
         try:
             async with self.sessions.begin() as session:
-                return await applications.apply(
+                decision = await applications.apply(
                     session,
                     measure_id=request.measure_id,
                     mykey_id=request.mykey_id,
@@ -121,6 +134,15 @@ class BaselineActivities:
                     now=_now(),
                     actor=ACTOR,
                 )
+                audit.record(
+                    session,
+                    actor=ACTOR,
+                    action="decide_application",
+                    object_type="application",
+                    object_id=request.application_id,
+                    outcome=decision.status,
+                )
+                return decision
         except RuleViolation as violation:
             raise refused(violation) from violation
 
@@ -145,6 +167,14 @@ class BaselineActivities:
                     now=_now(),
                     actor=f"resident:{request.mykey_id}",
                 )
+                audit.record(
+                    session,
+                    actor=f"resident:{request.mykey_id}",
+                    action="claim_receipts",
+                    object_type="receipt",
+                    object_id=",".join(p.receipt_id for p in plans),
+                    outcome=f"claimed {len(plans)}",
+                )
         except RuleViolation as violation:
             raise refused(violation) from violation
         return ClaimReceiptsResult(receipts=plans)
@@ -156,6 +186,7 @@ class BaselineActivities:
             receipt = await receipts.begin_credit(
                 session, request.receipt_id, attempt=attempt, now=_now(), actor=ACTOR
             )
+            self._audit(session, "begin_credit", request.receipt_id, receipt.state)
             if receipt.state in _FINAL:
                 return CreditResult(receipt.id, receipt.state, receipt.provider_reference)
             credit = CreditRequest(
@@ -177,11 +208,15 @@ class BaselineActivities:
                         provider_id=request.provider_id,
                         now=_now(),
                     )
+                    self._audit(session, "enqueue_credit", request.receipt_id, "queued")
                 status = "accepted"
         except (TransientProviderError, PermanentProviderError) as error:
             async with self.sessions.begin() as session:
                 await receipts.note_failure(
                     session, request.receipt_id, attempt=attempt, error=str(error), now=_now()
+                )
+                self._audit(
+                    session, "credit_attempt_failed", request.receipt_id, type(error).__name__
                 )
             raise provider_failure(error) from error
         return CreditResult(request.receipt_id, status, outcome.provider_reference, outcome.reason)
@@ -198,6 +233,7 @@ class BaselineActivities:
                 now=_now(),
                 actor=ACTOR,
             )
+            self._audit(session, "record_credit_outcome", request.receipt_id, state)
         return RecordOutcomeResult(request.receipt_id, state, grant_state)
 
     @activity.defn(name="baseline_expire")
@@ -205,6 +241,14 @@ class BaselineActivities:
         async with self.sessions.begin() as session:
             expired = await applications.expire_unreceived(
                 session, application_id=request.application_id, now=_now(), actor=ACTOR
+            )
+            audit.record(
+                session,
+                actor=ACTOR,
+                action="expire_grants",
+                object_type="application",
+                object_id=request.application_id,
+                outcome=f"expired {len(expired)}",
             )
         return ExpireGrantsResult(expired_grant_ids=expired)
 

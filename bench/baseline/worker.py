@@ -3,7 +3,8 @@
 One `Worker` on one task queue (`HUB_TASK_QUEUE`) with the default options and the default
 sandboxed runner, as the samples start theirs. It reads the same `HUB_*` settings as the hub's
 worker and uses the hub's Temporal client set-up (`hub.temporal.connect`), so both speak to the
-server with the same data converter. A loop starts the dispatcher of each batch provider.
+server with the same data converter. A loop starts the dispatcher of each batch provider, and
+the hub's audit sealer runs beside it as it does in `mph worker`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.baseline.workflows import (
     BaselineBatchDispatcherWorkflow,
     BaselineMeasureWorkflow,
 )
+from hub.audit_sealer import run_sealer
 from hub.logs import configure_logging
 from hub.settings import get_settings
 from hub.temporal import connect
@@ -72,6 +74,14 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     running = asyncio.create_task(worker.run())
+    sealer = asyncio.create_task(
+        run_sealer(
+            sessions,
+            settings.audit_hmac_key.get_secret_value().encode(),
+            stop,
+            interval_s=settings.audit_seal_interval_s,
+        )
+    )
     log.info("baseline worker started on %s", settings.task_queue)
     try:
         while not stop.is_set() and not running.done():
@@ -79,6 +89,8 @@ async def main() -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=2)
     finally:
+        stop.set()
+        await sealer
         await worker.shutdown()
         with contextlib.suppress(Exception):
             await running
