@@ -36,7 +36,17 @@ async def credentials(hub: Hub) -> dict[str, dict[str, str]]:
         "/v1/me": resident.auth,
         "/v1/measures": resident.auth,
         "/v1/providers": {"authorization": f"Bearer {await a_provider_key(hub)}"},
+        "/v1/support": {"authorization": f"Bearer {await support_key(hub)}"},
     }
+
+
+async def support_key(hub: Hub) -> str:
+    response = await hub.http.post(
+        "/v1/operator/api-keys", json={"role": "support"}, headers=hub.operator_headers
+    )
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
 
 
 async def a_provider_key(hub: Hub) -> str:
