@@ -2,8 +2,10 @@
 
 Pages call the same services as the v1 API, so every rule, scope check and audit entry is the
 API's; the console adds sign-in with an API key kept in a signed cookie session, CSRF tokens on
-every form, Japanese messages with an English switch, and a little htmx served from the package.
-None of its routes is in the OpenAPI schema: they are pages, not API.
+every form, Japanese messages with an English switch, and a little htmx served from the package
+(`static/htmx.min.js`, htmx 2.0.11 from its npm package, Zero-Clause BSD licence; no build step,
+nothing loaded from the internet). None of its routes is in the OpenAPI schema: they are pages,
+not API.
 """
 
 from __future__ import annotations
