@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from domain.errors import RuleViolation
 from domain.privacy import refuse_my_numbers
-from domain.reviews import Decision, ReviewResult, ReviewStatus
+from domain.reviews import DECIDED, Decision, ReviewResult, ReviewStatus
 from services.applications import update_application
 from services.context import HubContext
 from storage.models import Application, Measure
@@ -78,6 +78,16 @@ async def decide(
             raise RuleViolation("not_found", "no such review", status=404)
         application = await session.get(Application, review.application_id)
         assert application is not None
+    if review.status != ReviewStatus.PENDING.value:
+        # Decided already (its workflow may have ended): a repeat answers as before, a
+        # different decision is refused, and no workflow is woken for either.
+        if DECIDED[decision].value != review.status:
+            raise RuleViolation(
+                "review_already_decided", f"this review was already {review.status}", status=409
+            )
+        return ReviewResult(
+            review.id, review.status, changed=False, application_status=application.state
+        )
     result: ReviewResult = await update_application(
         ctx,
         application,

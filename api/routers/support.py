@@ -17,6 +17,12 @@ from services import support
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
 
+def masked_actor(actor: str) -> str:
+    """`resident:<MyKey ID>` shows only the ID's last characters; staff and workers in full."""
+    role, _, who = actor.partition(":")
+    return f"{role}:{mask(who)}" if role == "resident" and who else actor
+
+
 def _receipt_row(row: Any) -> dict[str, Any]:
     receipt = row.receipt
     return {
@@ -81,7 +87,7 @@ async def receipt_detail(receipt_id: str, _: SupportStaff, ctx: Context) -> dict
         "workflow_id": receipt.workflow_id,
         "temporal_ui": found.workflow_link,
         "timeline": [
-            {"at": iso(e.at), "state": e.state, "actor": e.actor, "detail": e.detail}
+            {"at": iso(e.at), "state": e.state, "actor": masked_actor(e.actor), "detail": e.detail}
             for e in found.timeline
         ],
     }

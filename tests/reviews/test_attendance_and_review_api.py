@@ -174,6 +174,18 @@ async def test_review_required_applications_wait_for_staff(hub: Hub) -> None:
         (await r.points())["totals"]["unreceived"] for r in (approved_resident, rejected_resident)
     ]
     assert sorted(totals) == [0, 1000]
+    # The rejected application's workflow has ended: the decision still stands.
+    changed_mind = await hub.http.post(
+        f"{base}/{second['review_id']}/decision", json={"decision": "approve"}, headers=setup.staff
+    )
+    assert changed_mind.status_code == 409
+    assert changed_mind.json()["code"] == "review_already_decided"
+    repeated = await hub.http.post(
+        f"{base}/{second['review_id']}/decision",
+        json={"decision": "reject", "reason": "対象外の住所"},
+        headers=setup.staff,
+    )
+    assert repeated.status_code == 200 and repeated.json()["changed"] is False
     other_municipality = await hub.http.post(
         f"/v1/municipalities/011002/reviews/{first['review_id']}/decision",
         json={"decision": "approve"},
