@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -28,6 +30,8 @@ def test_production_accepts_real_configuration(tmp_path) -> None:
         token_secret=SecretStr("a-long-random-token-secret"),
         qr_signing_key=SecretStr("a-long-random-qr-signing-key"),
         console_session_secret=SecretStr("a-long-random-console-session-secret"),
+        audit_hmac_key=SecretStr("a-long-random-audit-hmac-key"),
+        payload_keys=SecretStr("k2:" + base64.b64encode(bytes(range(32))).decode()),
         jpki_allow_test_hierarchy=False,
         jpki_trust_anchors=[root],
         jpki_crl_sources=["https://jpki.example/crl/user-authentication.crl"],
