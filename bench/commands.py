@@ -39,6 +39,9 @@ Limits = Annotated[bool, typer.Option(help="also measure no-op workflows and Pos
 Keep = Annotated[bool, typer.Option(help="keep each run's directory (logs, databases)")]
 ResultsDir = Annotated[str, typer.Option(help="where the JSON result goes ('' for nowhere)")]
 Committed = Annotated[bool, typer.Option(help="run the last commit's code, exported")]
+Timeout = Annotated[
+    float, typer.Option(help="seconds before a run is stopped and reported unfinished")
+]
 BaselineResidents = Annotated[
     int | None, typer.Option(help="a smaller baseline run (its rate is compared)")
 ]
@@ -117,7 +120,8 @@ DEFAULT_RESULTS = str(CODE_DIR / "bench" / "results")
 @app.command()
 def lifecycle(
     residents: Annotated[int, typer.Option(help="residents, each a whole lifecycle")] = 2000,
-    concurrency: Annotated[int, typer.Option(help="residents in flight at once")] = 64,
+    concurrency: Annotated[int, typer.Option(help="residents in flight at once")] = 128,
+    timeout: Timeout = 3600,
     variant: Variant = "both",
     database: Database = "",
     latency_ms: LatencyMs = 50,
@@ -132,7 +136,7 @@ def lifecycle(
     """Residents from card login to credited points across three providers."""
     from bench.scenarios.lifecycle import LifecycleParams
 
-    params = LifecycleParams(residents=residents, concurrency=concurrency)
+    params = LifecycleParams(residents=residents, concurrency=concurrency, timeout_s=timeout)
     common = _common(
         variant=variant,
         database=database,
@@ -152,6 +156,7 @@ def lifecycle(
 def bulk_grant(
     residents: Annotated[int, typer.Option(help="residents on the target list")] = 100_000,
     baseline_residents: BaselineResidents = 5_000,
+    timeout: Timeout = 3600,
     variant: Variant = "both",
     database: Database = "",
     latency_ms: LatencyMs = 50,
@@ -179,7 +184,7 @@ def bulk_grant(
         committed=committed,
         baseline_residents=baseline_residents,
     )
-    _run("bulk-grant", BulkGrantParams(residents=residents), common)
+    _run("bulk-grant", BulkGrantParams(residents=residents, timeout_s=timeout), common)
 
 
 @app.command("receipt-wave")
@@ -187,6 +192,7 @@ def receipt_wave(
     residents: Annotated[int, typer.Option(help="receipts through the batch provider")] = 100_000,
     concurrency: Annotated[int, typer.Option(help="receipt requests in flight")] = 200,
     baseline_residents: BaselineResidents = 5_000,
+    timeout: Timeout = 7200,
     variant: Variant = "both",
     database: Database = "",
     latency_ms: LatencyMs = 50,
@@ -214,7 +220,8 @@ def receipt_wave(
         committed=committed,
         baseline_residents=baseline_residents,
     )
-    _run("receipt-wave", ReceiptWaveParams(residents=residents, concurrency=concurrency), common)
+    params = ReceiptWaveParams(residents=residents, concurrency=concurrency, timeout_s=timeout)
+    _run("receipt-wave", params, common)
 
 
 @app.command("api-read")

@@ -52,12 +52,14 @@ class Child:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def tail(self, lines: int = 30) -> str:
+    def tail(self, lines: int = 12) -> str:
+        """The last lines of its log, without the frames of a boxed traceback."""
         try:
             text = self.log.read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        plain = [line for line in text.splitlines() if line and line[0] not in "│╭╰"]
+        return "\n".join(plain[-lines:])
 
 
 @dataclass

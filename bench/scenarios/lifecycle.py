@@ -27,7 +27,7 @@ POINTS = 1000
 @dataclass
 class LifecycleParams:
     residents: int = 2000
-    concurrency: int = 64
+    concurrency: int = 128
     timeout_s: float = 3600
     card_offset: int = 0  # which cached cards the residents use
 
@@ -65,12 +65,15 @@ async def run(
             states = await checks.grant_states(engine, measure_id)
             return states.get("credited", 0) >= len(completed)
 
-        await checks.wait_until(
-            all_credited,
-            timeout_s=params.timeout_s,
-            what=f"{len(completed)} grants credited",
-            alive=stack.children.check_alive,
-        )
+        try:
+            await checks.wait_until(
+                all_credited,
+                timeout_s=params.timeout_s,
+                what=f"{len(completed)} grants credited",
+                alive=stack.children.check_alive,
+            )
+        except TimeoutError as late:  # the figures of what was credited, and the failure
+            result.failures.append(str(late))
         watch.mark_end()
         credited_at = await checks.moved_at(engine, measure_id, "credited")
         grants = await checks.grant_states(engine, measure_id)
