@@ -73,6 +73,7 @@ def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
 def print_summary(demo: DemoData, settings: Settings, temporal_ui: str) -> None:
     table = Table(title="Municipal Mynapoint Hub is running", show_header=False)
     table.add_row("API", demo.api_url + "  (OpenAPI: /docs)")
+    table.add_row("Staff console", demo.api_url + "/console/  (sign in with a key below)")
     table.add_row("Temporal UI", temporal_ui)
     table.add_row("Provider simulator", demo.sim_url)
     table.add_row("Operator key", settings.operator_bootstrap_key.get_secret_value())
