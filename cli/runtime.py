@@ -81,7 +81,7 @@ def exit_after_worker() -> NoReturn:
 async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed: bool) -> None:
     observe_process(settings, "mph-worker")
     client = await connect(settings, interceptors=temporal_interceptors())
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     probes = ProbeServer(settings, client, session_factory(engine))
     if settings.metrics_port:
         await probes.start()

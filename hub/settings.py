@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = DATA_DIR
     database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)  # per process, as many on bursts
     temporal_address: str = ""
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"

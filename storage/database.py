@@ -44,7 +44,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """`pool_size` connections per process, and as many more under bursts: several processes
+    share one PostgreSQL server, whose `max_connections` (100 by default) bounds them all."""
     url = async_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

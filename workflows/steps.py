@@ -14,7 +14,10 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
-DB_TIMEOUT = timedelta(seconds=30)
+# Only a schedule-to-close bound: with a start-to-close timeout, the SDK core spawns a timer per
+# attempt and can panic when a stale one fires after a retry (seen under load). Attempts are
+# short database transactions; the deadline bounds all of them together.
+DB_DEADLINE = timedelta(minutes=10)
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     maximum_interval=timedelta(seconds=10),
@@ -22,16 +25,27 @@ DB_RETRY = RetryPolicy(
 )
 
 
+class DatabaseStepFailed(RuntimeError):
+    """Not a failure of the workflow: raising it fails the workflow task, which the server
+    retries, so a database that is down for long only delays the lifecycle."""
+
+
 async def db_step(name: str, argument: Any, result_type: type[T]) -> T:
     """A database unit of work, run as a local activity: no extra server round trip, and every
     unit of work is idempotent, so a retried step never writes twice."""
-    result: T = await workflow.execute_local_activity(
-        name,
-        argument,
-        result_type=result_type,
-        start_to_close_timeout=DB_TIMEOUT,
-        retry_policy=DB_RETRY,
-    )
+    try:
+        result: T = await workflow.execute_local_activity(
+            name,
+            argument,
+            result_type=result_type,
+            schedule_to_close_timeout=DB_DEADLINE,
+            retry_policy=DB_RETRY,
+        )
+    except ActivityError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == RULE_VIOLATION:
+            raise
+        raise DatabaseStepFailed(f"{name} did not succeed within {DB_DEADLINE}") from error
     return result
 
 
