@@ -12,6 +12,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cli.main import app
+from hub.settings import get_settings
 from storage import audit
 from storage.database import create_engine, session_factory
 from tests.audit.conftest import disable_guards
@@ -41,6 +42,7 @@ async def _append_and_tamper(url: str, count: int, *, tamper_seq: int | None) ->
 
 def test_the_command_seals_verifies_and_reports_the_broken_index(tmp_path: Path) -> None:
     runner = CliRunner()
+    get_settings.cache_clear()  # the command reads HUB_* below, not what an earlier test cached
     with fresh_database(tmp_path, backend="sqlite") as url:
         env = {"HUB_DATABASE_URL": url, "HUB_AUDIT_HMAC_KEY": "cli-test-key"}
         asyncio.run(_append_and_tamper(url, 5, tamper_seq=None))
@@ -52,6 +54,7 @@ def test_the_command_seals_verifies_and_reports_the_broken_index(tmp_path: Path)
         broken = runner.invoke(app, ["audit", "verify"], env=env)
         assert broken.exit_code == 1
         assert "BROKEN at index 3" in broken.output
+    get_settings.cache_clear()
 
 
 @pytest.mark.skipif(postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set")
