@@ -71,3 +71,30 @@ def fresh_database(server: str, directory: Path) -> Iterator[str]:
         )
         upgrade(rendered)
         yield rendered
+
+
+def connection_headroom(server: str) -> tuple[int, int]:
+    """(connections free on the server, its max_connections)."""
+    with psycopg.connect(admin_conninfo(server), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT current_setting('max_connections')::int, count(*) FROM pg_stat_activity"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]) - int(row[1]), int(row[0])
+
+
+class ConnectionCounter:
+    """Counts the connections open to one database, over one connection of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.name = make_url(url).database
+        self.conn = psycopg.connect(admin_conninfo(url), autocommit=True)
+
+    def count(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.name,)
+        ).fetchone()
+        return int(row[0]) - 1 if row else 0  # not counting itself
+
+    def close(self) -> None:
+        self.conn.close()

@@ -136,7 +136,9 @@ class ProcessWatch:
 
     children: list[Child]
     interval_s: float = 1.0
+    database_url: str | None = None  # PostgreSQL: also count its connections
     samples: dict[str, ProcessSample] = field(default_factory=dict)
+    peak_connections: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -146,9 +148,21 @@ class ProcessWatch:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval_s)
+        counter = None
+        if self.database_url and not self.database_url.startswith("sqlite"):
+            from bench.databases import ConnectionCounter
+
+            counter = ConnectionCounter(self.database_url)
+            self.peak_connections = 0
+        try:
+            while not self._stop.is_set():
+                self.sample()
+                if counter is not None:
+                    self.peak_connections = max(self.peak_connections or 0, counter.count())
+                self._stop.wait(self.interval_s)
+        finally:
+            if counter is not None:
+                counter.close()
 
     def sample(self) -> None:
         for child in list(self.children):

@@ -174,7 +174,14 @@ def print_report(document: dict[str, Any], console: Console) -> None:
         if len(names) == 2:
             row.append("")
         table.add_row(*row)
+    row = [
+        "database connections at most",
+        *(_cell(variants[n]["figures"].get("database_connections_peak")) for n in names),
+    ]
+    table.add_row(*row, *([""] if len(names) == 2 else []))
     for name in names:
+        for note in variants[name].get("notes", []):
+            table.add_row(f"{name}: note", note)
         if not variants[name]["ok"]:
             table.add_row(
                 f"[red]{name}: checks failed[/red]", "; ".join(variants[name]["failures"])

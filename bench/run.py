@@ -59,12 +59,15 @@ async def run_variant(
     stack_options = replace(options.stack, variant=variant)
     try:
         async with open_stack(stack_options, deck.ca_pem) as stack:
-            watch = ProcessWatch(stack.children.started).start()
+            watch = ProcessWatch(stack.children.started, database_url=stack.database_url)
+            watch.start()
             try:
                 result = await SCENARIOS[scenario](stack, params, deck, watch)
             finally:
                 sampled = watch.stop()
             result.merge_processes(sampled)
+            result.figures["database_connections_peak"] = watch.peak_connections
+            result.notes.extend(stack.notes)
             return result
     except Exception as error:  # one variant failing still reports the other
         failed = VariantResult(variant, parameters=vars(params).copy())

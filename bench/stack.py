@@ -28,7 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from adapters.signing import new_secret
-from bench.databases import fresh_database
+from bench.databases import connection_headroom, fresh_database, is_sqlite
 from bench.onboarding import Catalog, onboard
 from bench.processes import Children, free_port, python_env, wait_http
 from domain.providers import provider_queue
@@ -40,6 +40,8 @@ from simulators.providers import SimProviderConfig
 VARIANTS = ("hub", "baseline")
 SIM_MODES = ("sync", "webhook", "batch")
 NO_LIMIT = "1000000/minute"  # every resident of a run comes from one loopback address
+POOL_PER_PROCESS = 40  # `storage.database.create_engine`: pool_size 20 + max_overflow 20
+CONNECTION_WAIT_S = 900
 
 
 @dataclass
@@ -184,10 +186,34 @@ async def open_stack(options: StackOptions, trust_anchor_pem: str) -> AsyncItera
             shutil.rmtree(directory, ignore_errors=True)
 
 
+async def _wait_for_connections(options: StackOptions, notes: list[str]) -> None:
+    """A shared PostgreSQL server refuses clients past max_connections, and a process refused
+    one fails its requests: wait (up to 15 minutes) until the stack's pools would fit."""
+    if is_sqlite(options.database):
+        return
+    processes = options.apis + (1 if options.variant == "baseline" else options.hub_workers)
+    wanted = POOL_PER_PROCESS * processes + 10
+    started = time.monotonic()
+    while True:
+        free, maximum = await asyncio.to_thread(connection_headroom, options.database)
+        if free >= wanted:
+            if time.monotonic() - started > 5:
+                notes.append(f"waited {time.monotonic() - started:.0f} s for free connections")
+            return
+        if maximum < wanted or time.monotonic() - started > CONNECTION_WAIT_S:
+            notes.append(
+                f"started with {free} PostgreSQL connections free; its processes may use {wanted}"
+            )
+            return
+        await asyncio.sleep(5)
+
+
 async def _start(
     options: StackOptions, directory: Path, database_url: str, anchor_pem: str, children: Children
 ) -> Stack:
     (directory / "root.pem").write_text(anchor_pem)
+    notes: list[str] = []
+    await _wait_for_connections(options, notes)
     temporal_port = free_port()
     temporal_address = f"127.0.0.1:{temporal_port}"
     log = directory / "temporal.log"
@@ -234,6 +260,7 @@ async def _start(
         children=children,
         client=client,
         sims=sims,
+        notes=notes,
     )
     async with stack.http() as http:
         stack.catalog = await onboard(http, operator_key, sims, sim_url)

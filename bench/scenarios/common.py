@@ -31,6 +31,7 @@ class VariantResult:
     processes: dict[str, dict[str, Any]] = field(default_factory=dict)
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)  # their own usage reports
     parameters: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what a reader should know about the run
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,7 @@ class VariantResult:
             "failures": self.failures,
             "processes": self.processes,
             "parameters": self.parameters,
+            "notes": self.notes,
         }
 
 
