@@ -34,7 +34,8 @@ def upgrade() -> None:
         sa.Column("review_id", sa.String(length=60), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["application_id"], ["applications.id"],
+            ["application_id"],
+            ["applications.id"],
             name=op.f("fk_attendance_reports_application_id_applications"),
         ),
         sa.ForeignKeyConstraint(
@@ -67,7 +68,8 @@ def upgrade() -> None:
         sa.Column("default_decision", sa.String(length=8), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["application_id"], ["applications.id"],
+            ["application_id"],
+            ["applications.id"],
             name=op.f("fk_reviews_application_id_applications"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
