@@ -78,7 +78,13 @@ class CallLog:
         return httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request
+            # never goes out on a connection the server is closing at that moment.
+            limits=httpx.Limits(
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                keepalive_expiry=2.0,
+            ),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
 

@@ -39,19 +39,23 @@ async def resident(
     index: int, app: ResidentApp, plan: dict[str, Any], record: dict[str, Any]
 ) -> None:
     record["started"] = time.time()
+    record["step"] = "login"
     _expect(await app.login(), 201, "login")
     record["mykey_id"] = app.mykey_id
+    record["step"] = "apply"
     applied = _expect(await app.apply(plan["measure_id"]), 201, "apply")
     record["grant_id"] = applied["grants"][0]["grant_id"]
     if plan["steps"] == "lifecycle":
         services: list[str] = plan["services"]
         service = services[index % len(services)]
         record["service"] = service
+        record["step"] = "register"
         registered = _expect(
             await app.register_service(service, f"acct-{plan['card_offset'] + index:07d}"),
             201,
             "register",
         )
+        record["step"] = "receipt_request"
         _expect(
             await app.request_receipt([record["grant_id"]], registered["registration_id"]),
             202,
@@ -75,7 +79,8 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
             try:
                 await resident(index, app, plan, records[index])
             except (Refused, httpx.HTTPError) as error:
-                records[index]["error"] = f"{type(error).__name__}: {error}"
+                step = records[index].get("step")
+                records[index]["error"] = f"{step}: {type(error).__name__}: {error}"
 
     first = time.time()
     try:

@@ -77,6 +77,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(hub: Hub) ->
     detail = (await hub.http.get(f"/v1/support/receipts/{receipt_id}", headers=support)).json()
     assert [e["state"] for e in detail["timeline"]] == ["requested", "crediting", "stuck"]
     assert detail["temporal_ui"].endswith(detail["workflow_id"])
+    assert resident.mykey_id is not None
     assert resident.mykey_id not in str(detail["timeline"])
     assert detail["account_id"].endswith("ling") and "acct-failing" not in detail["account_id"]
 
