@@ -47,7 +47,12 @@ def worker(
     queues: Annotated[
         str, typer.Option(help="comma-separated task queues; 'provider-*' for every provider")
     ] = "",
-    sandbox: Annotated[bool, typer.Option(help="run workflows in the Temporal sandbox")] = True,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            help="run workflows in the Temporal sandbox (slower; the test suite always does)"
+        ),
+    ] = False,
 ) -> None:
     """Run Temporal workers for the hub queue and every provider queue."""
     from cli.runtime import exit_after_worker, run_worker

@@ -8,6 +8,8 @@ workflow, its activities and, through the provider adapter's span, the provider 
 
 from __future__ import annotations
 
+from typing import Any
+
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -17,6 +19,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from hub.settings import Settings
@@ -41,14 +44,34 @@ def instrument_http_clients() -> None:
         instrumentor.instrument()
 
 
+class _RecordWhenExported(Sampler):
+    """Spans record only once an exporter reads them; until then they still carry IDs (logs and
+    `traceparent` keep them) but cost next to nothing, where recording would build and drop
+    several spans for every request and activity."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        chosen = ALWAYS_ON if self.exporting else ALWAYS_OFF
+        return chosen.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+_sampler = _RecordWhenExported()
+
+
 def configure_tracing(
     settings: Settings, service_name: str, *, exporter: SpanExporter | None = None
 ) -> TracerProvider | None:
-    """Install the process's tracer provider once. `exporter` lets tests collect spans in memory."""
+    """Install the process's tracer provider once; spans are recorded when something exports
+    them: the configured exporter, or `exporter` (tests collect spans in memory)."""
     global _configured
-    if _configured:
-        provider = trace.get_tracer_provider()
-        return provider if isinstance(provider, TracerProvider) else None
+    if _configured and exporter is None:
+        installed = trace.get_tracer_provider()
+        return installed if isinstance(installed, TracerProvider) else None
     if exporter is None:
         if settings.otel_exporter == "console":
             exporter = ConsoleSpanExporter()
@@ -56,17 +79,24 @@ def configure_tracing(
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporter = OTLPSpanExporter(endpoint=_otlp_traces_url(settings))
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if exporter is not None:
+    if _configured:
+        installed = trace.get_tracer_provider()
+        provider = installed if isinstance(installed, TracerProvider) else None
+    else:
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}), sampler=_sampler
+        )
+        trace.set_tracer_provider(provider)
+        instrument_http_clients()
+        _configured = True
+    if provider is not None and exporter is not None:
         processor = (
-            SimpleSpanProcessor(exporter)
-            if settings.otel_exporter != "otlp"
-            else BatchSpanProcessor(exporter)
+            BatchSpanProcessor(exporter)
+            if settings.otel_exporter == "otlp"
+            else SimpleSpanProcessor(exporter)
         )
         provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
-    instrument_http_clients()
-    _configured = True
+        _sampler.exporting = True
     return provider
 
 

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from hub.codec import codec_from_spec
+from hub.payloads import SharedAdapterPayloadConverter
 from hub.settings import Settings, get_settings
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter  # payloads in clear: only for tools
+# payloads in clear: only for tools
+DATA_CONVERTER = DataConverter(payload_converter_class=SharedAdapterPayloadConverter)
 
 
 @lru_cache(maxsize=8)

@@ -48,7 +48,17 @@ log = logging.getLogger(__name__)
 _GRACE = timedelta(seconds=20)
 
 WORKFLOWS: list[type] = [ApplicationWorkflow, BatchDispatcherWorkflow, MeasureWorkflow]
-PASSTHROUGH = ("domain", "activities", "adapters", "storage", "pydantic", "sqlalchemy", "httpx")
+PASSTHROUGH = (
+    "hub.payloads",
+    "domain",
+    "activities",
+    "workflows.messages",
+    "adapters",
+    "storage",
+    "pydantic",
+    "sqlalchemy",
+    "httpx",
+)
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:

@@ -14,7 +14,6 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hub.metrics import configure_metrics, installed_meter_provider
@@ -31,9 +30,8 @@ class Observed:
 @lru_cache(maxsize=1)
 def observed() -> Observed:
     spans = InMemorySpanExporter()
-    provider = configure_tracing(Settings(), "mph-test")
+    provider = configure_tracing(Settings(), "mph-test", exporter=spans)
     assert provider is not None, "the process has a foreign tracer provider"
-    provider.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
     # Another test of this process may have installed the meter provider first.
     fresh = installed_meter_provider() is None
