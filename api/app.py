@@ -15,6 +15,7 @@ from adapters.jpki.runtime import jpki_clients, start_crl_refresher, stop_jpki_c
 from adapters.jpki.verifier import TrustStore, load_pem_certificates
 from adapters.providers.registry import AdapterRegistry
 from api import middleware, problems
+from api.audit_writer import AuditWriter
 from api.problem_docs import problem_responses
 from api.routers import all_routers
 from console import install as install_console
@@ -56,6 +57,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock)
         app.state.hub = ctx
+        app.state.audit_writer = writer = AuditWriter(ctx.sessions)
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)
 
         async def connect_temporal() -> None:
@@ -72,6 +74,7 @@ def create_app(
                 yield
         finally:
             connecting.cancel()
+            await writer.close()
             await stop_jpki_clients(crl_refresher, ctx.links)
             await ctx.registry.aclose()
             await ctx.engine.dispose()

@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,30 @@ def _expect(response: httpx.Response, status: int, step: str) -> dict[str, Any]:
     return body
 
 
+_RETRIED = {429, 503}  # what the app tries again, after Retry-After or a second
+_TRIES = 3
+
+
+async def _retrying(
+    record: dict[str, Any], call: Callable[[], Awaitable[httpx.Response]]
+) -> httpx.Response:
+    """A call that changes nothing when refused (login, registration), tried again as the app
+    does when the hub or the provider is briefly unavailable; the retries are counted."""
+    for _ in range(_TRIES - 1):
+        response = await call()
+        if response.status_code not in _RETRIED:
+            return response
+        record["retries"] = record.get("retries", 0) + 1
+        await asyncio.sleep(float(response.headers.get("retry-after", "1") or 1))
+    return await call()
+
+
 async def resident(
     index: int, app: ResidentApp, plan: dict[str, Any], record: dict[str, Any]
 ) -> None:
     record["started"] = time.time()
     record["step"] = "login"
-    _expect(await app.login(), 201, "login")
+    _expect(await _retrying(record, app.login), 201, "login")
     record["mykey_id"] = app.mykey_id
     record["step"] = "apply"
     applied = _expect(await app.apply(plan["measure_id"]), 201, "apply")
@@ -50,8 +69,9 @@ async def resident(
         service = services[index % len(services)]
         record["service"] = service
         record["step"] = "register"
+        account = f"acct-{plan['card_offset'] + index:07d}"
         registered = _expect(
-            await app.register_service(service, f"acct-{plan['card_offset'] + index:07d}"),
+            await _retrying(record, lambda: app.register_service(service, account)),
             201,
             "register",
         )
@@ -95,6 +115,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         "calls": calls.summaries(),
         "failures": calls.failures[:50],
         "failed_residents": sum(1 for r in records if "error" in r),
+        "retries": sum(r.get("retries", 0) for r in records),
         "usage": own_usage(),
     }
 

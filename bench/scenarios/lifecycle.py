@@ -107,6 +107,7 @@ async def run(
         "ledger": ledger,
         "simulator": sims,
         "failed_residents": driven["failed_residents"],
+        "retried_calls": driven.get("retries", 0),  # 503/429 at login or registration
         "failure_samples": driven["failures"][:5],
     }
     n = params.residents

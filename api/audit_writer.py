@@ -1,0 +1,64 @@
+"""Group commit for the audit entries of API requests.
+
+Every state-changing request waits until its audit entry is committed before it answers. Written
+one transaction per request, that is a transaction of its own for every call; here the entries of
+the requests that finish while one transaction is being committed go together into the next one.
+Each request still waits for its own entry, so nothing answers before it is on the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import audit
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500
+
+
+class AuditWriter:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def write(self, **entry: Any) -> None:
+        """Append one entry (the arguments of `storage.audit.record`); return once committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, done))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        await asyncio.shield(done)  # a request that goes away still leaves its entry
+
+    async def close(self) -> None:
+        """Wait for every entry handed in so far."""
+        while self._draining is not None and not self._draining.done():
+            await self._draining
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+            try:
+                await self._commit([entry for entry, _ in batch])
+            except Exception:
+                # One bad entry must not cost the others theirs: each alone, as before.
+                for entry, done in batch:
+                    try:
+                        await self._commit([entry])
+                    except Exception as error:
+                        done.set_exception(error)
+                    else:
+                        done.set_result(None)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+
+    async def _commit(self, entries: list[dict[str, Any]]) -> None:
+        async with self._sessions.begin() as session:
+            for entry in entries:
+                audit.record(session, **entry)
