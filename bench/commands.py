@@ -47,6 +47,21 @@ BaselineResidents = Annotated[
 ]
 
 
+def _absolute_results_dir(args: list[str]) -> list[str]:
+    """The exported code runs elsewhere: a relative results directory means the one here."""
+    for index, arg in enumerate(args):
+        if arg.startswith("--results-dir="):
+            value = arg.partition("=")[2]
+            if value:
+                args[index] = f"--results-dir={Path(value).resolve()}"
+            return args
+        if arg == "--results-dir" and index + 1 < len(args):
+            if args[index + 1]:
+                args[index + 1] = str(Path(args[index + 1]).resolve())
+            return args
+    return [*args, "--results-dir", str(CODE_DIR / "bench" / "results")]
+
+
 def _committed_rerun() -> None:
     """Export HEAD to a temporary directory and run the same command there."""
     commit = subprocess.run(
@@ -65,9 +80,7 @@ def _committed_rerun() -> None:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(directory, filter="data")
         args = sys.argv[sys.argv.index("bench") + 1 :]
-        args = [a for a in args if a != "--committed"]
-        if not any(a.startswith("--results-dir") for a in args):
-            args += ["--results-dir", str(CODE_DIR / "bench" / "results")]
+        args = _absolute_results_dir([a for a in args if a != "--committed"])
         env = {**os.environ, "HUB_BENCH_COMMIT": commit}
         console.print(f"running commit {commit[:12]} from {directory}")
         done = subprocess.run([sys.executable, "-m", "cli", "bench", *args], cwd=directory, env=env)

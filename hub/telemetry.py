@@ -100,6 +100,11 @@ def configure_tracing(
     return provider
 
 
+def spans_exported() -> bool:
+    """Whether anything reads this process's spans (an exporter is configured or collecting)."""
+    return _sampler.exporting
+
+
 def temporal_interceptors() -> list[TracingInterceptor]:
     """Carries the trace from the API's client call into workflows and activities."""
     return [TracingInterceptor()]
