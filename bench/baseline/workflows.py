@@ -50,7 +50,7 @@ CREDIT_TIMEOUT = timedelta(seconds=60)
 CREDIT_RETRY = RetryPolicy(non_retryable_error_types=[PROVIDER_PERMANENT])
 FINAL_GRANTS = {"credited", "expired", "forfeited"}
 PAGE_SIZE = 200
-PAGES_PER_RUN = 20
+PAGES_PER_RUN = 5  # the server refuses more than 2,000 pending children per run
 
 
 def _as_refusal(error: ActivityError) -> Exception:
