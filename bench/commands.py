@@ -81,7 +81,8 @@ def _committed_rerun() -> None:
             tar.extractall(directory, filter="data")
         args = sys.argv[sys.argv.index("bench") + 1 :]
         args = _absolute_results_dir([a for a in args if a != "--committed"])
-        env = {**os.environ, "HUB_BENCH_COMMIT": commit}
+        typed = " ".join(["mph", "bench", *sys.argv[sys.argv.index("bench") + 1 :]])
+        env = {**os.environ, "HUB_BENCH_COMMIT": commit, "HUB_BENCH_COMMAND": typed}
         console.print(f"running commit {commit[:12]} from {directory}")
         done = subprocess.run([sys.executable, "-m", "cli", "bench", *args], cwd=directory, env=env)
     finally:

@@ -80,7 +80,7 @@ def code_identity() -> dict[str, Any]:
     """Which code ran: the commit, and any tracked file that differs from it."""
     commit = os.environ.get("HUB_BENCH_COMMIT", "")
     if commit:  # an exported commit (`--committed`): no working tree changes by construction
-        return {"dir": str(CODE_DIR), "commit": commit, "exported": True, "changed_files": []}
+        return {"commit": commit, "exported": True, "changed_files": []}
     head = _command_output(["git", "-C", str(CODE_DIR), "rev-parse", "HEAD"])
     try:
         status = subprocess.run(
@@ -93,7 +93,7 @@ def code_identity() -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired):
         status = ""
     changed = [line[3:] for line in status.splitlines() if line.strip()]
-    return {"dir": str(CODE_DIR), "commit": head, "exported": False, "changed_files": changed}
+    return {"commit": head, "exported": False, "changed_files": changed}
 
 
 def _proc_numbers(pid: int) -> tuple[int, float] | None:

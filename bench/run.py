@@ -47,6 +47,19 @@ class RunOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+TYPED_COMMAND = "HUB_BENCH_COMMAND"  # set by `--committed` (`bench/commands.py`)
+
+
+def typed_command(scenario: str) -> str:
+    """The command as it was typed (a `--committed` run re-invokes itself with other arguments)."""
+    typed = os.environ.get(TYPED_COMMAND)
+    if typed:
+        return typed
+    if scenario in sys.argv:
+        return " ".join(["mph", "bench", *sys.argv[sys.argv.index(scenario) :]])
+    return f"mph bench {scenario}"
+
+
 def _params_for(variant: str, params: Any, options: RunOptions) -> Any:
     if variant == "baseline" and options.baseline_residents is not None:
         return replace(params, residents=min(params.residents, options.baseline_residents))
@@ -83,9 +96,7 @@ async def run_scenario(
     document: dict[str, Any] = {
         "scenario": scenario,
         "run_id": run_id,
-        "command": " ".join(["mph", "bench", *sys.argv[sys.argv.index(scenario) :]])
-        if scenario in sys.argv
-        else f"mph bench {scenario}",
+        "command": typed_command(scenario),
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "machine": machine(),
         "versions": versions(temporal_cli(), server_version(options.stack.database)),
