@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.errors import rule_error
@@ -29,6 +30,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def decide(
+    session: AsyncSession,
+    request: DecideApplicationInput,
+    *,
+    now: datetime,
+    policy: ReviewPolicy | None = None,
+) -> ApplicationDecision:
+    """The application's decision and its audit entry, in the caller's transaction."""
+    decision = await applications.apply(
+        session,
+        measure_id=request.measure_id,
+        mykey_id=request.mykey_id,
+        application_id=request.application_id,
+        workflow_id=request.workflow_id,
+        fixed_registration_id=request.fixed_registration_id,
+        now=now,
+        actor=WORKFLOW_ACTOR,
+        review_policy=policy,
+    )
+    audit.record(
+        session,
+        actor=WORKFLOW_ACTOR,
+        action="decide_application",
+        object_type="application",
+        object_id=request.application_id,
+        outcome=decision.status,
+    )
+    return decision
+
+
 class ApplicationActivities:
     def __init__(
         self,
@@ -44,26 +75,7 @@ class ApplicationActivities:
     async def decide_application(self, request: DecideApplicationInput) -> ApplicationDecision:
         try:
             async with self.sessions.begin() as session:
-                decision = await applications.apply(
-                    session,
-                    measure_id=request.measure_id,
-                    mykey_id=request.mykey_id,
-                    application_id=request.application_id,
-                    workflow_id=request.workflow_id,
-                    fixed_registration_id=request.fixed_registration_id,
-                    now=self.clock(),
-                    actor=WORKFLOW_ACTOR,
-                    review_policy=self.review_policy,
-                )
-                audit.record(
-                    session,
-                    actor=WORKFLOW_ACTOR,
-                    action="decide_application",
-                    object_type="application",
-                    object_id=request.application_id,
-                    outcome=decision.status,
-                )
-                return decision
+                return await decide(session, request, now=self.clock(), policy=self.review_policy)
         except RuleViolation as violation:
             raise rule_error(violation) from violation
 

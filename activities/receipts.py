@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.applications import WORKFLOW_ACTOR, utcnow
@@ -19,8 +20,34 @@ from activities.types import (
     ReturnReceiptInput,
 )
 from domain.errors import RuleViolation
+from domain.receipts import ReceiptPlan
 from storage import audit, receipts
 from storage.database import SessionFactory
+
+
+async def claim(
+    session: AsyncSession, request: ClaimReceiptsInput, *, now: datetime
+) -> list[ReceiptPlan]:
+    """The resident's receipt claim and its audit entry, in the caller's transaction."""
+    actor = f"resident:{request.mykey_id}"
+    plans = await receipts.request_receipts(
+        session,
+        mykey_id=request.mykey_id,
+        grant_ids=request.grant_ids,
+        registration_id=request.registration_id,
+        workflow_id=request.workflow_id,
+        now=now,
+        actor=actor,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="claim_receipts",
+        object_type="receipt",
+        object_id=",".join(p.receipt_id for p in plans),
+        outcome=f"claimed {len(plans)}",
+    )
+    return plans
 
 
 class ReceiptActivities:
@@ -32,23 +59,7 @@ class ReceiptActivities:
     async def claim_receipts(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
         try:
             async with self.sessions.begin() as session:
-                plans = await receipts.request_receipts(
-                    session,
-                    mykey_id=request.mykey_id,
-                    grant_ids=request.grant_ids,
-                    registration_id=request.registration_id,
-                    workflow_id=request.workflow_id,
-                    now=self.clock(),
-                    actor=f"resident:{request.mykey_id}",
-                )
-                audit.record(
-                    session,
-                    actor=f"resident:{request.mykey_id}",
-                    action="claim_receipts",
-                    object_type="receipt",
-                    object_id=",".join(p.receipt_id for p in plans),
-                    outcome=f"claimed {len(plans)}",
-                )
+                plans = await claim(session, request, now=self.clock())
         except RuleViolation as violation:
             raise rule_error(violation) from violation
         return ClaimReceiptsResult(receipts=plans)

@@ -17,6 +17,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities import applications as application_units
+from activities import receipts as receipt_units
 from activities.batches import DispatchInput, DispatchResult
 from activities.types import (
     RULE_VIOLATION,
@@ -124,25 +126,7 @@ class BaselineActivities:
     async def decide(self, request: DecideApplicationInput) -> ApplicationDecision:
         try:
             async with self.sessions.begin() as session:
-                decision = await applications.apply(
-                    session,
-                    measure_id=request.measure_id,
-                    mykey_id=request.mykey_id,
-                    application_id=request.application_id,
-                    workflow_id=request.workflow_id,
-                    fixed_registration_id=request.fixed_registration_id,
-                    now=_now(),
-                    actor=ACTOR,
-                )
-                audit.record(
-                    session,
-                    actor=ACTOR,
-                    action="decide_application",
-                    object_type="application",
-                    object_id=request.application_id,
-                    outcome=decision.status,
-                )
-                return decision
+                return await application_units.decide(session, request, now=_now())
         except RuleViolation as violation:
             raise refused(violation) from violation
 
@@ -158,23 +142,7 @@ class BaselineActivities:
     async def claim(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
         try:
             async with self.sessions.begin() as session:
-                plans = await receipts.request_receipts(
-                    session,
-                    mykey_id=request.mykey_id,
-                    grant_ids=request.grant_ids,
-                    registration_id=request.registration_id,
-                    workflow_id=request.workflow_id,
-                    now=_now(),
-                    actor=f"resident:{request.mykey_id}",
-                )
-                audit.record(
-                    session,
-                    actor=f"resident:{request.mykey_id}",
-                    action="claim_receipts",
-                    object_type="receipt",
-                    object_id=",".join(p.receipt_id for p in plans),
-                    outcome=f"claimed {len(plans)}",
-                )
+                plans = await receipt_units.claim(session, request, now=_now())
         except RuleViolation as violation:
             raise refused(violation) from violation
         return ClaimReceiptsResult(receipts=plans)
