@@ -17,6 +17,7 @@ from adapters.providers.registry import AdapterRegistry
 from api import middleware, problems
 from api.audit_writer import AuditWriter
 from api.problem_docs import problem_responses
+from api.read_cache import ReadCache
 from api.routers import all_routers
 from console import install as install_console
 from hub.metrics import add_metrics_route, receipt_gauges
@@ -89,6 +90,7 @@ def create_app(
         # and measure every request a second time, with spans for each dependency.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.state.read_cache = ReadCache(settings.catalog_cache_s)
     problems.install(app)
     middleware.install(app, settings)  # request IDs, audit entries, rate limits, codec CORS
     for router in all_routers():

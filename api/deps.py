@@ -17,7 +17,7 @@ from storage.keys import Principal, Role
 from storage.models import MyKey
 
 
-def get_context(request: Request) -> HubContext:
+async def get_context(request: Request) -> HubContext:
     context: HubContext = request.app.state.hub
     return context
 
@@ -41,17 +41,33 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def _resident(request: Request, ctx: Context) -> MyKey:
+def _resident_token(request: Request) -> str:
     token = bearer_token(request)
     if not token.startswith(identity.SESSION_PREFIX):
         raise RuleViolation("unauthenticated", "a resident session token is required", status=401)
+    return token
+
+
+async def _resident(request: Request, ctx: Context) -> MyKey:
+    """The session's resident, looked up in a transaction of its own: for routes whose work
+    opens its own transactions."""
+    token = _resident_token(request)
     async with ctx.sessions.begin() as session:
         mykey = await identity.resident_for_token(session, token, now=ctx.clock())
     await note_resident(request, mykey)  # the audit's actor; the per-MyKey rate limit
     return mykey
 
 
+async def _reading_resident(request: Request, ctx: Context, session: SessionDep) -> MyKey:
+    """The session's resident, looked up in the route's own transaction: a read is then one
+    transaction, not two."""
+    mykey = await identity.resident_for_token(session, _resident_token(request), now=ctx.clock())
+    await note_resident(request, mykey)
+    return mykey
+
+
 CurrentResident = Annotated[MyKey, Depends(_resident)]
+ReadingResident = Annotated[MyKey, Depends(_reading_resident)]
 
 
 def _principal_of(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -107,6 +107,13 @@ def _target(scope: Scope, body: dict[str, Any]) -> tuple[str, str]:
     return (parts[-1] if parts else "request"), ""
 
 
+def _drop_kept_reads(scope: Scope) -> None:
+    """A write may have changed what a kept read says (`api/read_cache.py`)."""
+    cache = getattr(getattr(scope.get("app"), "state", None), "read_cache", None)
+    if cache is not None:
+        cache.clear()
+
+
 class RequestAuditMiddleware:
     def __init__(self, app: ASGIApp, limits: RateLimits | None = None) -> None:
         self.app = app
@@ -150,6 +157,8 @@ class RequestAuditMiddleware:
         except Exception:
             await self._record(scope, request_id, 500, {"code": "internal_error"})
             raise
+        finally:
+            _drop_kept_reads(scope)
 
     async def _flush(self, scope: Scope, request_id: str, held: list[Message], send: Send) -> None:
         if held and held[0]["type"] == "http.response.start":

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr = SecretStr(DEV_AUDIT_KEY)  # chains the audit log
     audit_seal_interval_s: float = Field(default=1.0, gt=0)  # the worker seals this often
     payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
+    catalog_cache_s: float = Field(default=1.0, ge=0, le=60)  # resident catalogue reads kept
     rate_limit_storage: str = "memory://"  # or redis://127.0.0.1:6379 to share across APIs
     # Generous: one address may be a whole office behind NAT; the card locks PIN guessing.
     rate_limit_login: str = "1200/minute"  # per client address, login challenges and sessions

@@ -244,10 +244,20 @@ async def open_session(
 
 
 async def resident_for_token(session: AsyncSession, token: str, *, now: datetime) -> MyKey:
-    row = await session.get(ResidentSession, token_hash(token))
+    """The resident a session token belongs to, in one query; refused when the session is
+    missing or expired, or the MyKey ID is suspended or revoked."""
+    query = (
+        select(MyKey, ResidentSession.expires_at)
+        .join(ResidentSession, ResidentSession.mykey_id == MyKey.mykey_id)
+        .where(ResidentSession.token_hash == token_hash(token))
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(query)).one_or_none()
     if row is None or now >= row.expires_at:
         raise RuleViolation("unauthenticated", "the session is missing or has expired", status=401)
-    return await usable_mykey(session, row.mykey_id)
+    mykey: MyKey = row.MyKey
+    check_usable(mykey.status)
+    return mykey
 
 
 async def end_session(session: AsyncSession, token: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
-from api.deps import Context, CurrentResident, SessionDep
+from api.deps import Context, CurrentResident, ReadingResident, SessionDep
+from api.read_cache import ReadCache, render
 from api.schemas import CardProofBody, Strict
 from api.views import grant_view, iso, measure_view, receipt_view
 from domain.errors import RuleViolation
@@ -37,7 +38,7 @@ def registration_view(row: PaymentServiceRegistration) -> dict[str, Any]:
 
 
 @router.get("/me")
-async def me(resident: CurrentResident, session: SessionDep) -> dict[str, Any]:
+async def me(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
     rows = await session.execute(
         select(PaymentServiceRegistration)
         .where(PaymentServiceRegistration.mykey_id == resident.mykey_id)
@@ -51,9 +52,10 @@ async def me(resident: CurrentResident, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/measures")
+@router.get("/measures", response_model=dict[str, Any])
 async def list_measures(
-    _: CurrentResident,
+    request: Request,
+    _: ReadingResident,
     session: SessionDep,
     ctx: Context,
     municipality_code: str | None = Query(None, max_length=6),
@@ -61,27 +63,33 @@ async def list_measures(
     payment_service_id: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
-    measures = await published_measures(
-        session,
-        municipality_code=municipality_code,
-        text=q,
-        payment_service_id=payment_service_id,
-        limit=limit,
-        offset=offset,
-    )
-    offers = await offers_by_measure(session, [m.id for m in measures])
-    now = ctx.clock()
-    return {
-        "measures": [
+) -> Response:
+    """The same for every resident, so a rendered answer is kept a moment (`api/read_cache.py`)."""
+    cache: ReadCache = request.app.state.read_cache
+    key = ("measures", municipality_code, q, payment_service_id, limit, offset)
+    body = cache.get(key)
+    if body is None:
+        measures = await published_measures(
+            session,
+            municipality_code=municipality_code,
+            text=q,
+            payment_service_id=payment_service_id,
+            limit=limit,
+            offset=offset,
+        )
+        offers = await offers_by_measure(session, [m.id for m in measures])
+        now = ctx.clock()
+        views = [
             measure_view(m, offers[m.id], now=now, hide_future_services=True) for m in measures
         ]
-    }
+        body = render({"measures": views})
+        cache.put(key, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/measures/{measure_id}")
 async def get_measure(
-    measure_id: str, _: CurrentResident, session: SessionDep, ctx: Context
+    measure_id: str, _: ReadingResident, session: SessionDep, ctx: Context
 ) -> dict[str, Any]:
     measure = await session.get(Measure, measure_id)
     if measure is None or measure.state == "draft":
@@ -138,7 +146,7 @@ async def apply(
 
 
 @router.get("/me/points")
-async def my_points(resident: CurrentResident, session: SessionDep) -> dict[str, Any]:
+async def my_points(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
     grants = list(
         (
             await session.execute(
@@ -155,7 +163,7 @@ async def my_points(resident: CurrentResident, session: SessionDep) -> dict[str,
 
 
 @router.get("/me/receipts")
-async def my_receipts(resident: CurrentResident, session: SessionDep) -> dict[str, Any]:
+async def my_receipts(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
     rows = await session.execute(
         select(Receipt)
         .where(Receipt.mykey_id == resident.mykey_id)
