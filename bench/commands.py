@@ -205,6 +205,10 @@ def bulk_grant(
 def receipt_wave(
     residents: Annotated[int, typer.Option(help="receipts through the batch provider")] = 100_000,
     concurrency: Annotated[int, typer.Option(help="receipt requests in flight")] = 200,
+    hold: Annotated[
+        bool,
+        typer.Option(help="the batch provider waits until every receipt is requested: all open"),
+    ] = False,
     baseline_residents: BaselineResidents = 5_000,
     timeout: Timeout = 7200,
     variant: Variant = "both",
@@ -234,7 +238,9 @@ def receipt_wave(
         committed=committed,
         baseline_residents=baseline_residents,
     )
-    params = ReceiptWaveParams(residents=residents, concurrency=concurrency, timeout_s=timeout)
+    params = ReceiptWaveParams(
+        residents=residents, concurrency=concurrency, timeout_s=timeout, hold=hold
+    )
     _run("receipt-wave", params, common)
 
 

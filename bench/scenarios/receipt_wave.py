@@ -8,16 +8,23 @@ a driver process requests receipt for every grant through `services.receipts.req
 its first request until the ledger shows the last grant credited. The batch provider answers
 each request file with a result file; the hub's dispatcher ingests them and signals each
 application workflow.
+
+With `hold`, the batch provider's job fails (its `error_rate` set to 1 through the simulator's
+admin API) until every receipt has been requested, so every lifecycle is open at once: the run
+then shows the worker's memory with that many open lifecycles. The job then runs again and every
+receipt is credited as usual; the credit rate of such a run is not a throughput figure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import checks
@@ -37,6 +44,7 @@ class ReceiptWaveParams:
     residents: int = 100_000
     concurrency: int = 200
     timeout_s: float = 7200
+    hold: bool = False  # every lifecycle open at once before any is credited
 
     def cards_needed(self) -> int:
         return 0
@@ -62,11 +70,15 @@ async def run(
         granted = await publish_and_grant(settings, catalog.municipality_code, measure_id)
         await insert_registrations(engine, mykey_ids, service)
         plan: dict[str, Any] = {"measure_id": measure_id, "concurrency": params.concurrency}
+        batch_job = BatchJob(stack.sim_url, catalog.providers["batch"])
+        if params.hold:
+            await batch_job.set_failing(True)
         watch.mark_start()
         wave_started = time.time()
         limit = params.timeout_s + 60  # the run's own deadline comes first
         driver = start_driver(stack, "receipts", "bench.drivers.receipts", plan, limit)
-        driven, open_peak = await _drive(engine, measure_id, n, driver, params.timeout_s)
+        release = batch_job.set_failing if params.hold else None
+        driven, open_peak = await _drive(engine, measure_id, n, driver, params.timeout_s, release)
         watch.mark_end()
         last = await checks.last_move(engine, measure_id, "credited")
         grants = await checks.grant_states(engine, measure_id)
@@ -114,12 +126,30 @@ async def run(
     return result
 
 
+class BatchJob:
+    """The simulated batch provider's job, failing or running (`/admin/faults`)."""
+
+    def __init__(self, sim_url: str, provider_id: str) -> None:
+        self.url = f"{sim_url}/p/{provider_id}/admin/faults"
+
+    async def set_failing(self, failing: bool) -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.patch(self.url, json={"error_rate": 1.0 if failing else 0.0})
+            response.raise_for_status()
+
+
 async def _drive(
-    engine: AsyncEngine, measure_id: str, n: int, driver: Driver, timeout_s: float
+    engine: AsyncEngine,
+    measure_id: str,
+    n: int,
+    driver: Driver,
+    timeout_s: float,
+    release: Callable[[bool], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     """Wait for the driver to end and every accepted request to be credited, once a second
-    noting how many lifecycles are open (a receipt requested, not yet credited). Out of time,
-    the driver is stopped and None comes back instead of its result."""
+    noting how many lifecycles are open (a receipt requested, not yet credited). With
+    `release`, the batch job is held failing until every accepted request is open. Out of
+    time, the driver is stopped and None comes back instead of its result."""
     deadline = time.monotonic() + timeout_s
     driven: dict[str, Any] | None = None
     open_peak = 0
@@ -127,7 +157,11 @@ async def _drive(
         driven = driven or driver.result()
         states = await checks.grant_states(engine, measure_id)
         credited = states.get("credited", 0)
-        open_peak = max(open_peak, n - states.get("unreceived", 0) - credited)
+        open_now = n - states.get("unreceived", 0) - credited
+        open_peak = max(open_peak, open_now)
+        if release is not None and driven is not None and open_now >= driven["accepted"]:
+            await release(False)
+            release = None
         if driven is not None and credited >= driven["accepted"]:
             return driven, open_peak
         if time.monotonic() > deadline:

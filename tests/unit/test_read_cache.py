@@ -48,4 +48,5 @@ def test_a_full_cache_starts_afresh() -> None:
 
 
 def test_render_is_compact_utf8_json() -> None:
-    assert render({"title": "地域応援", "n": [1, None]}) == '{"title":"地域応援","n":[1,null]}'.encode()
+    expected = '{"title":"地域応援","n":[1,null]}'.encode()
+    assert render({"title": "地域応援", "n": [1, None]}) == expected
