@@ -94,6 +94,7 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
             task_queue=settings.task_queue,
             sandboxed=sandboxed,
             graceful_shutdown=timedelta(seconds=settings.worker_shutdown_grace_s),
+            max_cached_workflows=settings.worker_cached_workflows,
             id_secret=settings.token_secret.get_secret_value().encode(),
             review_policy=settings.review_policy,
             attendance_grace=timedelta(seconds=settings.attendance_grace_s),

@@ -22,6 +22,9 @@ DEV_AUDIT_KEY = "development-only-audit-hmac-key"
 DEV_PAYLOAD_KEYS = "dev1:ZGV2ZWxvcG1lbnQtb25seS1wYXlsb2FkLWtleS0zMmI="  # 32 bytes, public
 
 
+DEFAULT_CACHED_WORKFLOWS = 5000  # keeps a worker under 1 GiB however many are open
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
     worker_shutdown_grace_s: float = 20.0  # in-flight activities get this long on SIGTERM
+    # Open workflows a worker keeps in memory (about 140 KiB each, docs/benchmarks.md); more
+    # open ones live on the server and are replayed when they next have work.
+    worker_cached_workflows: int = Field(default=DEFAULT_CACHED_WORKFLOWS, ge=1, le=100_000)
     attendance_grace_s: int = Field(default=7200, ge=0)  # after an event ends, still on time
     review_remind_after_s: int = Field(default=3 * 86400, gt=0)  # undecided review: remind staff
     review_decide_after_s: int = Field(default=14 * 86400, gt=0)  # then the default decision

@@ -35,7 +35,7 @@ from domain.providers import provider_queue
 from domain.reviews import ReviewPolicy
 from hub.audit_sealer import run_sealer
 from hub.search_attributes import ensure_search_attributes
-from hub.settings import get_settings
+from hub.settings import DEFAULT_CACHED_WORKFLOWS, get_settings
 from services.batches import ensure_dispatcher
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
@@ -74,7 +74,7 @@ class WorkerOptions:
     task_queue: str = "hub"
     sandboxed: bool = True
     provider_refresh_s: float = 5.0
-    max_cached_workflows: int = 10000
+    max_cached_workflows: int = DEFAULT_CACHED_WORKFLOWS
     max_concurrent_activities: int = 200
     max_concurrent_local_activities: int = 200
     interceptors: Sequence[Interceptor] = field(default_factory=tuple)
