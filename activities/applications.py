@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.errors import rule_error
+from activities.errors import refusals
 from activities.types import (
     ApplicationDecision,
     DecideApplicationInput,
@@ -18,7 +18,6 @@ from activities.types import (
     ForfeitGrantsResult,
     LoadApplicationInput,
 )
-from domain.errors import RuleViolation
 from domain.reviews import ReviewPolicy
 from storage import applications, audit, receipts, reviews
 from storage.database import SessionFactory
@@ -73,19 +72,13 @@ class ApplicationActivities:
 
     @activity.defn(name="decide_application")
     async def decide_application(self, request: DecideApplicationInput) -> ApplicationDecision:
-        try:
-            async with self.sessions.begin() as session:
-                return await decide(session, request, now=self.clock(), policy=self.review_policy)
-        except RuleViolation as violation:
-            raise rule_error(violation) from violation
+        async with refusals(), self.sessions.begin() as session:
+            return await decide(session, request, now=self.clock(), policy=self.review_policy)
 
     @activity.defn(name="load_application")
     async def load_application(self, request: LoadApplicationInput) -> ApplicationDecision:
-        try:
-            async with self.sessions() as session:
-                return await applications.load_decision(session, request.application_id)
-        except RuleViolation as violation:
-            raise rule_error(violation) from violation
+        async with refusals(), self.sessions() as session:
+            return await applications.load_decision(session, request.application_id)
 
     @activity.defn(name="expire_grants")
     async def expire_grants(self, request: ExpireGrantsInput) -> ExpireGrantsResult:

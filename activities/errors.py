@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
@@ -24,6 +26,16 @@ def rule_error(violation: RuleViolation) -> ApplicationError:
         type=RULE_VIOLATION,
         non_retryable=True,
     )
+
+
+@asynccontextmanager
+async def refusals() -> AsyncIterator[None]:
+    """A rule the unit of work refuses leaves the activity as `rule_error`:
+    `async with refusals(), sessions.begin() as session: ...`."""
+    try:
+        yield
+    except RuleViolation as violation:
+        raise rule_error(violation) from violation
 
 
 def provider_error(error: TransientProviderError | PermanentProviderError) -> ApplicationError:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.applications import WORKFLOW_ACTOR, utcnow
-from activities.errors import rule_error
+from activities.errors import refusals
 from activities.types import (
     ClaimReceiptsInput,
     ClaimReceiptsResult,
@@ -19,7 +19,6 @@ from activities.types import (
     RecordOutcomeResult,
     ReturnReceiptInput,
 )
-from domain.errors import RuleViolation
 from domain.receipts import ReceiptPlan
 from storage import audit, receipts
 from storage.database import SessionFactory
@@ -57,11 +56,8 @@ class ReceiptActivities:
 
     @activity.defn(name="claim_receipts")
     async def claim_receipts(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
-        try:
-            async with self.sessions.begin() as session:
-                plans = await claim(session, request, now=self.clock())
-        except RuleViolation as violation:
-            raise rule_error(violation) from violation
+        async with refusals(), self.sessions.begin() as session:
+            plans = await claim(session, request, now=self.clock())
         return ClaimReceiptsResult(receipts=plans)
 
     @activity.defn(name="record_credit_outcome")

@@ -48,22 +48,19 @@ def _resident_token(request: Request) -> str:
     return token
 
 
-async def _resident(request: Request, ctx: Context) -> MyKey:
-    """The session's resident, looked up in a transaction of its own: for routes whose work
-    opens its own transactions."""
-    token = _resident_token(request)
-    async with ctx.sessions.begin() as session:
-        mykey = await identity.resident_for_token(session, token, now=ctx.clock())
-    await note_resident(request, mykey)  # the audit's actor; the per-MyKey rate limit
-    return mykey
-
-
 async def _reading_resident(request: Request, ctx: Context, session: SessionDep) -> MyKey:
     """The session's resident, looked up in the route's own transaction: a read is then one
     transaction, not two."""
     mykey = await identity.resident_for_token(session, _resident_token(request), now=ctx.clock())
-    await note_resident(request, mykey)
+    await note_resident(request, mykey)  # the audit's actor; the per-MyKey rate limit
     return mykey
+
+
+async def _resident(request: Request, ctx: Context) -> MyKey:
+    """The session's resident, looked up in a transaction of its own: for routes whose work
+    opens its own transactions."""
+    async with ctx.sessions.begin() as session:
+        return await _reading_resident(request, ctx, session)
 
 
 CurrentResident = Annotated[MyKey, Depends(_resident)]

@@ -2,26 +2,25 @@
 work or adapter call the hub makes for that step, with the same audit entry in the same
 transaction (`storage/audit.py`).
 
-Refusals travel in the shape the hub's API reads from a failed update (`RULE_VIOLATION` with
-`{code, status, extra}`), so residents get the same problem details from either orchestration.
+Refusals and provider failures leave as the hub's activities send them (`activities/errors.py`),
+so residents get the same problem details from either orchestration.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
 from activities import applications as application_units
 from activities import receipts as receipt_units
 from activities.batches import DispatchInput, DispatchResult
+from activities.errors import provider_error, refusals
 from activities.types import (
-    RULE_VIOLATION,
     ApplicationDecision,
     ClaimReceiptsInput,
     ClaimReceiptsResult,
@@ -35,8 +34,6 @@ from activities.types import (
     RecordOutcomeResult,
 )
 from adapters.providers.contract import (
-    PROVIDER_PERMANENT,
-    PROVIDER_TRANSIENT,
     CreditRequest,
     PermanentProviderError,
     ProviderAdapter,
@@ -44,7 +41,6 @@ from adapters.providers.contract import (
 )
 from adapters.providers.registry import AdapterRegistry
 from bench.baseline.messages import TargetOfMeasure, TargetPage, TargetPageInput
-from domain.errors import RuleViolation
 from domain.identifiers import application_key
 from domain.providers import batch_cutoff_from_config
 from domain.receipts import TERMINAL_RECEIPT_STATES
@@ -61,22 +57,6 @@ _FINAL = {s.value for s in TERMINAL_RECEIPT_STATES}
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def refused(violation: RuleViolation) -> ApplicationError:
-    return ApplicationError(
-        violation.detail,
-        {"code": violation.code, "status": violation.status, "extra": violation.extra},
-        type=RULE_VIOLATION,
-        non_retryable=True,
-    )
-
-
-def provider_failure(error: TransientProviderError | PermanentProviderError) -> ApplicationError:
-    if isinstance(error, PermanentProviderError):
-        return ApplicationError(str(error), type=PROVIDER_PERMANENT, non_retryable=True)
-    delay = timedelta(seconds=error.retry_after_s) if error.retry_after_s else None
-    return ApplicationError(str(error), type=PROVIDER_TRANSIENT, next_retry_delay=delay)
 
 
 class BaselineActivities:
@@ -124,27 +104,18 @@ class BaselineActivities:
 
     @activity.defn(name="baseline_decide")
     async def decide(self, request: DecideApplicationInput) -> ApplicationDecision:
-        try:
-            async with self.sessions.begin() as session:
-                return await application_units.decide(session, request, now=_now())
-        except RuleViolation as violation:
-            raise refused(violation) from violation
+        async with refusals(), self.sessions.begin() as session:
+            return await application_units.decide(session, request, now=_now())
 
     @activity.defn(name="baseline_load")
     async def load(self, request: LoadApplicationInput) -> ApplicationDecision:
-        try:
-            async with self.sessions() as session:
-                return await applications.load_decision(session, request.application_id)
-        except RuleViolation as violation:
-            raise refused(violation) from violation
+        async with refusals(), self.sessions() as session:
+            return await applications.load_decision(session, request.application_id)
 
     @activity.defn(name="baseline_claim")
     async def claim(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
-        try:
-            async with self.sessions.begin() as session:
-                plans = await receipt_units.claim(session, request, now=_now())
-        except RuleViolation as violation:
-            raise refused(violation) from violation
+        async with refusals(), self.sessions.begin() as session:
+            plans = await receipt_units.claim(session, request, now=_now())
         return ClaimReceiptsResult(receipts=plans)
 
     @activity.defn(name="baseline_credit")
@@ -186,7 +157,7 @@ class BaselineActivities:
                 self._audit(
                     session, "credit_attempt_failed", request.receipt_id, type(error).__name__
                 )
-            raise provider_failure(error) from error
+            raise provider_error(error) from error
         return CreditResult(request.receipt_id, status, outcome.provider_reference, outcome.reason)
 
     @activity.defn(name="baseline_record")
@@ -254,7 +225,7 @@ class BaselineActivities:
                 heartbeat=activity.heartbeat,
             )
         except (TransientProviderError, PermanentProviderError) as error:
-            raise provider_failure(error) from error
+            raise provider_error(error) from error
         return DispatchResult(
             files_written=report.files_written,
             records_written=report.records_written,

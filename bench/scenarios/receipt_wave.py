@@ -72,12 +72,12 @@ async def run(
         plan: dict[str, Any] = {"measure_id": measure_id, "concurrency": params.concurrency}
         batch_job = BatchJob(stack.sim_url, catalog.providers["batch"])
         if params.hold:
-            await batch_job.set_failing(True)
+            await batch_job.hold()
         watch.mark_start()
         wave_started = time.time()
         limit = params.timeout_s + 60  # the run's own deadline comes first
         driver = start_driver(stack, "receipts", "bench.drivers.receipts", plan, limit)
-        release = batch_job.set_failing if params.hold else None
+        release = batch_job.release if params.hold else None
         driven, open_peak = await _drive(engine, measure_id, n, driver, params.timeout_s, release)
         watch.mark_end()
         last = await checks.last_move(engine, measure_id, "credited")
@@ -132,9 +132,15 @@ class BatchJob:
     def __init__(self, sim_url: str, provider_id: str) -> None:
         self.url = f"{sim_url}/p/{provider_id}/admin/faults"
 
-    async def set_failing(self, failing: bool) -> None:
+    async def hold(self) -> None:
+        await self._error_rate(1.0)
+
+    async def release(self) -> None:
+        await self._error_rate(0.0)
+
+    async def _error_rate(self, rate: float) -> None:
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.patch(self.url, json={"error_rate": 1.0 if failing else 0.0})
+            response = await http.patch(self.url, json={"error_rate": rate})
             response.raise_for_status()
 
 
@@ -144,7 +150,7 @@ async def _drive(
     n: int,
     driver: Driver,
     timeout_s: float,
-    release: Callable[[bool], Awaitable[None]] | None = None,
+    release: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     """Wait for the driver to end and every accepted request to be credited, once a second
     noting how many lifecycles are open (a receipt requested, not yet credited). With
@@ -160,7 +166,7 @@ async def _drive(
         open_now = n - states.get("unreceived", 0) - credited
         open_peak = max(open_peak, open_now)
         if release is not None and driven is not None and open_now >= driven["accepted"]:
-            await release(False)
+            await release()
             release = None
         if driven is not None and credited >= driven["accepted"]:
             return driven, open_peak
