@@ -37,6 +37,7 @@ async def claim(
         workflow_id=request.workflow_id,
         now=now,
         actor=actor,
+        queue_batch=request.queue_batch,
     )
     audit.record(
         session,
@@ -46,6 +47,15 @@ async def claim(
         object_id=",".join(p.receipt_id for p in plans),
         outcome=f"claimed {len(plans)}",
     )
+    for plan in (p for p in plans if p.queued):
+        audit.record(
+            session,
+            actor=f"provider-worker:{plan.provider_id}",
+            action="enqueue_credit",
+            object_type="receipt",
+            object_id=plan.receipt_id,
+            outcome="queued",
+        )
     return plans
 
 

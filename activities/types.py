@@ -45,6 +45,7 @@ class ClaimReceiptsInput:
     grant_ids: list[str]
     registration_id: str
     workflow_id: str
+    queue_batch: bool = False  # a `batch_file` provider's receipts are queued in the claim
 
 
 @dataclass

@@ -44,3 +44,6 @@ class ReceiptPlan:
     provider_id: str
     points: int
     policy: ProviderPolicy
+    # Queued for a `batch_file` provider's next file in the claim's own transaction: the
+    # receipt is already accepted and only the result file's answer is awaited.
+    queued: bool = False

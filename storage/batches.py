@@ -48,6 +48,14 @@ async def enqueue(
     return bool(inserted)
 
 
+async def is_queued(session: AsyncSession, receipt_id: str) -> bool:
+    """Whether the receipt was ever put on a batch queue (it stays there until its batch)."""
+    row = await session.execute(
+        select(CreditBatchItem.receipt_id).where(CreditBatchItem.receipt_id == receipt_id)
+    )
+    return row.first() is not None
+
+
 @dataclass(frozen=True)
 class QueueStats:
     pending: int

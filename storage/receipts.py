@@ -12,6 +12,7 @@ from domain.errors import RuleViolation
 from domain.measures import check_destination
 from domain.points import GrantState
 from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptPlan, ReceiptState, receipt_id_for
+from storage import batches
 from storage.catalog import load_terms, profile_of, provider_for_service
 from storage.ledger import move_grant
 from storage.models import (
@@ -98,8 +99,13 @@ async def request_receipts(
     workflow_id: str,
     now: datetime,
     actor: str,
+    queue_batch: bool = False,
 ) -> list[ReceiptPlan]:
     """Claim the grants and write one receipt for each; the destination is fixed from here on.
+
+    With `queue_batch`, a `batch_file` provider's receipts go on its queue in the same
+    transaction (`_queue`): the credit call of such a provider only queues, so it needs no
+    activity of its own.
 
     Idempotent: when this workflow already claimed exactly these grants for this registration
     (the step committed, then the worker died before the workflow saw the result), the same
@@ -113,6 +119,7 @@ async def request_receipts(
     )
     provider = await provider_for_service(session, registration.payment_service_id)
     profile = profile_of(provider)
+    queued = queue_batch and profile.adapter == "batch_file"
     plans = []
     for grant in grants:
         measure = await session.get(Measure, grant.measure_id)
@@ -152,6 +159,8 @@ async def request_receipts(
             )
         )
         session.add(_event(receipt_id, ReceiptState.REQUESTED.value, actor, now, None))
+        if queued:
+            await _queue(session, grant, receipt_id, provider.id, now=now)
         plans.append(
             ReceiptPlan(
                 receipt_id=receipt_id,
@@ -159,10 +168,39 @@ async def request_receipts(
                 provider_id=provider.id,
                 points=grant.points,
                 policy=profile.policy,
+                queued=queued,
             )
         )
     await session.flush()
     return plans
+
+
+async def _queue(
+    session: AsyncSession, grant: Grant, receipt_id: str, provider_id: str, *, now: datetime
+) -> None:
+    """What the first credit attempt of a `batch_file` receipt records, done at its claim: the
+    receipt and its grant move to crediting, the receipt goes on the provider's queue and is
+    accepted (its answer comes in a result file)."""
+    await session.flush()  # the receipt row exists before it is moved and queued
+    actor = f"provider-worker:{provider_id}"
+    await move_grant(
+        session,
+        grant,
+        GrantState.CREDITING,
+        actor=actor,
+        now=now,
+        receipt_id=receipt_id,
+        expected=GrantState.RECEIPT_REQUESTED,
+    )
+    await session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt_id)
+        .values(state=ReceiptState.ACCEPTED.value, attempts=1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(_event(receipt_id, ReceiptState.CREDITING.value, actor, now, None))
+    session.add(_event(receipt_id, ReceiptState.ACCEPTED.value, actor, now, "queued"))
+    await batches.enqueue(session, receipt_id=receipt_id, provider_id=provider_id, now=now)
 
 
 async def _claimed_by(
@@ -174,7 +212,7 @@ async def _claimed_by(
         grant = await session.get(Grant, grant_id)
         if (
             grant is None
-            or grant.state != GrantState.RECEIPT_REQUESTED.value
+            or grant.state == GrantState.UNRECEIVED.value
             or grant.current_receipt_id is None
         ):
             return None
@@ -183,8 +221,10 @@ async def _claimed_by(
             receipt is None
             or receipt.workflow_id != workflow_id
             or receipt.registration_id != registration_id
-            or receipt.state != ReceiptState.REQUESTED.value
         ):
+            return None
+        queued = receipt.state != ReceiptState.REQUESTED.value
+        if queued and not await batches.is_queued(session, receipt.id):
             return None
         provider = await session.get(PaymentProvider, receipt.provider_id)
         assert provider is not None
@@ -195,6 +235,7 @@ async def _claimed_by(
                 provider_id=receipt.provider_id,
                 points=receipt.points,
                 policy=profile_of(provider).policy,
+                queued=queued,
             )
         )
     return plans

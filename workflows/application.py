@@ -213,14 +213,19 @@ class ApplicationWorkflow:
                 grant_ids=list(request.grant_ids),
                 registration_id=request.registration_id,
                 workflow_id=workflow.info().workflow_id,
+                queue_batch=True,
             ),
             ClaimReceiptsResult,
         )
         for plan in claimed.receipts:
+            # A receipt queued for a batch file at its claim is already with its provider.
             state.receipts[plan.receipt_id] = ReceiptProgress(
-                plan=plan, state=ReceiptState.REQUESTED.value
+                plan=plan,
+                state=(ReceiptState.ACCEPTED if plan.queued else ReceiptState.REQUESTED).value,
             )
-            state.grants[plan.grant_id].state = GrantState.RECEIPT_REQUESTED.value
+            state.grants[plan.grant_id].state = (
+                GrantState.CREDITING if plan.queued else GrantState.RECEIPT_REQUESTED
+            ).value
             state.receipts_to_start.append(plan.receipt_id)
         return ReceiptTicket(receipts=claimed.receipts)
 

@@ -196,10 +196,13 @@ class ReceiptCarrier:
         return self.state.receipts[receipt_id].state in _FINAL_RECEIPTS
 
     async def _carry(self, receipt_id: str) -> None:
+        progress = self.state.receipts[receipt_id]
+        if progress.plan.queued:  # on its provider's batch queue since the claim
+            await self._await_answer(progress)
+            return
         result = await self._credit(receipt_id)
         if result is None or self._final(receipt_id):
             return
-        progress = self.state.receipts[receipt_id]
         if result.status in ("credited", "rejected"):
             await self._record(receipt_id, result.status, result.provider_reference, result.reason)
         elif result.status == "accepted":
