@@ -20,7 +20,7 @@ from activities.types import (
     ReturnReceiptInput,
 )
 from domain.receipts import ReceiptPlan
-from storage import audit, receipts
+from storage import applications, audit, receipts
 from storage.database import SessionFactory
 
 
@@ -67,8 +67,13 @@ class ReceiptActivities:
     @activity.defn(name="claim_receipts")
     async def claim_receipts(self, request: ClaimReceiptsInput) -> ClaimReceiptsResult:
         async with refusals(), self.sessions.begin() as session:
+            decision = (
+                await applications.load_decision(session, request.load_application_id)
+                if request.load_application_id is not None
+                else None
+            )
             plans = await claim(session, request, now=self.clock())
-        return ClaimReceiptsResult(receipts=plans)
+        return ClaimReceiptsResult(receipts=plans, decision=decision)
 
     @activity.defn(name="record_credit_outcome")
     async def record_credit_outcome(self, request: RecordOutcomeInput) -> RecordOutcomeResult:

@@ -46,11 +46,14 @@ class ClaimReceiptsInput:
     registration_id: str
     workflow_id: str
     queue_batch: bool = False  # a `batch_file` provider's receipts are queued in the claim
+    # Granted in bulk, no workflow until now: the claim loads the application's decision too.
+    load_application_id: str | None = None
 
 
 @dataclass
 class ClaimReceiptsResult:
     receipts: list[ReceiptPlan] = field(default_factory=list)
+    decision: ApplicationDecision | None = None  # when `load_application_id` was given
 
 
 @dataclass

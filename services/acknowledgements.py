@@ -1,8 +1,9 @@
 """The one way a provider's answer reaches a receipt's workflow: webhooks, the pull API and batch
 result files all call `acknowledge` (one answer) or `acknowledge_many` (a result file).
 
-An acknowledgement is first recorded in the database (the first answer per receipt wins), then
-signalled to the application workflow named on the receipt. The same answer again is harmless
+An acknowledgement is first recorded in the database (the first answer per receipt wins) and
+applied to its receipt in the same transaction (`storage.outcomes`), then signalled, with the
+outcome, to the application workflow named on the receipt. The same answer again is harmless
 and re-signals if the first signal never went out; a contradicting answer is refused with
 `ack_conflict`. A late answer never changes a final receipt: the workflow ignores it, and
 `storage.receipts.finish_credit` only moves open receipts.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import RuleViolation
 from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
-from storage import provider_inbox
+from storage import outcomes, provider_inbox
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
 from workflows.messages import Acknowledgement
@@ -71,6 +72,8 @@ class AckItem:
     status: str  # credited | rejected
     reason: str | None = None
     provider_reference: str | None = None
+    receipt_state: str | None = None  # the outcome, when it was recorded with the answer
+    grant_state: str | None = None
 
 
 class AckVerdict(StrEnum):
@@ -136,10 +139,24 @@ async def acknowledge_many(
         recorded = await provider_inbox.record_acknowledgements(
             session, [_row(i, provider_id, source, now, facts[i.receipt_id].state) for i in fresh]
         )
+        awaited: list[AckItem] = []
         for item in (i for i in fresh if i.receipt_id in recorded):
             results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
             if facts[item.receipt_id].state not in _AGREES_WITH:  # a workflow waits for it
-                to_signal.append((facts[item.receipt_id].workflow_id, item))
+                awaited.append(item)
+        finished = await outcomes.finish_credits(
+            session,
+            [
+                outcomes.Answer(i.receipt_id, i.status, i.provider_reference, i.reason)
+                for i in awaited
+            ],
+            now=now,
+            actor=f"provider:{provider_id}",
+        )
+        for item in awaited:  # the workflow is told the outcome: it need not record it
+            done = finished[item.receipt_id]
+            told = replace(item, receipt_state=done.receipt_state, grant_state=done.grant_state)
+            to_signal.append((facts[item.receipt_id].workflow_id, told))
         # Answered before (or by a concurrent request that won the insert): compare.
         compared = [i for i in mine if i.receipt_id not in results]
         prior.update(
@@ -234,6 +251,8 @@ async def deliver(ctx: AckContext, answers: Sequence[tuple[str, AckItem]]) -> se
                         status=item.status,
                         provider_reference=item.provider_reference,
                         reason=item.reason,
+                        receipt_state=item.receipt_state,
+                        grant_state=item.grant_state,
                     ),
                 )
             except RPCError as error:

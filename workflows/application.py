@@ -51,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
 APPLY_WAIT = timedelta(hours=1)
+# Applications granted in bulk load their decision in the claim's step, not a step before it.
+CLAIM_LOADS_APPLICATION = "claim-loads-application"
 _FINAL_GRANTS = {s.value for s in TERMINAL_GRANT_STATES}
 
 
@@ -198,7 +200,8 @@ class ApplicationWorkflow:
     @workflow.update
     async def request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
         state = self.state
-        if state.decision is None and state.input.existing:
+        load = state.decision is None and state.input.existing
+        if load and not workflow.patched(CLAIM_LOADS_APPLICATION):
             decision = await db_step_or_refusal(
                 "load_application",
                 LoadApplicationInput(state.input.application_id),
@@ -206,6 +209,7 @@ class ApplicationWorkflow:
             )
             state.decision = decision
             state.grants = {g.grant_id: g for g in decision.grants}
+            load = False
         claimed = await db_step_or_refusal(
             "claim_receipts",
             ClaimReceiptsInput(
@@ -214,9 +218,13 @@ class ApplicationWorkflow:
                 registration_id=request.registration_id,
                 workflow_id=workflow.info().workflow_id,
                 queue_batch=True,
+                load_application_id=state.input.application_id if load else None,
             ),
             ClaimReceiptsResult,
         )
+        if claimed.decision is not None:  # loaded in the claim's own step
+            state.decision = claimed.decision
+            state.grants = {g.grant_id: g for g in claimed.decision.grants}
         for plan in claimed.receipts:
             # A receipt queued for a batch file at its claim is already with its provider.
             state.receipts[plan.receipt_id] = ReceiptProgress(

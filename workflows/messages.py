@@ -46,6 +46,10 @@ class Acknowledgement:
     status: str  # credited | rejected
     provider_reference: str | None = None
     reason: str | None = None
+    # Set when the answer was applied to the receipt as it was received (`storage.outcomes`):
+    # the workflow takes the outcome as it is and records nothing itself.
+    receipt_state: str | None = None
+    grant_state: str | None = None
 
 
 @dataclass

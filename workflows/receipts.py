@@ -280,6 +280,11 @@ class ReceiptCarrier:
                 await self.check_status(progress)
                 continue
             ack = state.acknowledgements[receipt_id]
+            if ack.receipt_state is not None:  # applied when it was received
+                self._apply(
+                    progress, RecordOutcomeResult(receipt_id, ack.receipt_state, ack.grant_state)
+                )
+                return
             await self._record(receipt_id, ack.status, ack.provider_reference, ack.reason)
             return
 

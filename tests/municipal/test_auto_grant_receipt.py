@@ -1,11 +1,18 @@
 """An auto-granted resident never applies: the points are there, and they only ask to receive
-them (SPEC §2, 一律付与)."""
+them (SPEC §2, 一律付与). The application's workflow starts with that request, and its first
+database step both loads the application and claims the grants."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
+from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
+
+from storage.models import Application
 from tests.municipal.conftest import Staff, csv_of
+from tests.support.histories import record
 
 
 async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> None:
@@ -37,3 +44,26 @@ async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> No
     assert state == "credited"
     ledger = await staff.hub.sim_ledger(staff.provider_id)
     assert ledger["balances"]["acct-auto-1"] == 1000
+
+    async with staff.hub.ctx.sessions() as session:
+        application = (
+            await session.execute(
+                select(Application).where(
+                    Application.measure_id == measure_id,
+                    Application.mykey_id == resident.mykey_id,
+                )
+            )
+        ).scalar_one()
+    handle = staff.hub.client.get_workflow_handle(application.workflow_id)
+    await handle.result()
+    history = await handle.fetch_history()
+    await record(handle, "application_bulk_granted")
+    steps = [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert steps[0] == "claim_receipts" and "load_application" not in steps, steps

@@ -1,21 +1,27 @@
 """A `batch_file` receipt is queued in its claim's own transaction: when the resident's request is
 answered, the receipt is accepted, its grant crediting and its row on the provider's queue, with
 the ledger lines and audit entries of each move; the workflow schedules no credit activity and
-only waits for the result file. A claim run again after a crash returns the same receipts."""
+only waits for the result file. A claim run again after a crash returns the same receipts. The
+result file's answer is applied as it is ingested: the workflow learns the outcome and records
+nothing more."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 
+from adapters.providers.batch_files import ResultRow
 from domain.receipts import ReceiptState
 from storage import receipts as stored_receipts
 from storage.models import Grant, LedgerEntry, Receipt, ReceiptEvent
 from storage.models.audit import AuditEntry
 from storage.models.providers import CreditBatchItem
-from tests.providers.support import onboard_provider, receiving_resident
+from tests.providers.support import onboard_provider, receiving_resident, wait_for_grant
+from tests.providers.test_batch_files import dirs, drop_results
+from tests.support.histories import record
 from tests.support.stack import Hub
 
 
@@ -70,13 +76,15 @@ async def test_a_batch_receipt_is_queued_with_its_claim_and_a_second_claim_chang
         workflow_id = receipt.workflow_id
         mykey_id = receipt.mykey_id
 
-    history = await hub.client.get_workflow_handle(workflow_id).fetch_history()
+    handle = hub.client.get_workflow_handle(workflow_id)
+    history = await handle.fetch_history()
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
     assert "credit" not in scheduled
+    steps_at_claim = markers(history.events)
 
     # The claim's step committed and the worker died before the workflow saw it: the step runs
     # again and must hand back the same queued receipt, writing nothing.
@@ -105,3 +113,43 @@ async def test_a_batch_receipt_is_queued_with_its_claim_and_a_second_claim_chang
         assert list(items) == [receipt_id]
         again = await session.get(Receipt, receipt_id)
         assert again is not None and again.state == ReceiptState.ACCEPTED.value
+
+    # The provider answers in a result file: credited by the ingestion's own transaction, and
+    # the workflow ends on the signal without a database step of its own.
+    _, inbox = dirs(provider)
+    drop_results(inbox, "results-claimed", [ResultRow(receipt_id, "credited", None, "ref-77")])
+    await wait_for_grant(receiving, "credited")
+    await handle.result()
+    await record(handle, "application_batch_queued")
+    assert markers((await handle.fetch_history()).events) == steps_at_claim
+    async with hub.ctx.sessions() as session:
+        credited = await session.get(Receipt, receipt_id)
+        last = (
+            await session.execute(
+                select(LedgerEntry.from_state, LedgerEntry.to_state, LedgerEntry.actor)
+                .where(LedgerEntry.grant_id == receiving.grant_id)
+                .order_by(LedgerEntry.id.desc())
+                .limit(1)
+            )
+        ).one()
+        outcome = (
+            await session.execute(
+                select(AuditEntry.outcome).where(
+                    AuditEntry.action == "record_credit_outcome",
+                    AuditEntry.object_id == receipt_id,
+                )
+            )
+        ).scalar_one()
+    assert credited is not None
+    assert (credited.state, credited.provider_reference, credited.finished_at is not None) == (
+        "credited",
+        "ref-77",
+        True,
+    )
+    assert tuple(last) == ("crediting", "credited", f"provider:{provider.provider_id}")
+    assert outcome == "credited"
+
+
+def markers(events: Any) -> int:
+    """Local activities (database steps) the workflow has run so far."""
+    return sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED)

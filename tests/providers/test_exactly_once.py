@@ -276,7 +276,13 @@ async def test_every_receipt_is_credited_exactly_once_through_faults_and_kills(r
                 break
             if time.monotonic() > deadline:
                 states = Counter(r.state for r in receipts)
-                detail = [(r.id, r.provider_id, r.state, r.attempts) for r in open_ones]
+                acked = await acknowledgement_counts(
+                    cluster.database_url, [r.id for r in open_ones]
+                )
+                detail = [
+                    (r.id, r.provider_id, r.state, r.attempts, f"acks={acked[r.id]}")
+                    for r in open_ones
+                ]
                 raise AssertionError(f"receipts not final: {states}: {detail}")
             await asyncio.sleep(1)
     elapsed = time.monotonic() - started
