@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from domain.errors import RuleViolation
 
@@ -88,6 +90,20 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such resource"
         return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RPCTimeoutOrCancelledError)
+    @app.exception_handler(RPCError)
+    async def _workflow_service(request: Request, exc: Exception) -> JSONResponse:
+        """Temporal did not answer in time or refused the call: the caller may try again, and
+        should first look whether a write it sent was taken (a receipt, an application)."""
+        log.warning("workflow service error on %s %s: %r", request.method, request.url.path, exc)
+        return problem(
+            503,
+            "temporal_unavailable",
+            "the workflow service did not answer in time; the request may have been taken, "
+            "so look before sending it again",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -33,6 +33,7 @@ HEADLINES: dict[str, list[tuple[str, str, bool]]] = {
         ("seconds", "first request → last credited (s)", False),
         ("requests_seconds", "first → last request accepted (s)", False),
         ("open_lifecycles_peak", "open lifecycles at most", False),
+        ("request_timeouts", "requests not answered in time, looked up and asked again", False),
     ],
     "api-read": [
         ("achieved_rate", "requests / s achieved", True),

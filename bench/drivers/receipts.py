@@ -4,7 +4,9 @@ For every unreceived grant of the measure whose resident has a registration, thi
 `services.receipts.request_receipts` exactly as `POST /v1/me/receipts` does once the card proof
 is checked: the rules are read from the database, then each application's workflow gets the
 `request_receipt` update (update-with-start, since bulk-granted applications have no workflow
-yet). A fixed number of requests is in flight at a time.
+yet). A fixed number of requests is in flight at a time. A request the workflow service did
+not answer in time (the API's 503) is handled as the resident's app would: look whether it was
+taken, and ask again if not; such time-outs are counted.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from temporalio.client import RPCTimeoutOrCancelledError
 
 from api.app import build_context
 from bench.machine import own_usage
@@ -25,6 +28,8 @@ from hub.settings import get_settings
 from hub.temporal import connect
 from services import receipts
 from storage.models import Grant, PaymentServiceRegistration
+
+ASKS = 5  # requests per resident when the workflow service does not answer in time
 
 
 async def pending(ctx: Any, measure_id: str) -> list[tuple[str, str, str]]:
@@ -39,6 +44,13 @@ async def pending(ctx: Any, measure_id: str) -> list[tuple[str, str, str]]:
         return [(m, g, r) for m, g, r in (await session.execute(query)).all()]
 
 
+async def taken(ctx: Any, grant_id: str) -> bool:
+    """Whether the grant's receipt request was taken (it is no longer unreceived)."""
+    async with ctx.sessions() as session:
+        state = await session.scalar(select(Grant.state).where(Grant.id == grant_id))
+    return state != "unreceived"
+
+
 async def main(plan: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     ctx = build_context(settings)
@@ -48,15 +60,32 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     errors: list[str] = []
 
+    timeouts: list[str] = []
+
     async def one(mykey_id: str, grant_id: str, registration_id: str) -> None:
         async with gate:
             started = time.perf_counter()
-            try:
-                await receipts.request_receipts(
-                    ctx, mykey_id=mykey_id, grant_ids=[grant_id], registration_id=registration_id
-                )
-            except Exception as error:  # counted and reported, the wave goes on
-                errors.append(f"{grant_id}: {type(error).__name__}: {error}")
+            for _ in range(ASKS):
+                try:
+                    await receipts.request_receipts(
+                        ctx,
+                        mykey_id=mykey_id,
+                        grant_ids=[grant_id],
+                        registration_id=registration_id,
+                    )
+                except RPCTimeoutOrCancelledError:
+                    # The API's 503 `temporal_unavailable`: like the app, look whether the
+                    # request was taken before asking again.
+                    timeouts.append(grant_id)
+                    if await taken(ctx, grant_id):
+                        break
+                    continue
+                except Exception as error:  # counted and reported, the wave goes on
+                    errors.append(f"{grant_id}: {type(error).__name__}: {error}")
+                    return
+                break
+            else:
+                errors.append(f"{grant_id}: no answer after {ASKS} requests")
                 return
             latencies.append((time.perf_counter() - started) * 1000)
 
@@ -72,6 +101,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         "last_accepted": time.time(),
         "latency_ms": summary(latencies),
         "errors": len(errors),
+        "timeouts": len(timeouts),
         "error_samples": errors[:20],
         "usage": own_usage(),
     }

@@ -98,6 +98,7 @@ async def run(
         "credits_per_s": round(grants.get("credited", 0) / seconds, 1) if seconds > 0 else None,
         "requests_seconds": round(accepted - driven["first_request"], 2) if accepted else None,
         "open_lifecycles_peak": open_peak,
+        "request_timeouts": driven.get("timeouts", 0),
     }
     if "latency_ms" in driven:
         result.latency_ms = {"receipt_request": driven["latency_ms"]}
