@@ -54,6 +54,27 @@ async def _retrying(
     return await call()
 
 
+async def _written(
+    record: dict[str, Any],
+    call: Callable[[], Awaitable[httpx.Response]],
+    status: int,
+    step: str,
+    look: Callable[[], Awaitable[dict[str, Any] | None]],
+) -> dict[str, Any]:
+    """A write (application, receipt request) answered 503 may have been taken: like the app,
+    look first, and send it again only if it was not; the time-outs are counted."""
+    for _ in range(_TRIES - 1):
+        response = await call()
+        if response.status_code != 503:
+            return _expect(response, status, step)
+        record["retries"] = record.get("retries", 0) + 1
+        await asyncio.sleep(float(response.headers.get("retry-after", "1") or 1))
+        taken = await look()
+        if taken is not None:
+            return taken
+    return _expect(await call(), status, step)
+
+
 async def resident(
     index: int, app: ResidentApp, plan: dict[str, Any], record: dict[str, Any]
 ) -> None:
@@ -62,7 +83,12 @@ async def resident(
     _expect(await _retrying(record, app.login), 201, "login")
     record["mykey_id"] = app.mykey_id
     record["step"] = "apply"
-    applied = _expect(await app.apply(plan["measure_id"]), 201, "apply")
+
+    async def granted() -> dict[str, Any] | None:
+        mine = [g for g in (await app.points())["grants"] if g["measure_id"] == plan["measure_id"]]
+        return {"grants": mine} if mine else None
+
+    applied = await _written(record, lambda: app.apply(plan["measure_id"]), 201, "apply", granted)
     record["grant_id"] = applied["grants"][0]["grant_id"]
     if plan["steps"] == "lifecycle":
         services: list[str] = plan["services"]
@@ -76,10 +102,18 @@ async def resident(
             "register",
         )
         record["step"] = "receipt_request"
-        _expect(
-            await app.request_receipt([record["grant_id"]], registered["registration_id"]),
+
+        async def requested() -> dict[str, Any] | None:
+            receipts = (await app.get("/v1/me/receipts")).json()["receipts"]
+            mine = [r for r in receipts if r["grant_id"] == record["grant_id"]]
+            return {"receipts": mine} if mine else None
+
+        await _written(
+            record,
+            lambda: app.request_receipt([record["grant_id"]], registered["registration_id"]),
             202,
             "receipt_request",
+            requested,
         )
     record["finished"] = time.time()
 
