@@ -64,16 +64,22 @@ async def _written(
 ) -> dict[str, Any]:
     """A write (application, receipt request) answered 503 may have been taken: like the app,
     look first, and send it again only if it was not; the time-outs are counted."""
-    for _ in range(_TRIES - 1):
+    timed_out = False
+    for _ in range(_TRIES):
         response = await call()
+        if timed_out and response.status_code == 409:  # the timed-out one took it meanwhile
+            taken = await look()
+            if taken is not None:
+                return taken
         if response.status_code != 503:
             return _expect(response, status, step)
+        timed_out = True
         record["retries"] = record.get("retries", 0) + 1
         await asyncio.sleep(float(response.headers.get("retry-after", "1") or 1))
         taken = await look()
         if taken is not None:
             return taken
-    return _expect(await call(), status, step)
+    return _expect(response, status, step)
 
 
 async def resident(
