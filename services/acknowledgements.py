@@ -1,9 +1,10 @@
 """The one way a provider's answer reaches a receipt's workflow: webhooks, the pull API and batch
 result files all call `acknowledge` (one answer) or `acknowledge_many` (a result file).
 
-An acknowledgement is first recorded in the database (the first answer per receipt wins) and
-applied to its receipt in the same transaction (`storage.outcomes`), then signalled, with the
-outcome, to the application workflow named on the receipt. The same answer again is harmless
+An acknowledgement is first recorded in the database (the first answer per receipt wins; a
+result file's answers are also applied to their receipts in the same transaction,
+`storage.outcomes`), then signalled, with the outcome when it was applied, to the application
+workflow named on the receipt. The same answer again is harmless
 and re-signals if the first signal never went out; a contradicting answer is refused with
 `ack_conflict`. A late answer never changes a final receipt: the workflow ignores it, and
 `storage.receipts.finish_credit` only moves open receipts.
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 ACK_STATUSES = frozenset({"credited", "rejected"})
 SOURCES = frozenset({"webhook", "pull", "batch"})
 SIGNAL_CONCURRENCY = 64
+# Result files are applied as they are ingested, thousands of answers in a few statements, off
+# any request path. A webhook or pull answer is left to its workflow to record: it may arrive
+# while the credit call of the same receipt is still being recorded.
+APPLIED_AT_RECEIPT = frozenset({"batch"})
 # Final receipt states, and the acknowledgement each agrees with.
 _AGREES_WITH = {
     ReceiptState.CREDITED.value: "credited",
@@ -144,19 +149,25 @@ async def acknowledge_many(
             results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
             if facts[item.receipt_id].state not in _AGREES_WITH:  # a workflow waits for it
                 awaited.append(item)
-        finished = await outcomes.finish_credits(
-            session,
-            [
-                outcomes.Answer(i.receipt_id, i.status, i.provider_reference, i.reason)
+        if source in APPLIED_AT_RECEIPT:
+            finished = await outcomes.finish_credits(
+                session,
+                [
+                    outcomes.Answer(i.receipt_id, i.status, i.provider_reference, i.reason)
+                    for i in awaited
+                ],
+                now=now,
+                actor=f"provider:{provider_id}",
+            )
+            awaited = [  # the workflow is told the outcome: it need not record it
+                replace(
+                    i,
+                    receipt_state=finished[i.receipt_id].receipt_state,
+                    grant_state=finished[i.receipt_id].grant_state,
+                )
                 for i in awaited
-            ],
-            now=now,
-            actor=f"provider:{provider_id}",
-        )
-        for item in awaited:  # the workflow is told the outcome: it need not record it
-            done = finished[item.receipt_id]
-            told = replace(item, receipt_state=done.receipt_state, grant_state=done.grant_state)
-            to_signal.append((facts[item.receipt_id].workflow_id, told))
+            ]
+        to_signal.extend((facts[i.receipt_id].workflow_id, i) for i in awaited)
         # Answered before (or by a concurrent request that won the insert): compare.
         compared = [i for i in mine if i.receipt_id not in results]
         prior.update(
