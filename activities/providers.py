@@ -101,14 +101,6 @@ class ProviderActivities:
                         provider_id=request.provider_id,
                         now=self.clock(),
                     )
-                    audit.record(
-                        session,
-                        actor=f"provider-worker:{request.provider_id}",
-                        action="enqueue_credit",
-                        object_type="receipt",
-                        object_id=request.receipt_id,
-                        outcome="queued",
-                    )
                 outcome = CreditOutcome(status="accepted")
         except (TransientProviderError, PermanentProviderError) as error:
             async with self.sessions.begin() as session:

@@ -47,15 +47,6 @@ async def claim(
         object_id=",".join(p.receipt_id for p in plans),
         outcome=f"claimed {len(plans)}",
     )
-    for plan in (p for p in plans if p.queued):
-        audit.record(
-            session,
-            actor=f"provider-worker:{plan.provider_id}",
-            action="enqueue_credit",
-            object_type="receipt",
-            object_id=plan.receipt_id,
-            outcome="queued",
-        )
     return plans
 
 

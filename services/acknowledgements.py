@@ -72,11 +72,7 @@ class WorkerContext:
 
 
 @dataclass(frozen=True)
-class AckItem:
-    receipt_id: str
-    status: str  # credited | rejected
-    reason: str | None = None
-    provider_reference: str | None = None
+class AckItem(outcomes.Answer):
     receipt_state: str | None = None  # the outcome, when it was recorded with the answer
     grant_state: str | None = None
 
@@ -151,13 +147,7 @@ async def acknowledge_many(
                 awaited.append(item)
         if source in APPLIED_AT_RECEIPT:
             finished = await outcomes.finish_credits(
-                session,
-                [
-                    outcomes.Answer(i.receipt_id, i.status, i.provider_reference, i.reason)
-                    for i in awaited
-                ],
-                now=now,
-                actor=f"provider:{provider_id}",
+                session, awaited, now=now, actor=f"provider:{provider_id}"
             )
             awaited = [  # the workflow is told the outcome: it need not record it
                 replace(

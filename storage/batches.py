@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.providers.batch_files import Manifest, RequestRow
 from domain.receipts import ReceiptState
+from storage import audit
 from storage.models import Receipt
 from storage.models.providers import BatchResultFile, CreditBatch, CreditBatchItem
 from storage.provider_inbox import insert_new
@@ -31,7 +32,16 @@ def new_batch_id(now: datetime) -> str:
 async def enqueue(
     session: AsyncSession, *, receipt_id: str, provider_id: str, now: datetime
 ) -> bool:
-    """Queue a receipt for its provider's next file; a receipt is queued once, ever."""
+    """Queue a receipt for its provider's next file, audited; a receipt is queued once, ever."""
+    audit.record(
+        session,
+        actor=f"provider-worker:{provider_id}",
+        action="enqueue_credit",
+        object_type="receipt",
+        object_id=receipt_id,
+        outcome="queued",
+        at=now,
+    )
     inserted = await insert_new(
         session,
         CreditBatchItem,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.applications import ApplicationStatus, grant_id_for
 from domain.measures import MeasureState
 from domain.points import GrantState
+from storage.ledger import move_grants
 from storage.models import Application, Grant, LedgerEntry, Measure, MeasureTarget, MyKey
 
 # (measure_id, mykey_id) -> (application ID, workflow ID), derived from the business key
@@ -188,33 +189,9 @@ async def expire_measure_grants(
     batch = list((await session.execute(candidates.order_by(Grant.id).limit(limit))).scalars())
     if not batch:
         return BatchOutcome(granted=0, points=0, more=False)
-    moved = (
-        await session.execute(
-            update(Grant)
-            .where(Grant.id.in_(batch), Grant.state == GrantState.UNRECEIVED.value)
-            .values(state=GrantState.EXPIRED.value, updated_at=now)
-            .returning(Grant.id, Grant.mykey_id, Grant.points)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
-    if moved:
-        await session.execute(
-            insert(LedgerEntry),
-            [
-                {
-                    "grant_id": grant_id,
-                    "measure_id": measure_id,
-                    "mykey_id": mykey_id,
-                    "from_state": GrantState.UNRECEIVED.value,
-                    "to_state": GrantState.EXPIRED.value,
-                    "points": points,
-                    "receipt_id": None,
-                    "actor": actor,
-                    "at": now,
-                }
-                for grant_id, mykey_id, points in moved
-            ],
-        )
+    moved = await move_grants(
+        session, batch, GrantState.UNRECEIVED, GrantState.EXPIRED, actor=actor, now=now
+    )
     return BatchOutcome(
-        granted=len(moved), points=sum(p for _, _, p in moved), more=len(batch) == limit
+        granted=len(moved), points=sum(p for _, p in moved), more=len(batch) == limit
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.points import GrantState, LedgerMove, check_transition
@@ -74,6 +75,53 @@ async def move_grant(
     if receipt_id is not None:
         grant.current_receipt_id = receipt_id
     return True
+
+
+async def move_grants(
+    session: AsyncSession,
+    grant_ids: Sequence[str],
+    from_state: GrantState,
+    to_state: GrantState,
+    *,
+    actor: str,
+    now: datetime,
+    for_current_receipt: bool = False,
+) -> list[tuple[str, int]]:
+    """`move_grant` for many grants in two statements: those still in `from_state` move, each
+    with its ledger line (naming the grant's current receipt when `for_current_receipt`).
+
+    Returns (grant ID, points) of the grants moved."""
+    check_transition(from_state, to_state)
+    moved = (
+        await session.execute(
+            update(Grant)
+            .where(Grant.id.in_(grant_ids), Grant.state == from_state.value)
+            .values(state=to_state.value, updated_at=now)
+            .returning(
+                Grant.id, Grant.measure_id, Grant.mykey_id, Grant.points, Grant.current_receipt_id
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if moved:
+        await session.execute(
+            insert(LedgerEntry),
+            [
+                {
+                    "grant_id": grant_id,
+                    "measure_id": measure_id,
+                    "mykey_id": mykey_id,
+                    "from_state": from_state.value,
+                    "to_state": to_state.value,
+                    "points": points,
+                    "receipt_id": receipt_id if for_current_receipt else None,
+                    "actor": actor,
+                    "at": now,
+                }
+                for grant_id, measure_id, mykey_id, points, receipt_id in moved
+            ],
+        )
+    return [(row[0], row[3]) for row in moved]
 
 
 async def ledger_moves(

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.points import GrantState
 from domain.receipts import ReceiptState
 from storage import audit
-from storage.models import Grant, LedgerEntry, Receipt, ReceiptEvent
+from storage.ledger import move_grants
+from storage.models import Grant, Receipt, ReceiptEvent
 from storage.provider_inbox import chunks
 from storage.receipts import finish_credit
 
@@ -29,10 +30,12 @@ AWAITING = (ReceiptState.CREDITING.value, ReceiptState.ACCEPTED.value)
 
 @dataclass(frozen=True)
 class Answer:
+    """A provider's final answer about one receipt."""
+
     receipt_id: str
     status: str  # credited | rejected
-    provider_reference: str | None = None
     reason: str | None = None
+    provider_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ async def _credit_awaiting(
     """Credit the receipts that await an answer and whose grant is crediting with them."""
     rows = (
         await session.execute(
-            select(Receipt.id, Grant.id, Grant.measure_id, Grant.mykey_id, Grant.points)
+            select(Receipt.id, Grant.id)
             .join(Grant, Grant.id == Receipt.grant_id)
             .where(
                 Receipt.id.in_([a.receipt_id for a in answers]),
@@ -128,34 +131,18 @@ async def _credit_awaiting(
             .values(provider_reference=bindparam("reference")),
             references,
         )
-    await session.execute(
-        update(Grant)
-        .where(Grant.id.in_([row[1] for row in rows]))
-        .values(state=GrantState.CREDITED.value, updated_at=now)
-        .execution_options(synchronize_session=False)
+    await move_grants(
+        session,
+        [row[1] for row in rows],
+        GrantState.CREDITING,
+        GrantState.CREDITED,
+        actor=actor,
+        now=now,
+        for_current_receipt=True,
     )
-    for receipt_id, grant_id, measure_id, mykey_id, points in rows:
-        session.add(
-            LedgerEntry(
-                grant_id=grant_id,
-                measure_id=measure_id,
-                mykey_id=mykey_id,
-                from_state=GrantState.CREDITING.value,
-                to_state=GrantState.CREDITED.value,
-                points=points,
-                receipt_id=receipt_id,
-                actor=actor,
-                at=now,
-            )
-        )
-        session.add(
-            ReceiptEvent(
-                receipt_id=receipt_id,
-                at=now,
-                state=ReceiptState.CREDITED.value,
-                actor=actor,
-                detail=None,
-            )
-        )
+    session.add_all(
+        ReceiptEvent(receipt_id=receipt_id, at=now, state=ReceiptState.CREDITED.value, actor=actor)
+        for receipt_id in receipt_ids
+    )
     credited = Finished(ReceiptState.CREDITED.value, GrantState.CREDITED.value)
     return dict.fromkeys(receipt_ids, credited)

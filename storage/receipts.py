@@ -150,8 +150,9 @@ async def request_receipts(
                 provider_id=provider.id,
                 account_id=registration.account_id,
                 points=grant.points,
-                state=ReceiptState.REQUESTED.value,
-                attempts=0,
+                # A queued receipt is written as its first attempt leaves it (`_queue`).
+                state=(ReceiptState.ACCEPTED if queued else ReceiptState.REQUESTED).value,
+                attempts=1 if queued else 0,
                 stuck=False,
                 workflow_id=workflow_id,
                 created_at=now,
@@ -178,10 +179,9 @@ async def request_receipts(
 async def _queue(
     session: AsyncSession, grant: Grant, receipt_id: str, provider_id: str, *, now: datetime
 ) -> None:
-    """What the first credit attempt of a `batch_file` receipt records, done at its claim: the
-    receipt and its grant move to crediting, the receipt goes on the provider's queue and is
-    accepted (its answer comes in a result file)."""
-    await session.flush()  # the receipt row exists before it is moved and queued
+    """What the first credit attempt of a `batch_file` receipt records, done at its claim: its
+    grant moves to crediting, the receipt goes on the provider's queue, and its timeline shows
+    the attempt and the acceptance (its answer comes in a result file)."""
     actor = f"provider-worker:{provider_id}"
     await move_grant(
         session,
@@ -191,12 +191,6 @@ async def _queue(
         now=now,
         receipt_id=receipt_id,
         expected=GrantState.RECEIPT_REQUESTED,
-    )
-    await session.execute(
-        update(Receipt)
-        .where(Receipt.id == receipt_id)
-        .values(state=ReceiptState.ACCEPTED.value, attempts=1, updated_at=now)
-        .execution_options(synchronize_session=False)
     )
     session.add(_event(receipt_id, ReceiptState.CREDITING.value, actor, now, None))
     session.add(_event(receipt_id, ReceiptState.ACCEPTED.value, actor, now, "queued"))

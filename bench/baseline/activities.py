@@ -146,8 +146,7 @@ class BaselineActivities:
                         receipt_id=request.receipt_id,
                         provider_id=request.provider_id,
                         now=_now(),
-                    )
-                    self._audit(session, "enqueue_credit", request.receipt_id, "queued")
+                    )  # audited by `enqueue`
                 status = "accepted"
         except (TransientProviderError, PermanentProviderError) as error:
             async with self.sessions.begin() as session:
