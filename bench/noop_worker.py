@@ -14,6 +14,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from hub.exit import exit_process
+
 
 @workflow.defn(name="Noop")
 class NoopWorkflow:
@@ -41,3 +43,4 @@ async def main(address: str, task_queue: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2]))
+    exit_process(0)

@@ -37,9 +37,11 @@ def api(
 ) -> None:
     """Serve the HTTP API."""
     from cli.runtime import serve_api
+    from hub.exit import exit_process
 
     settings = get_settings()
     serve_api(settings, host or settings.api_host, port or settings.api_port)
+    exit_process(0)
 
 
 @app.command()
@@ -55,11 +57,12 @@ def worker(
     ] = False,
 ) -> None:
     """Run Temporal workers for the hub queue and every provider queue."""
-    from cli.runtime import exit_after_worker, run_worker
+    from cli.runtime import run_worker
+    from hub.exit import exit_process
 
     selected = [q.strip() for q in queues.split(",") if q.strip()] or None
     asyncio.run(run_worker(get_settings(), selected, sandbox))
-    exit_after_worker()
+    exit_process(0)
 
 
 @app.command()

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import NoReturn
 
 import uvicorn
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 
 from adapters.providers.registry import AdapterRegistry
 from hub.logs import configure_logging
-from hub.metrics import configure_metrics, install_temporal_runtime, installed_meter_provider
+from hub.metrics import configure_metrics, install_temporal_runtime
 from hub.probes import ProbeServer
 from hub.settings import Settings
 from hub.telemetry import configure_tracing, temporal_interceptors
@@ -57,25 +52,6 @@ def serve_sim(config_path: str, host: str, port: int) -> None:
 
     app = create_sim_app(load_configs(Path(config_path)))
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def exit_after_worker() -> NoReturn:
-    """End a worker process that has stopped cleanly, without interpreter finalisation.
-
-    The Temporal SDK's Rust core can still be finishing a cancelled activity's completion on its
-    own threads when Python finalises, and then aborts the process (SIGABRT) although the
-    shutdown itself succeeded. Everything worth keeping is flushed first: spans, metrics, logs.
-    """
-    tracer_provider = trace.get_tracer_provider()
-    if isinstance(tracer_provider, TracerProvider):
-        tracer_provider.shutdown()
-    meter_provider = installed_meter_provider()
-    if meter_provider is not None:
-        meter_provider.shutdown()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed: bool) -> None:

@@ -26,6 +26,7 @@ from bench.baseline.workflows import (
     BaselineMeasureWorkflow,
 )
 from hub.audit_sealer import run_sealer
+from hub.exit import exit_process
 from hub.logs import configure_logging
 from hub.settings import get_settings
 from hub.temporal import connect
@@ -100,3 +101,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_process(0)

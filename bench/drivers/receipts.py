@@ -25,6 +25,7 @@ from api.app import build_context
 from bench.machine import own_usage
 from bench.timing import summary
 from domain.errors import RuleViolation
+from hub.exit import exit_process
 from hub.settings import get_settings
 from hub.temporal import connect
 from services import receipts
@@ -124,3 +125,4 @@ if __name__ == "__main__":
     plan_file, out_file = sys.argv[1], sys.argv[2]
     result = asyncio.run(main(json.loads(Path(plan_file).read_text())))
     Path(out_file).write_text(json.dumps(result))
+    exit_process(0)
