@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.providers.batch_files import (
+    MANIFEST_SUFFIX,
     Manifest,
     ResultRow,
     parse_requests,
@@ -57,7 +58,7 @@ async def test_requests_leave_at_the_cut_off_and_every_receipt_is_credited_once(
     hub: Hub, session_tmp: Path
 ) -> None:
     provider = await onboard_provider(hub, "batch", tmp_dir=session_tmp, cutoff_s=4)
-    outbox, _ = dirs(provider)
+    outbox, inbox = dirs(provider)
     residents = [await granted_resident(hub, provider) for _ in range(4)]
     await asyncio.gather(*(request_receipt(r) for r in residents[:3]))
     await wait_for(lambda: request_manifests(outbox), "the file at the record cut-off")
@@ -81,6 +82,9 @@ async def test_requests_leave_at_the_cut_off_and_every_receipt_is_credited_once(
         assert manifest.total_points == sum(r.points for r in rows) == 1000 * len(rows)
         sizes.append(len(rows))
     assert sizes == [3, 1]  # three at the record cut-off, the last one by time
+    # A result file's credits are applied before its report is written and the file moved out
+    # of the inbox: once no result file is left there, every report is in place.
+    await wait_for(lambda: not list(inbox.glob(f"*{MANIFEST_SUFFIX}")), "every result settled")
     leftovers = [p.name for p in outbox.rglob(".*")]
     assert leftovers == []  # nothing half-written: temporary names were renamed or removed
 
