@@ -159,7 +159,8 @@ async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
                 break
             await asyncio.sleep(0.05)
         assert await receipt_state(hub, receipt_id) == "credited"
-    assert (inbox / "ingested" / "results-one.csv").exists()
+    # The report is written first, then the file leaves the inbox.
+    await wait_for(lambda: (inbox / "ingested" / "results-one.csv").exists(), "the file moved")
 
     drop_results(inbox, "results-one-again", rows)  # the very same file once more
     again = await wait_for(lambda: report(outbox, "results-one-again"), "the second report")
@@ -190,7 +191,8 @@ async def test_a_file_that_disagrees_with_its_manifest_is_refused_whole(
     for stem in ("results-count", "results-digest"):
         refused = await wait_for(lambda s=stem: report(outbox, s), f"the report of {stem}")
         assert refused["status"] == "refused", refused
-        assert (inbox / "refused" / f"{stem}.csv").exists()
+        moved = inbox / "refused" / f"{stem}.csv"
+        await wait_for(moved.exists, f"{stem} moved to refused/")
     assert await acks_for(hub, ids) == []  # not one row of a refused file was applied
     assert {await receipt_state(hub, i) for i in ids} == {"accepted"}
 
