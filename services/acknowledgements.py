@@ -190,7 +190,7 @@ def _row(item: AckItem, provider_id: str, source: str, now: datetime, state: str
         "provider_id": provider_id,
         "status": item.status,
         "reason": _clean(item.reason, 200),
-        "provider_reference": _clean(item.provider_reference, 128),
+        "provider_reference": item.provider_reference,  # an identifier: kept as given
         "source": source,
         "received_at": now,
         "signalled_at": now if state in _AGREES_WITH else None,

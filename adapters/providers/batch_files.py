@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.providers.contract import REFERENCE_MAX
+
 REQUEST_HEADER = ("receipt_id", "account_id", "points", "measure_id", "municipality_code")
 RESULT_HEADER = ("receipt_id", "status", "reason", "provider_reference")
 RESULT_STATUSES = frozenset({"credited", "rejected"})
@@ -194,5 +196,9 @@ def parse_results(data: bytes) -> list[ResultRow]:
             raise BatchFileError(f"line {line}: status must be credited or rejected")
         if receipt_id in parsed:
             raise BatchFileError(f"line {line}: receipt {receipt_id} appears twice")
+        if len(reference) > REFERENCE_MAX:
+            raise BatchFileError(
+                f"line {line}: provider_reference is longer than {REFERENCE_MAX} characters"
+            )
         parsed[receipt_id] = ResultRow(receipt_id, status, reason or None, reference or None)
     return list(parsed.values())

@@ -14,6 +14,8 @@ from typing import Protocol
 # Temporal ApplicationError types, shared by activities and workflows.
 PROVIDER_PERMANENT = "ProviderPermanentError"
 PROVIDER_TRANSIENT = "ProviderTransientError"
+# A provider's reference for a credit is an identifier the hub keeps as given, up to this length.
+REFERENCE_MAX = 128
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from adapters.providers.contract import (
+    REFERENCE_MAX,
     AccountCheck,
     CreditOutcome,
     CreditRequest,
@@ -113,9 +114,7 @@ class HubRestAdapter:
         )
         if response.status_code == 200:
             data = self._json(response)
-            return CreditOutcome(
-                status="credited", provider_reference=_opt(data, "provider_reference")
-            )
+            return CreditOutcome(status="credited", provider_reference=_reference(data))
         if response.status_code == 202:
             return CreditOutcome(status="accepted")
         if response.status_code == 422:
@@ -136,9 +135,15 @@ class HubRestAdapter:
             raise PermanentProviderError(f"unknown credit status {status!r}")
         return CreditStatus(
             status=status,
-            provider_reference=_opt(data, "provider_reference"),
+            provider_reference=_reference(data),
             reason=_opt(data, "reason"),
         )
+
+
+def _reference(data: dict[str, object]) -> str | None:
+    """The provider's reference, kept as given up to the length the hub stores."""
+    value = _opt(data, "provider_reference")
+    return None if value is None else value[:REFERENCE_MAX]
 
 
 def _opt(data: dict[str, object], key: str) -> str | None:

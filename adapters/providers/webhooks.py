@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.providers.contract import ProviderEvent
+from adapters.providers.contract import REFERENCE_MAX, ProviderEvent
 from adapters.signing import WebhookVerificationError, verify_signed
 
 EVENT_TYPES = frozenset({"credit.completed", "credit.rejected", "account.closed"})
@@ -25,14 +25,16 @@ class WebhookMalformed(Exception):
     """Signed correctly, but not an event the hub understands (422)."""
 
 
-def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+def _text(
+    data: dict[str, Any], key: str, *, required: bool = False, limit: int = MAX_TEXT
+) -> str | None:
     value = data.get(key)
     if value is None:
         if required:
             raise WebhookMalformed(f"data.{key} is required")
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
-        raise WebhookMalformed(f"data.{key} must be a string of 1 to {MAX_TEXT} characters")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise WebhookMalformed(f"data.{key} must be a string of 1 to {limit} characters")
     return value
 
 
@@ -65,5 +67,5 @@ def read_webhook(secrets: Sequence[str], body: bytes, headers: Mapping[str, str]
         type=event_type,
         receipt_id=_text(data, "receipt_id", required=True),
         reason=_text(data, "reason"),
-        provider_reference=_text(data, "provider_reference"),
+        provider_reference=_text(data, "provider_reference", limit=REFERENCE_MAX),
     )

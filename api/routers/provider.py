@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
+from adapters.providers.contract import REFERENCE_MAX
 from api.deps import Context, ProviderKey, require_scope
 from api.free_text import FreeText
 from api.schemas import Strict
@@ -16,7 +17,6 @@ from domain.errors import RuleViolation
 from domain.providers import AckMode
 from services import provider_webhooks
 from services.acknowledgements import acknowledge
-from services.measures import check_free_text
 from storage import batches, provider_inbox
 from storage.catalog import profile_of
 from storage.keys import Principal
@@ -91,7 +91,10 @@ async def pending_credit_requests(
 class AckBody(Strict):
     status: Literal["credited", "rejected"]
     reason: FreeText | None = Field(None, min_length=1, max_length=200)
-    provider_reference: FreeText | None = Field(None, min_length=1, max_length=128)
+    # The provider's own identifier, not prose: a 12-digit transaction number that happens to
+    # pass the My Number check digit is still the provider's reference, and refusing it would
+    # leave a credit the provider made unrecorded.
+    provider_reference: str | None = Field(None, min_length=1, max_length=REFERENCE_MAX)
 
 
 @router.post("/{provider_id}/credit-requests/{receipt_id}/ack")
@@ -100,7 +103,6 @@ async def acknowledge_credit_request(
 ) -> dict[str, Any]:
     """Idempotent: the same answer again is 200; a different one is 409 `ack_conflict`."""
     require_scope(principal, provider_id, "provider")
-    check_free_text(reason=body.reason or "", provider_reference=body.provider_reference or "")
     result = await acknowledge(
         ctx, provider_id, receipt_id, body.status, body.reason, body.provider_reference, "pull"
     )

@@ -283,7 +283,8 @@ async def test_every_receipt_is_credited_exactly_once_through_faults_and_kills(r
                     (r.id, r.provider_id, r.state, r.attempts, f"acks={acked[r.id]}")
                     for r in open_ones
                 ]
-                raise AssertionError(f"receipts not final: {states}: {detail}")
+                said = {m: sim.stats for m, sim in run.sims.items()}  # e.g. acks_422 by mode
+                raise AssertionError(f"receipts not final: {states}: {detail}; providers: {said}")
             await asyncio.sleep(1)
     elapsed = time.monotonic() - started
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.identifiers import contains_my_number, my_number_check_digit
+from storage.models import Receipt
 from storage.models.providers import ProviderAcknowledgement
 from tests.providers.support import (
     applied_counts,
@@ -15,6 +17,8 @@ from tests.providers.support import (
     wait_for_grant,
 )
 from tests.support.stack import Hub
+
+DIGITS = "12345678901"  # eleven digits; the twelfth is their My Number check digit
 
 
 async def pending_ids(
@@ -125,6 +129,29 @@ async def test_acknowledgement_bodies_are_checked(hub: Hub) -> None:
     )
     assert response.status_code == 422
     assert receiving.receipt_id and await receipt_state(hub, receiving.receipt_id) != "rejected"
+
+
+async def test_a_reference_that_reads_like_a_my_number_is_kept(hub: Hub) -> None:
+    """A provider reference is the provider's identifier, not prose: twelve digits that happen
+    to pass the My Number check digit are recorded as sent, never refused (the credit was made,
+    and refusing its acknowledgement would leave the receipt waiting for ever)."""
+    provider = await onboard_provider(hub, "pull", sim={"hub_api_key": ""})
+    receiving = await receiving_resident(hub, provider)
+    await wait_pending(hub, provider.provider_id, provider.headers, 1)
+    reference = f"{provider.provider_id}-{DIGITS}{my_number_check_digit(DIGITS)}"
+    assert contains_my_number(reference)
+    url = f"/v1/providers/{provider.provider_id}/credit-requests/{receiving.receipt_id}/ack"
+    answer = {"status": "credited", "provider_reference": reference}
+    response = await hub.http.post(url, json=answer, headers=provider.headers)
+    assert response.status_code == 200 and response.json()["result"] == "recorded", response.text
+    response = await hub.http.post(url, json=answer, headers=provider.headers)
+    assert response.status_code == 200 and response.json()["result"] == "duplicate", response.text
+    await wait_for_grant(receiving, "credited")
+    async with hub.ctx.sessions() as session:
+        ack = await session.get(ProviderAcknowledgement, receiving.receipt_id)
+        receipt = await session.get(Receipt, receiving.receipt_id)
+    assert ack is not None and ack.provider_reference == reference
+    assert receipt is not None and receipt.provider_reference == reference
 
 
 async def test_a_polling_provider_credits_every_request_once(hub: Hub) -> None:

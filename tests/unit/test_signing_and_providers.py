@@ -85,6 +85,9 @@ def test_a_webhook_becomes_a_provider_event_only_when_signed_and_well_formed() -
         b'{"type":"credit.completed","data":{}}',
         b'{"type":"account.closed","data":{"account_id":"a"}}',
         b'{"type":"credit.completed","data":{"receipt_id":7}}',
+        b'{"type":"credit.completed","data":{"receipt_id":"r","provider_reference":"'
+        + b"x" * 129
+        + b'"}}',
         b"[1]",
     ):
         with pytest.raises(WebhookMalformed):
@@ -100,6 +103,7 @@ def test_result_files_are_checked_whole() -> None:
         b"receipt_id,status,reason,provider_reference\ng-r1,credited,,\ng-r1,rejected,,\n",
         b"receipt_id,status,reason,provider_reference\n,credited,,\n",
         b"receipt_id,status,reason,provider_reference\n\xff,credited,,\n",
+        b"receipt_id,status,reason,provider_reference\ng-r1,credited,," + b"x" * 129 + b"\n",
     ):
         with pytest.raises(BatchFileError):
             parse_results(bad)
