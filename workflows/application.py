@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
 APPLY_WAIT = timedelta(hours=1)
 # Applications granted in bulk load their decision in the claim's step, not a step before it.
 CLAIM_LOADS_APPLICATION = "claim-loads-application"
+# Applies that arrive together are all validated before any runs: only the first decides.
+APPLY_ONCE = "apply-once"
 _FINAL_GRANTS = {s.value for s in TERMINAL_GRANT_STATES}
 
 
@@ -65,6 +67,7 @@ class ApplicationWorkflow:
         self.receipts = ReceiptCarrier(self.state)
         self.reviews = ReviewDesk(self.state)
         self.search = SearchPublisher()
+        self.applying = False
 
     # ----- the lifecycle -----------------------------------------------------------------
 
@@ -166,6 +169,11 @@ class ApplicationWorkflow:
     @workflow.update
     async def apply(self, request: ApplyRequest) -> ApplicationDecision:
         state = self.state
+        if self.applying and workflow.patched(APPLY_ONCE):
+            # Accepted in the same activation as the first apply, before it ran: refused here,
+            # without touching the application (the first one decides it).
+            raise refusal("already_applied", "one application per resident and measure")
+        self.applying = True
         try:
             decision = await db_step_or_refusal(
                 "decide_application",
@@ -192,7 +200,7 @@ class ApplicationWorkflow:
         state = self.state
         if state.revoked:
             raise refusal("mykey_revoked", "this MyKey ID has been revoked", status=403)
-        if state.decision is not None or state.refusal_code is not None:
+        if self.applying or state.decision is not None or state.refusal_code is not None:
             raise refusal("already_applied", "one application per resident and measure")
 
     # ----- receipts ------------------------------------------------------------------------

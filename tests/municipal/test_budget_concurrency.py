@@ -11,9 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.types import ApplicationDecision
+from adapters.providers.registry import AdapterRegistry
 from domain.points import ledger_adds_up
+from hub.workers import HubWorkers, WorkerOptions
+from services.applications import application_ids
+from services.workflow_errors import violation_from
 from simulators.jpki import TestCA
 from storage.ledger import ledger_moves
 from storage.models import Application, Grant, Measure
@@ -21,6 +27,8 @@ from tests.municipal.conftest import Staff, resident_session
 from tests.support.databases import fresh_database, postgres_server_url
 from tests.support.scenario import add_provider, ensure_municipality, municipality_key
 from tests.support.stack import Hub, running_hub
+from workflows.application import ApplicationWorkflow
+from workflows.messages import ApplicationInput, ApplyRequest
 
 pytestmark = pytest.mark.skipif(
     postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set"
@@ -111,3 +119,54 @@ async def test_one_resident_applying_many_times_at_once_gets_one_grant(pg_staff:
             )
         )
         assert points.scalar_one() == 1000
+
+
+async def test_applies_delivered_together_decide_once(pg_staff: Staff) -> None:
+    """Two `apply` updates that reach the workflow in one activation are both validated before
+    either runs; the second is refused in its handler and the application is decided once."""
+    hub = pg_staff.hub
+    measure_id = await pg_staff.published(per_person_cap=1000)
+    mykey_id, _ = await resident_session(hub)
+    application_id, workflow_id = application_ids(hub.ctx, measure_id, mykey_id)
+    held = f"{hub.settings.task_queue}-held"  # no worker yet: the updates wait together
+    handle = await hub.client.start_workflow(
+        ApplicationWorkflow.run,
+        ApplicationInput(measure_id=measure_id, mykey_id=mykey_id, application_id=application_id),
+        id=workflow_id,
+        task_queue=held,
+    )
+    applies = [
+        asyncio.create_task(handle.execute_update(ApplicationWorkflow.apply, ApplyRequest()))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(2)
+    assert not any(task.done() for task in applies)
+    registry = AdapterRegistry()
+    workers = HubWorkers(
+        hub.client,
+        hub.ctx.sessions,
+        registry,
+        WorkerOptions(task_queue=held, sandboxed=True),
+        queues=[held],  # the hub's own worker already serves the provider queues
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(workers.run(stop))
+    try:
+        answers = await asyncio.gather(*applies, return_exceptions=True)
+    finally:
+        stop.set()
+        await running
+        await registry.aclose()
+    decisions = [a for a in answers if isinstance(a, ApplicationDecision)]
+    refused = [a for a in answers if isinstance(a, WorkflowUpdateFailedError)]
+    assert len(decisions) == 1 and decisions[0].status == "granted", answers
+    assert len(refused) == 1, answers
+    violation = violation_from(refused[0])
+    assert violation is not None and violation.code == "already_applied"
+    async with hub.ctx.sessions() as session:
+        grants = await session.execute(
+            select(func.count(), func.sum(Grant.points)).where(
+                Grant.measure_id == measure_id, Grant.mykey_id == mykey_id
+            )
+        )
+        assert tuple(grants.one()) == (1, 1000)
