@@ -49,12 +49,17 @@ async def test_revocation_during_in_flight_receipts(hub: Hub) -> None:
         grants[mykey_id] = {m: await grant_of(resident, m) for m in measures}
 
     hub.sim_providers[provider_id].config.latency_ms = 800
-    for resident in everyone:
+
+    async def request(resident: ResidentApp) -> None:
         mykey_id = str(resident.mykey_id)
         response = await resident.request_receipt(
             [grants[mykey_id][requested_measure]], registrations[mykey_id]
         )
         assert response.status_code == 202, response.text
+
+    # All at once: asked one after another on a busy machine, the first ones could be credited
+    # (one a second) before the last was asked for, and none would be in flight to revoke.
+    await asyncio.gather(*(request(r) for r in everyone))
 
     async def revoke(resident: ResidentApp) -> dict:
         response = await hub.http.post(
