@@ -115,13 +115,13 @@ def _run(scenario: str, params: Any, common: dict[str, Any]) -> None:
         results_dir=Path(common["results_dir"]) if common["results_dir"] else None,
     )
     from bench.report import print_report
-    from hub.exit import exit_process
 
     document, path = asyncio.run(run_scenario(scenario, params, options, console))
     print_report(document, console)
     if path is not None:
         console.print(f"results: {path}")
-    exit_process(0 if document["ok"] else 1)
+    if not document["ok"]:
+        raise typer.Exit(1)
 
 
 def _common(**values: Any) -> dict[str, Any]:
@@ -290,9 +290,7 @@ def limits_only(
     """Only the machine's limits: no-op workflow throughput and PostgreSQL commits."""
     from bench import ceilings
     from bench.databases import default_server
-    from hub.exit import exit_process
 
     noop = asyncio.run(ceilings.noop_workflows(workflows))
     postgres = ceilings.postgres_commits(database or default_server(), seconds)
     console.print({"noop_workflows": noop, "postgres": postgres})
-    exit_process(0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -37,11 +38,9 @@ def api(
 ) -> None:
     """Serve the HTTP API."""
     from cli.runtime import serve_api
-    from hub.exit import exit_process
 
     settings = get_settings()
     serve_api(settings, host or settings.api_host, port or settings.api_port)
-    exit_process(0)
 
 
 @app.command()
@@ -58,11 +57,9 @@ def worker(
 ) -> None:
     """Run Temporal workers for the hub queue and every provider queue."""
     from cli.runtime import run_worker
-    from hub.exit import exit_process
 
     selected = [q.strip() for q in queues.split(",") if q.strip()] or None
     asyncio.run(run_worker(get_settings(), selected, sandbox))
-    exit_process(0)
 
 
 @app.command()
@@ -98,5 +95,19 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(get_settings(), api_url)))
 
 
+def main() -> NoReturn:
+    """`mph`: run the command, then end the process through `hub.exit.exit_process`, so a command
+    that used a Temporal client is not aborted by the SDK's threads during finalisation."""
+    from hub.exit import exit_process
+
+    try:
+        app()
+    except SystemExit as stop:  # click ends every command, successful or not, this way
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+        exit_process(stop.code if isinstance(stop.code, int) else int(stop.code is not None))
+    exit_process(0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

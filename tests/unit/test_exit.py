@@ -1,5 +1,6 @@
-"""`hub.exit.exit_process`: the process ends with the given code and loses nothing it printed or
-logged, although interpreter finalisation is skipped."""
+"""`hub.exit.exit_process`, through which `mph` and the bench processes end: the process ends with
+the given code and loses nothing it printed or logged, although interpreter finalisation is
+skipped."""
 
 from __future__ import annotations
 
@@ -24,3 +25,22 @@ def test_the_process_ends_with_its_code_and_its_output_flushed() -> None:
     assert done.returncode == 3
     assert done.stdout == "result written"
     assert done.stderr.strip() == "logged before exit"
+
+
+def test_every_mph_command_ends_through_it_with_its_exit_code() -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert helped.returncode == 0 and "Usage" in helped.stdout  # piped output still flushed
+    unknown = subprocess.run(
+        [sys.executable, "-m", "cli", "no-such-command"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr
