@@ -18,29 +18,21 @@ print("never reached")
 """
 
 
-def test_the_process_ends_with_its_code_and_its_output_flushed() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60, check=False
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def test_the_process_ends_with_its_code_and_its_output_flushed() -> None:
+    done = run("-c", PROGRAM)
     assert done.returncode == 3
     assert done.stdout == "result written"
     assert done.stderr.strip() == "logged before exit"
 
 
 def test_every_mph_command_ends_through_it_with_its_exit_code() -> None:
-    helped = subprocess.run(
-        [sys.executable, "-m", "cli", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    helped = run("-m", "cli", "--help")
     assert helped.returncode == 0 and "Usage" in helped.stdout  # piped output still flushed
-    unknown = subprocess.run(
-        [sys.executable, "-m", "cli", "no-such-command"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    unknown = run("-m", "cli", "no-such-command")
     assert unknown.returncode == 2 and "No such command" in unknown.stderr
