@@ -67,7 +67,7 @@ class ApplicationWorkflow:
         self.receipts = ReceiptCarrier(self.state)
         self.reviews = ReviewDesk(self.state)
         self.search = SearchPublisher()
-        self.applying = False
+        self.apply_taken = False  # an apply's handler has started; it decides the application
 
     # ----- the lifecycle -----------------------------------------------------------------
 
@@ -169,11 +169,11 @@ class ApplicationWorkflow:
     @workflow.update
     async def apply(self, request: ApplyRequest) -> ApplicationDecision:
         state = self.state
-        if self.applying and workflow.patched(APPLY_ONCE):
+        if self.apply_taken and workflow.patched(APPLY_ONCE):
             # Accepted in the same activation as the first apply, before it ran: refused here,
             # without touching the application (the first one decides it).
             raise refusal("already_applied", "one application per resident and measure")
-        self.applying = True
+        self.apply_taken = True
         try:
             decision = await db_step_or_refusal(
                 "decide_application",
@@ -200,7 +200,7 @@ class ApplicationWorkflow:
         state = self.state
         if state.revoked:
             raise refusal("mykey_revoked", "this MyKey ID has been revoked", status=403)
-        if self.applying or state.decision is not None or state.refusal_code is not None:
+        if self.apply_taken or state.decision is not None or state.refusal_code is not None:
             raise refusal("already_applied", "one application per resident and measure")
 
     # ----- receipts ------------------------------------------------------------------------

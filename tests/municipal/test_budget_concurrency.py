@@ -26,7 +26,7 @@ from storage.models import Application, Grant, Measure
 from tests.municipal.conftest import Staff, resident_session
 from tests.support.databases import fresh_database, postgres_server_url
 from tests.support.scenario import add_provider, ensure_municipality, municipality_key
-from tests.support.stack import Hub, running_hub
+from tests.support.stack import Hub, running_hub, workers_running
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
 
@@ -149,13 +149,10 @@ async def test_applies_delivered_together_decide_once(pg_staff: Staff) -> None:
         WorkerOptions(task_queue=held, sandboxed=True),
         queues=[held],  # the hub's own worker already serves the provider queues
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(workers.run(stop))
     try:
-        answers = await asyncio.gather(*applies, return_exceptions=True)
+        async with workers_running(workers):
+            answers = await asyncio.gather(*applies, return_exceptions=True)
     finally:
-        stop.set()
-        await running
         await registry.aclose()
     decisions = [a for a in answers if isinstance(a, ApplicationDecision)]
     refused = [a for a in answers if isinstance(a, WorkflowUpdateFailedError)]

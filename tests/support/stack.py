@@ -75,6 +75,18 @@ class Hub:
 
 
 @contextlib.asynccontextmanager
+async def workers_running(workers: HubWorkers) -> AsyncIterator[None]:
+    """`workers` polling their task queues until the block ends, then stopped and awaited."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(workers.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.asynccontextmanager
 async def running_hub(
     *,
     database_url: str,
@@ -107,10 +119,9 @@ async def running_hub(
         registry,
         WorkerOptions(task_queue=settings.task_queue, sandboxed=sandboxed, provider_refresh_s=0.2),
     )
-    stop = asyncio.Event()
-    worker_task = asyncio.create_task(workers.run(stop))
     try:
         async with (
+            workers_running(workers),
             serve(sim_app) as sim_url,
             serve(create_app(settings), port=api_port) as api_url,
             httpx.AsyncClient(base_url=api_url, timeout=30) as http,
@@ -127,7 +138,5 @@ async def running_hub(
                 http=http,
             )
     finally:
-        stop.set()
-        await worker_task
         await registry.aclose()
         await worker_ctx.engine.dispose()

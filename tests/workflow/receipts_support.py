@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from services.context import HubContext
 from storage.models import PaymentServiceRegistration
 from tests.support.direct import new_resident, seed_catalog
 from tests.support.fake_provider import FakeProvider
+from tests.support.stack import workers_running
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest
 
@@ -50,13 +50,8 @@ async def hub_workers(
             task_queue=queue, provider_refresh_s=0.1, review_policy=review_policy or ReviewPolicy()
         ),
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(workers.run(stop))
-    try:
+    async with workers_running(workers):
         yield queue
-    finally:
-        stop.set()
-        await task
 
 
 async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, str]:
