@@ -51,6 +51,7 @@ def measure_view(
         "auto_grant": measure.auto_grant,
         "review_required": measure.review_required,
         "late_report_days": measure.late_report_days,
+        "yen_per_point": measure.yen_per_point,
         "payment_services": services,
     }
 

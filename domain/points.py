@@ -39,6 +39,26 @@ _ALLOWED: dict[GrantState, frozenset[GrantState]] = {
 }
 
 
+# A credit the provider confirms it never made (found by reconciliation) is reversed: the points
+# show again as unreceived, as a rejection would have left them, or are expired or forfeited when
+# the receipt deadline passed or the MyKey ID was revoked meanwhile. Only this path may leave
+# `credited` (`storage.ledger.reverse_credit`).
+REVERSIBLE: dict[GrantState, frozenset[GrantState]] = {
+    GrantState.CREDITED: frozenset(
+        {GrantState.UNRECEIVED, GrantState.EXPIRED, GrantState.FORFEITED}
+    ),
+}
+
+
+def check_reversal(current: GrantState, target: GrantState) -> None:
+    if target not in REVERSIBLE.get(current, frozenset()):
+        raise RuleViolation(
+            "invalid_grant_transition",
+            f"a credit cannot be reversed from {current} to {target}",
+            status=409,
+        )
+
+
 def can_transition(current: GrantState, target: GrantState) -> bool:
     return target in _ALLOWED[current]
 

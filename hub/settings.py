@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     review_default_decision: str = Field(default="reject", pattern="^(approve|reject)$")
     stuck_attempts: int = Field(default=5, ge=1)  # more failed attempts than this: stuck
     stuck_age_s: int = Field(default=86400, gt=0)  # open longer than this: stuck
+    # Reconciliation and settlement (SPEC §7): a day's statement is due by the end of this many
+    # business days after it; the nightly run (a Temporal schedule, cron in JST) looks back this
+    # many business days for overdue statements and open breaks.
+    statement_deadline_business_days: int = Field(default=2, ge=0, le=20)
+    reconciliation_lookback_business_days: int = Field(default=30, ge=1, le=250)
+    reconciliation_cron: str = "0 2 * * *"
+    reconciliation_schedule: bool = True  # the worker keeps the nightly schedule in Temporal
 
     @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
     @classmethod

@@ -34,7 +34,7 @@ from workflows.messages import Acknowledgement
 log = logging.getLogger(__name__)
 
 ACK_STATUSES = frozenset({"credited", "rejected"})
-SOURCES = frozenset({"webhook", "pull", "batch"})
+SOURCES = frozenset({"webhook", "pull", "batch", "reconciliation"})
 SIGNAL_CONCURRENCY = 64
 # Result files are applied as they are ingested, thousands of answers in a few statements, off
 # any request path. A webhook or pull answer is left to its workflow to record: it may arrive

@@ -49,6 +49,7 @@ class MeasureDraft:
     review_required: bool
     late_report_days: int
     payment_services: list[ServiceOffer]
+    yen_per_point: int = 1  # what the municipality pays a provider per credited point (精算)
 
 
 def _terms(draft: MeasureDraft) -> MeasureTerms:
@@ -162,6 +163,7 @@ async def current_draft(ctx: HubContext, measure: Measure) -> MeasureDraft:
         review_required=measure.review_required,
         late_report_days=measure.late_report_days,
         payment_services=list(terms.services),
+        yen_per_point=measure.yen_per_point,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.points import GrantState, LedgerMove, check_transition
+from domain.points import GrantState, LedgerMove, check_reversal, check_transition
 from storage.models import Grant, LedgerEntry
 
 
@@ -74,6 +74,31 @@ async def move_grant(
     grant.state = to_state.value
     if receipt_id is not None:
         grant.current_receipt_id = receipt_id
+    return True
+
+
+async def reverse_credit(
+    session: AsyncSession,
+    grant: Grant,
+    to_state: GrantState,
+    *,
+    actor: str,
+    now: datetime,
+    receipt_id: str,
+) -> bool:
+    """Reverse a credit its provider confirms it never made: `credited` → `to_state`, once,
+    with the ledger line that keeps the balances adding up (`domain.points.REVERSIBLE`)."""
+    check_reversal(GrantState.CREDITED, to_state)
+    result = await session.execute(
+        update(Grant)
+        .where(Grant.id == grant.id, Grant.state == GrantState.CREDITED.value)
+        .values(state=to_state.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(_entry(grant, GrantState.CREDITED.value, to_state.value, actor, now, receipt_id))
+    grant.state = to_state.value
     return True
 
 

@@ -50,6 +50,7 @@ class MeasureBody(Strict):
     review_required: bool = False
     late_report_days: int = Field(0, ge=0, le=365)
     payment_services: list[OfferBody] = Field(min_length=1, max_length=50)
+    yen_per_point: int = Field(1, ge=1, le=10_000, description="yen paid per point (精算)")
 
     def draft(self) -> measures.MeasureDraft:
         return measures.MeasureDraft(
@@ -75,6 +76,7 @@ class MeasurePatch(Strict):
     review_required: bool | None = None
     late_report_days: int | None = Field(None, ge=0, le=365)
     payment_services: list[OfferBody] | None = Field(None, min_length=1, max_length=50)
+    yen_per_point: int | None = Field(None, ge=1, le=10_000)
 
 
 async def _view(ctx: Context, measure: Measure) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class Measure(Base):
     auto_grant: Mapped[bool] = mapped_column(Boolean)
     review_required: Mapped[bool] = mapped_column(Boolean)
     late_report_days: Mapped[int]
+    # Yen the municipality pays a provider per credited point in the monthly settlement (精算).
+    yen_per_point: Mapped[int] = mapped_column(default=1, server_default="1")
     state: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]

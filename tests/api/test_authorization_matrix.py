@@ -24,6 +24,9 @@ MISSING = {  # identifiers of nothing: an allowed call finds no object and chang
     "receipt_id": "app_missing-g1-r1",
     "mykey_id": "ZZZZ9999",
     "key_id": "key_0000000000missing",
+    "business_date": "2000-01-04",
+    "break_id": "brk_999999999999",
+    "month": "1999-13",
 }
 LAST = {("DELETE", "/v1/auth/sessions/current")}  # it ends the session the others use
 
