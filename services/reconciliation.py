@@ -123,6 +123,7 @@ async def nightly(
     deadline_days: int,
     lookback_days: int,
     heartbeat: Any = lambda: None,
+    provider_ids: Sequence[str] | None = None,
 ) -> NightlySummary:
     """Every provider's previous business day, each day that still has open breaks, and each
     day whose statement is overdue (from when the provider was onboarded, within the lookback)."""
@@ -146,6 +147,8 @@ async def nightly(
             )
         }
     for provider_id, created_at in providers:
+        if provider_ids is not None and provider_id not in provider_ids:
+            continue
         start = max(first, business_day_of(created_at))
         run = new_id("run")
         results = []

@@ -46,6 +46,9 @@ STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attemp
 STATUS_POLL_MAX = timedelta(hours=6)
 _FINAL_RECEIPTS = {s.value for s in TERMINAL_RECEIPT_STATES}
 NOT_CREDITED = ("not_found", "rejected")
+# A credit its provider confirmed it never made, reversed by reconciliation after this workflow
+# recorded it: the signal carries the receipt's and the grant's new states.
+CREDIT_REVERSAL = "credit-reversal"
 
 
 def credit_retry(policy: ProviderPolicy) -> RetryPolicy:
@@ -97,9 +100,23 @@ class ReceiptCarrier:
     # ----- messages from outside -----------------------------------------------------------
 
     def acknowledge(self, ack: Acknowledgement) -> None:
-        """A provider's answer by webhook, pull or batch file; ignored once the receipt is final."""
+        """A provider's answer by webhook, pull or batch file; ignored once the receipt is final,
+        but for a credit that reconciliation reversed."""
         progress = self.state.receipts.get(ack.receipt_id)
-        if progress is None or progress.state in _FINAL_RECEIPTS:
+        if progress is None:
+            return
+        if progress.state in _FINAL_RECEIPTS:
+            reversed_credit = (
+                progress.state == ReceiptState.CREDITED.value
+                and ack.receipt_state == ReceiptState.RETURNED.value
+            )
+            if reversed_credit and workflow.patched(CREDIT_REVERSAL):
+                self._apply(
+                    progress,
+                    RecordOutcomeResult(
+                        ack.receipt_id, ReceiptState.RETURNED.value, ack.grant_state
+                    ),
+                )
             return
         self.state.acknowledgements.setdefault(ack.receipt_id, ack)
 
