@@ -48,6 +48,7 @@ from storage.models import Grant, Measure, PaymentProvider, Receipt, ReceiptEven
 from storage.models.settlement import ReconciliationBreak, Statement
 from storage.reconciliation import DayResult, days_with_open_breaks, reconcile_day
 from storage.reversals import reverse_receipt
+from storage.statements import current
 
 log = logging.getLogger(__name__)
 Break = ReconciliationBreak
@@ -81,8 +82,9 @@ def _report(results: Sequence[DayResult]) -> None:
 async def after_statement(
     session: AsyncSession, provider_id: str, day: date, ctx: Any, *, now: datetime
 ) -> DayResult:
-    """A statement arrived: its day and both neighbours (a credit near midnight may sit on
-    either) are reconciled in the statement's own transaction."""
+    """A statement arrived: its day, and each neighbour that has a statement (a credit near
+    midnight may sit on either), are reconciled in the statement's own transaction. Days
+    without a statement are the nightly run's."""
     deadline = ctx.settings.statement_deadline_business_days
     run = new_id("run")
     results = [
@@ -90,9 +92,9 @@ async def after_statement(
             session, provider_id, day, run=run, now=now, statement_due=statement_due(day, deadline)
         )
     ]
-    today = business_day_of(now)
-    for other in (previous_business_day(day), next_business_day(day)):
-        if other <= today:
+    neighbours = (previous_business_day(day), next_business_day(day))
+    for other in neighbours:
+        if await current(session, provider_id, other) is not None:
             results.append(
                 await reconcile_day(
                     session,

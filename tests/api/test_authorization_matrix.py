@@ -227,6 +227,8 @@ async def test_another_tenants_objects_are_not_found(hub: Hub, world: World) -> 
     for method, path in sorted(scoped):
         if path.endswith("/measures") or path.endswith("/reviews"):
             continue  # collections: checked below by what they list
+        if "/settlements/" in path:
+            continue  # a month names no object: each municipality reads its own figures
         body = valid_body(method, path, world)
         foreign = await call(
             hub,
