@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import (
     Interceptor,
     UnsandboxedWorkflowRunner,
@@ -30,6 +31,7 @@ from activities.measures import MeasureActivities
 from activities.provider_status import ProviderStatusActivities
 from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
+from activities.reconciliation import ReconciliationActivities
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import provider_queue
 from domain.reviews import ReviewPolicy
@@ -37,17 +39,24 @@ from hub.audit_sealer import run_sealer
 from hub.search_attributes import ensure_search_attributes
 from hub.settings import DEFAULT_CACHED_WORKFLOWS, get_settings
 from services.batches import ensure_dispatcher
+from services.reconciliation_schedule import ensure_schedule
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
 from workflows.batch import BatchDispatcherWorkflow
 from workflows.measure import MeasureWorkflow
+from workflows.reconciliation import NightlyReconciliationWorkflow
 
 log = logging.getLogger(__name__)
 
 _GRACE = timedelta(seconds=20)
 
-WORKFLOWS: list[type] = [ApplicationWorkflow, BatchDispatcherWorkflow, MeasureWorkflow]
+WORKFLOWS: list[type] = [
+    ApplicationWorkflow,
+    BatchDispatcherWorkflow,
+    MeasureWorkflow,
+    NightlyReconciliationWorkflow,
+]
 PASSTHROUGH = (
     "hub.payloads",
     "domain",
@@ -84,6 +93,7 @@ class WorkerOptions:
     attendance_grace: timedelta = timedelta(hours=2)
     audit_key: bytes | None = None  # seals the audit log; None: HUB_AUDIT_HMAC_KEY
     audit_seal_interval_s: float = 1.0
+    reconciliation_cron: str | None = None  # the nightly schedule; None: HUB_RECONCILIATION_*
 
 
 class HubWorkers:
@@ -113,6 +123,12 @@ class HubWorkers:
         self.providers = ProviderActivities(sessions, registry)
         self.batches = BatchActivities(sessions, registry, client)
         self.provider_status = ProviderStatusActivities(self.providers)
+        settings = get_settings()
+        self.reconciliation = ReconciliationActivities(
+            sessions,
+            settings.statement_deadline_business_days,
+            settings.reconciliation_lookback_business_days,
+        )
         self._provider_workers: dict[str, tuple[float, Worker, asyncio.Task[None]]] = {}
         self._hub_worker: Worker | None = None
 
@@ -142,6 +158,7 @@ class HubWorkers:
                 self.attendance.record_attendance,
                 self.attendance.decide_review,
                 self.attendance.remind_review,
+                self.reconciliation.reconcile_nightly,
             ],
             workflow_runner=workflow_runner(self.options.sandboxed),
             max_cached_workflows=self.options.max_cached_workflows,
@@ -192,6 +209,10 @@ class HubWorkers:
             self._hub_worker = self.hub_worker()
             tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))
             tasks.append(asyncio.create_task(self._seal_audit(stop), name="audit-sealer"))
+            settings = get_settings()
+            cron = self.options.reconciliation_cron or settings.reconciliation_cron
+            if settings.reconciliation_schedule:
+                await self._keep_schedule(cron)
         try:
             while not stop.is_set():
                 await self.refresh_providers()
@@ -202,6 +223,14 @@ class HubWorkers:
                     await asyncio.wait_for(stop.wait(), timeout=self.options.provider_refresh_s)
         finally:
             await self.shutdown()
+
+    async def _keep_schedule(self, cron: str) -> None:
+        """The nightly reconciliation's schedule; a server without schedules (the time-skipping
+        test server) leaves the worker running, with the reason logged."""
+        try:
+            await ensure_schedule(self.client, self.options.task_queue, cron)
+        except RPCError as error:
+            log.warning("reconciliation schedule not kept: %s", error.message)
 
     async def _seal_audit(self, stop: asyncio.Event) -> None:
         key = self.options.audit_key or get_settings().audit_hmac_key.get_secret_value().encode()

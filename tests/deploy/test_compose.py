@@ -28,6 +28,7 @@ HUB_METRICS = {
     "hub_provider_call_duration_seconds",
     "hub_provider_call_errors_total",
     "hub_provider_retries_total",
+    "hub_reconciliation_breaks_found_total",
 }
 
 
