@@ -18,12 +18,23 @@ from activities.errors import provider_error
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from adapters.providers.registry import AdapterRegistry
 from domain.providers import batch_cutoff_from_config
+from hub.settings import Settings, get_settings
 from services.acknowledgements import WorkerContext
 from services.batches import BatchChannel, dispatch_round
+from services.statements import ingest_files
 from storage import audit
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import PaymentProvider
+
+
+@dataclass
+class StatementContext:
+    """What receiving a statement needs in a worker."""
+
+    sessions: SessionFactory
+    clock: Callable[[], datetime]
+    settings: Settings
 
 
 @dataclass
@@ -70,9 +81,15 @@ class BatchActivities:
                 cutoff,
                 heartbeat=activity.heartbeat,
             )
+            statements = await ingest_files(
+                StatementContext(self.context.sessions, self.context.clock, get_settings()),
+                request.provider_id,
+                profile.config,
+                activity.heartbeat,
+            )
         except (TransientProviderError, PermanentProviderError) as error:
             raise provider_error(error) from error
-        if report.files_written or report.result_files:
+        if report.files_written or report.result_files or statements:
             async with self.context.sessions.begin() as session:
                 audit.record(
                     session,
@@ -81,7 +98,11 @@ class BatchActivities:
                     object_type="provider",
                     object_id=request.provider_id,
                     outcome=f"written {report.files_written}, read {report.result_files}",
-                    detail={"records": report.records_written, "acks": report.acknowledgements},
+                    detail={
+                        "records": report.records_written,
+                        "acks": report.acknowledgements,
+                        "statements": statements,
+                    },
                 )
         return DispatchResult(
             files_written=report.files_written,

@@ -9,11 +9,14 @@ month is open.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from adapters.providers import statement_files
 from domain.business_days import business_day_of, is_business_day
 from domain.errors import RuleViolation
 from domain.statements import PROBLEMS_KEPT, Problem, StatementReader
@@ -186,3 +189,66 @@ async def _unchanged(ctx: HubContext | Any, provider_id: str, business_date: dat
         assert earlier is not None
         result = await after_statement(session, provider_id, business_date, ctx, now=now)
         return _received(result, earlier.id, earlier.sha256, "unchanged", earlier.total_points)
+
+
+# ----- statements through a batch_file provider's channel ------------------------------------
+
+
+async def ingest_files(ctx: Any, provider_id: str, config: dict[str, Any], heartbeat: Any) -> int:
+    """Every complete statement file waiting for a `batch_file` provider: received like an API
+    statement (its manifest's counts and checksum are the declared totals), reported to the
+    provider's outbox, moved to `ingested` or `refused`. Returns how many were settled."""
+    directory = statement_files.statements_dir(config)
+    if directory is None:
+        return 0
+    outbox = Path(str(config["outbox_dir"])) if config.get("outbox_dir") else None
+    settled = 0
+    for found in await asyncio.to_thread(statement_files.pending, directory):
+        report: dict[str, Any] = {"file": found.stem, "status": "refused"}
+        if found.problem is not None or found.manifest is None or found.business_date is None:
+            report["detail"] = found.problem
+        else:
+            try:
+                received = await receive(
+                    ctx,
+                    provider_id=provider_id,
+                    business_date=found.business_date,
+                    body=_read(found),
+                    declared=Declared(
+                        found.manifest.record_count,
+                        found.manifest.total_points,
+                        found.manifest.sha256,
+                    ),
+                    source="file",
+                    actor=f"provider-worker:{provider_id}",
+                    file_name=found.manifest.file_name,
+                )
+                report.update(
+                    status=received.outcome,
+                    business_date=received.business_date.isoformat(),
+                    records=received.records,
+                    total_points=received.total_points,
+                    matched=received.matched,
+                    breaks=received.breaks,
+                )
+            except RuleViolation as refused:
+                report.update(code=refused.code, detail=refused.detail, **refused.extra)
+        await asyncio.to_thread(
+            statement_files.settle,
+            found,
+            outbox,
+            refused=report["status"] == "refused",
+            report=report,
+        )
+        settled += 1
+        heartbeat()
+    return settled
+
+
+async def _read(found: statement_files.StatementFile) -> AsyncIterator[bytes]:
+    chunks = found.chunks()
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, b"")
+        if not chunk:
+            return
+        yield chunk

@@ -122,6 +122,7 @@ class SimProvider:
     calls: int = 0
     burst_left: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    statement_knobs: dict[str, Any] = field(default_factory=dict)  # simulators/statements.py
 
     def __post_init__(self) -> None:
         if self.config.seed is not None:
@@ -187,6 +188,7 @@ def create_sim_app(configs: list[SimProviderConfig]) -> FastAPI:
     from simulators.hub_protocol import hub_protocol_routes
     from simulators.paylite import paylite_routes
     from simulators.sim_admin import admin_routes
+    from simulators.statements import statement_routes
 
     providers = {c.provider_id: SimProvider(c) for c in configs}
 
@@ -210,6 +212,7 @@ def create_sim_app(configs: list[SimProviderConfig]) -> FastAPI:
     app.include_router(hub_protocol_routes(providers))
     app.include_router(paylite_routes(providers))
     app.include_router(admin_routes(providers))
+    app.include_router(statement_routes(providers))
     return app
 
 
