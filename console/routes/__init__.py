@@ -19,7 +19,9 @@ def all_routers() -> list[APIRouter]:
         fallback,
         measures,
         reviews,
+        settlements,
         signin,
+        support_breaks,
         support_receipts,
         support_residents,
         targets,
@@ -32,7 +34,9 @@ def all_routers() -> list[APIRouter]:
         events,
         reviews,
         dashboard,
+        settlements,
         support_receipts,
+        support_breaks,
         support_residents,
     )
     return [m.router for m in modules] + [fallback.router]
