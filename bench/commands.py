@@ -294,3 +294,47 @@ def limits_only(
     noop = asyncio.run(ceilings.noop_workflows(workflows))
     postgres = ceilings.postgres_commits(database or default_server(), seconds)
     console.print({"noop_workflows": noop, "postgres": postgres})
+
+
+@app.command("reconcile")
+def reconcile(
+    rows: Annotated[int, typer.Option(help="rows of the large statement")] = 1_000_000,
+    small_rows: Annotated[int, typer.Option(help="rows of the small statement")] = 10_000,
+    limit_s: Annotated[float, typer.Option(help="the large statement must take at most")] = 60.0,
+    database: Database = "",
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+) -> None:
+    """A provider's statement of a million rows through a running API: streamed in, checked,
+    reconciled against a million credited receipts; time and the API's peak memory."""
+    from rich.table import Table
+
+    from bench.databases import default_server
+    from bench.reconcile import ReconcileParams, run, save, workdir
+
+    params = ReconcileParams(rows=rows, small_rows=small_rows, limit_s=limit_s)
+    with workdir(keep) as work:
+        result = run(database or default_server(), params, work)
+    table = Table(title=f"reconcile ({result.database}; seeded in {result.seed_s} s)")
+    for column in ("statement", "rows", "seconds", "rows/s", "API peak RSS MiB", "API CPU s"):
+        table.add_column(column)
+    for name, timed in (("small", result.small), ("large", result.large)):
+        if timed is not None:
+            table.add_row(
+                name,
+                f"{timed.rows:,}",
+                str(timed.seconds),
+                f"{timed.rows_per_s:,}",
+                str(timed.api_peak_rss_mib),
+                str(timed.api_cpu_s),
+            )
+    console.print(table)
+    if result.large is not None:
+        console.print({"answer": result.large.answer, "statement_mib": result.statement_mib})
+    path = save(result, Path(results_dir) if results_dir else None)
+    if path is not None:
+        console.print(f"results: {path}")
+    for failure in result.failures:
+        console.print(f"[red]{failure}[/red]")
+    if not result.ok:
+        raise typer.Exit(1)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from rich.console import Console
 
+from domain.business_days import business_day_of
 from hub.seed import DemoData
 from hub.settings import Settings
 from simulators.jpki import TestCA
@@ -101,5 +102,68 @@ async def run_demo(settings: Settings, api_url: str) -> int:
         if applied != 1:
             console.print("[red]expected exactly one credit[/red]")
             return 1
-        console.print("[green]done: the points travelled from application to the provider[/green]")
-        return 0
+        console.print("[green]the points travelled from application to the provider[/green]")
+        return await _reconcile(settings, demo, http, sim, receipt_id)
+
+
+async def _reconcile(
+    settings: Settings,
+    demo: DemoData,
+    http: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    receipt_id: str,
+) -> int:
+    """The provider's statement for today lists the receipt with other points: the hub finds the
+    break at once, and support staff resolve it with a reason."""
+    operator = {"authorization": f"Bearer {settings.operator_bootstrap_key.get_secret_value()}"}
+    response = await http.post(
+        "/v1/operator/api-keys",
+        json={"role": "provider", "scope": demo.provider_id},
+        headers=operator,
+    )
+    if response.status_code != 201:
+        return _fail(response)
+    provider = demo.provider_id
+    await sim.patch(
+        f"/p/{provider}/admin/faults",
+        json={"hub_api_url": str(http.base_url).rstrip("/"), "hub_api_key": response.json()["key"]},
+    )
+    await sim.put(f"/p/{provider}/admin/statement-knobs", json={"change": {receipt_id: 1100}})
+    today = business_day_of(datetime.now(UTC)).isoformat()
+    _step(8, f"the provider sends its statement for {today}, listing the receipt at 1,100 points")
+    response = await sim.post(f"/p/{provider}/admin/statements/{today}/send", timeout=60)
+    await sim.put(f"/p/{provider}/admin/statement-knobs", json={})
+    if response.status_code != 200 or response.json().get("status") != 200:
+        return _fail(response)
+    answer = response.json()["hub"]
+    console.print(
+        f"   {answer['records']} rows, {answer['matched']} matched, {answer['breaks']} open breaks"
+    )
+    support = {"authorization": f"Bearer {demo.support_key}"}
+    response = await http.get(
+        "/v1/support/reconciliation/breaks",
+        params={"provider_id": provider, "status": "open", "kind": "points_mismatch"},
+        headers=support,
+    )
+    found = [b for b in response.json().get("items", []) if b["receipt_id"] == receipt_id]
+    if not found:
+        return _fail(response)
+    seen = found[0]
+    _step(
+        9,
+        f"support sees break {seen['break_id']} ({seen['kind']}): hub {seen['hub']['points']:,}, "
+        f"provider {seen['provider']['points']:,} points, and accepts the difference",
+    )
+    response = await http.post(
+        f"/v1/support/reconciliation/breaks/{seen['break_id']}/resolve",
+        json={"resolution": "accepted_difference", "note": "デモ: 事業者の明細の誤り、確認済み"},
+        headers=support,
+    )
+    if response.status_code != 200:
+        return _fail(response)
+    console.print(f"   {response.json()['status']}: {response.json()['resolution']}")
+    console.print(
+        f"[green]done; the month so far: /console/settlements/{today[:7]} "
+        f"(municipality staff), breaks: /console/support/breaks (support)[/green]"
+    )
+    return 0
