@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ from services import settlement
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
 
 CHARSETS = {"utf-8": "utf-8", "shift_jis": "Shift_JIS"}
+Month = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 
 
 class SettlementLineOut(BaseModel):
@@ -127,7 +128,7 @@ def settlement_out(found: settlement.MonthReport) -> SettlementOut:
 )
 async def settlement_csv(
     code: str,
-    month: str,
+    month: Month,
     staff: MunicipalityStaff,
     ctx: Context,
     encoding: Literal["utf-8", "shift_jis"] = Query("utf-8"),
@@ -147,7 +148,7 @@ async def settlement_csv(
 
 @router.get("/settlements/{month}", response_model=SettlementOut)
 async def get_settlement(
-    code: str, month: str, staff: MunicipalityStaff, ctx: Context
+    code: str, month: Month, staff: MunicipalityStaff, ctx: Context
 ) -> SettlementOut:
     """Per provider and measure: credited, statement and matched points, open breaks, the
     amount in yen and adjustments; open months as they stand, closed months as frozen."""

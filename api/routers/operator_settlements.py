@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Context, Operator
 from api.free_text import FreeText
-from api.routers.municipality_settlements import TotalsOut, totals_out
+from api.routers.municipality_settlements import Month, TotalsOut, totals_out
 from api.schemas import Strict
 from services import settlement
 
@@ -60,7 +60,7 @@ class ClosedOut(BaseModel):
     response_model=ClosedOut,
     openapi_extra={"x-error-codes": ["open_breaks", "settlement_closed", "month_not_ended"]},
 )
-async def close_month(month: str, body: CloseBody, operator: Operator, ctx: Context) -> ClosedOut:
+async def close_month(month: Month, body: CloseBody, operator: Operator, ctx: Context) -> ClosedOut:
     """Freeze the month for every municipality. 409 `open_breaks` while breaks of the month are
     open, unless `force` with a `note`; 409 `month_not_ended`; 409 `settlement_closed`."""
     closed = await settlement.close(

@@ -47,7 +47,9 @@ class Secrets:
         if isinstance(value, bytes | memoryview):
             raw = bytes(value)
             return ["private key"] if self.key_der[16:80] in raw else []
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text = (
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        )
         found = []
         for what, token in self.tokens.items():
             if re.search(rf"(?<![0-9A-Za-z]){token}(?![0-9A-Za-z])", text):

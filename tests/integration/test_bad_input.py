@@ -22,7 +22,8 @@ async def routes(hub: Hub) -> list[tuple[str, str, bool]]:
     found = []
     for path, methods in schema["paths"].items():
         for method, spec in methods.items():
-            found.append((method.upper(), path, "requestBody" in spec))
+            content = spec.get("requestBody", {}).get("content", {})
+            found.append((method.upper(), path, "application/json" in content))
     return found
 
 
