@@ -393,6 +393,17 @@ async def _close(
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise _already(row)
+        receipt = await session.get(Receipt, row.receipt_id) if row.receipt_id else None
+        if receipt is not None and receipt.provider_id == row.provider_id:
+            session.add(  # support staff reading the receipt see what was decided, and why
+                ReceiptEvent(
+                    receipt_id=receipt.id,
+                    at=now,
+                    state="note",
+                    actor=actor,
+                    detail=f"reconciliation {row.kind}: {chosen.value}. {note}"[:2000],
+                )
+            )
         audit.record(
             session,
             actor=actor,

@@ -89,6 +89,14 @@ async def test_an_accepted_difference_is_noted_once(hub: Hub) -> None:
     assert again.status_code == 409 and again.json()["code"] == "break_already_resolved"
     assert await audited(hub, break_id) == ["accepted_difference"]
     assert await receipt_state(hub, str(changed.receipt_id)) == "credited"
+    shown = await hub.http.get(
+        f"/v1/support/receipts/{changed.receipt_id}", headers=await api_key(hub, "support")
+    )
+    last = shown.json()["timeline"][-1]
+    assert last["state"] == "note" and last["actor"].startswith("support:")
+    assert last["detail"] == (
+        "reconciliation points_mismatch: accepted_difference. 端数処理の差、合意済み"
+    )
 
 
 async def test_a_credit_the_provider_confirms_but_left_off_its_statement(hub: Hub) -> None:
