@@ -35,6 +35,7 @@ def build_context(settings: Settings, clock: Callable[[], datetime] | None = Non
     trust = TrustStore(
         load_pem_certificates(settings.jpki_trust_anchors),
         allow_test_hierarchy=settings.jpki_allow_test_hierarchy and not settings.is_production,
+        accepted_policies=settings.jpki_user_authentication_policies,
     )
     crls, links = jpki_clients(settings, trust)
     return HubContext(

@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from bench.commands import app as bench_app
 from cli.audit import app as audit_app
@@ -95,6 +96,18 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(get_settings(), api_url)))
 
 
+def configuration_refused(refused: ValidationError) -> str:
+    """One line per problem, named by its setting, for an operator reading a failed start."""
+    lines = ["the hub's configuration is refused (HUB_* settings):"]
+    for error in refused.errors():
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        message = message.removeprefix("production settings refused: ")
+        where = "_".join(str(part) for part in error.get("loc", ()))
+        prefix = f"HUB_{where.upper()}: " if where else ""
+        lines.extend(f"  - {prefix}{problem}" for problem in message.split("; "))
+    return "\n".join(lines)
+
+
 def main() -> NoReturn:
     """`mph`: run the command, then end the process through `hub.exit.exit_process`, so a command
     that used a Temporal client is not aborted by the SDK's threads during finalisation."""
@@ -102,6 +115,9 @@ def main() -> NoReturn:
 
     try:
         app()
+    except ValidationError as refused:  # the settings: name each problem, no traceback
+        print(configuration_refused(refused), file=sys.stderr)
+        exit_process(2)
     except SystemExit as stop:  # click ends every command, successful or not, this way
         if isinstance(stop.code, str):
             print(stop.code, file=sys.stderr)

@@ -8,9 +8,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+from cryptography import x509
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from adapters.jpki.hierarchy import is_test_root
+from domain import jpki_profile
 from domain.reviews import Decision, ReviewPolicy
 
 DATA_DIR = Path(".data")
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
     jpki_crl_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jpki_link_service_url: str = ""
     jpki_allow_test_hierarchy: bool = True
+    # Certificate policies that mark a user-authentication certificate (利用者証明用); the
+    # J-LIS production policy by default. Never the signature policy or a personal-data field.
+    jpki_user_authentication_policies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [jpki_profile.USER_AUTHENTICATION_POLICY]
+    )
     jpki_crl_refresh_s: float = Field(default=300.0, gt=0)  # every CRL source is read this often
     jpki_crl_grace_s: float = Field(default=3600.0, ge=0)  # a CRL is trusted to next-update + this
     jpki_http_timeout_s: float = Field(default=5.0, gt=0)  # CRL downloads, the linking service
@@ -84,12 +92,29 @@ class Settings(BaseSettings):
     stuck_attempts: int = Field(default=5, ge=1)  # more failed attempts than this: stuck
     stuck_age_s: int = Field(default=86400, gt=0)  # open longer than this: stuck
 
-    @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
+    @field_validator(
+        "jpki_trust_anchors",
+        "jpki_crl_sources",
+        "jpki_user_authentication_policies",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         """Lists come from the environment comma-separated: `HUB_JPKI_TRUST_ANCHORS=a.pem,b.pem`."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jpki_user_authentication_policies")
+    @classmethod
+    def _user_authentication_policies(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("HUB_JPKI_USER_AUTHENTICATION_POLICIES names no policy")
+        for oid in value:
+            if not jpki_profile.is_oid(oid):
+                raise ValueError(f"{oid!r} is not an object identifier")
+            if oid == jpki_profile.SIGNATURE_POLICY or jpki_profile.is_personal_data_field(oid):
+                raise ValueError(f"{oid} marks the signature certificate, which cannot log in")
         return value
 
     @model_validator(mode="after")
@@ -113,6 +138,7 @@ class Settings(BaseSettings):
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:
             problems.append("HUB_JPKI_TRUST_ANCHORS is empty")
+        problems.extend(_production_anchor_problems(self.jpki_trust_anchors))
         if not self.jpki_crl_sources:
             problems.append("HUB_JPKI_CRL_SOURCES is empty")
         if not self.jpki_link_service_url:
@@ -140,6 +166,24 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+
+def _production_anchor_problems(paths: list[Path]) -> list[str]:
+    """Every anchor file must hold J-LIS roots only: a root of the project's test hierarchy
+    (`simulators/jpki.py`) among them is refused, however it got there."""
+    problems = []
+    for path in paths:
+        try:
+            roots = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            problems.append(f"HUB_JPKI_TRUST_ANCHORS {path} holds no readable PEM root ({exc})")
+            continue
+        if any(is_test_root(root) for root in roots):
+            problems.append(
+                f"HUB_JPKI_TRUST_ANCHORS {path} holds a root of the test JPKI hierarchy "
+                "(subjectAltName O=JPKI-TEST), and production trusts J-LIS roots only"
+            )
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from adapters.jpki.crl import CrlCache, CrlError, parse_crls
-from adapters.jpki.hierarchy import SIGNATURE_POLICY
+from adapters.jpki.hierarchy import is_test_root
 from adapters.jpki.links import LinkService, LinkServiceUnavailable
 from adapters.jpki.verifier import (
     TrustStore,
@@ -18,6 +18,7 @@ from adapters.jpki.verifier import (
 )
 from domain.errors import RuleViolation
 from simulators.jpki import CardLocked, TestCA, WrongPin
+from tests.support import jlis_profile
 
 NOW = datetime.now(UTC)
 ISSUED = NOW - timedelta(hours=2)
@@ -71,12 +72,46 @@ def test_a_certificate_chains_to_its_own_root_only(ca: TestCA) -> None:
     )
 
 
-def test_signature_hierarchy_certificates_cannot_log_in(ca: TestCA) -> None:
-    card = ca.issue_card(policy=SIGNATURE_POLICY, issued_at=ISSUED)
-    trusted = TrustStore([ca.certificate], allow_test_hierarchy=True)
-    assert refusal(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
-        "untrusted_certificate"
+def reason(call) -> object:
+    with pytest.raises(RuleViolation) as caught:
+        call()
+    return caught.value.extra.get("reason")
+
+
+def test_signature_hierarchy_certificates_cannot_log_in_even_from_a_trusted_root() -> None:
+    root = jlis_profile.make_root(jlis_profile.SIGNATURE_UNIT, NOW)
+    card = jlis_profile.issue(
+        root, issued_at=ISSUED, policies=(jlis_profile.SIGNATURE_POLICY,), signature=True
     )
+    trusted = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert reason(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
+        "signature_certificate"
+    )
+
+
+def test_the_accepted_user_authentication_policies_are_configurable() -> None:
+    root = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    production = jlis_profile.issue(root, issued_at=ISSUED)
+    other = jlis_profile.issue(root, issued_at=ISSUED, policies=("1.2.392.200149.8.5.1.3.99",))
+    default = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert verify_certificate(production.certificate, default, NOW).serial_hex
+    assert reason(lambda: verify_certificate(other.certificate, default, NOW)) == "wrong_policy"
+    both = TrustStore(
+        [root.certificate],
+        allow_test_hierarchy=False,
+        accepted_policies=[jlis_profile.USER_AUTHENTICATION_POLICY, "1.2.392.200149.8.5.1.3.99"],
+    )
+    assert verify_certificate(other.certificate, both, NOW).serial_hex
+
+
+def test_only_the_test_hierarchy_root_carries_the_test_mark(ca: TestCA) -> None:
+    real_shaped = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    assert ca.certificate.subject == real_shaped.certificate.subject  # the J-LIS name
+    assert is_test_root(ca.certificate)
+    assert not is_test_root(real_shaped.certificate)
+    leaf = ca.issue_card(issued_at=ISSUED).certificate
+    assert "JPKI-TEST" not in leaf.public_bytes(serialization.Encoding.PEM).decode()
+    assert b"JPKI-TEST" not in leaf.public_bytes(serialization.Encoding.DER)
 
 
 def test_expired_certificates_are_refused(ca: TestCA) -> None:
