@@ -58,6 +58,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock)
+        ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
         app.state.audit_writer = writer = AuditWriter(ctx.sessions)
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)

@@ -66,8 +66,13 @@ class Settings(BaseSettings):
     payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
     catalog_cache_s: float = Field(default=1.0, ge=0, le=60)  # resident catalogue reads kept
     rate_limit_storage: str = "memory://"  # or redis://127.0.0.1:6379 to share across APIs
-    # Generous: one address may be a whole office behind NAT; the card locks PIN guessing.
-    rate_limit_login: str = "1200/minute"  # per client address, login challenges and sessions
+    # Login abuse is limited per card, challenge and MyKey ID. Per client address there is only a
+    # coarse flood valve: a mobile carrier puts many residents behind one public address, and
+    # 6,000 requests (a login is a challenge and a session) let 3,000 of them log in a minute.
+    rate_limit_login: str = "6000/minute"  # per client address, login challenges and sessions
+    rate_limit_login_card: str = "10/minute"  # per certificate serial, logins and card proofs
+    rate_limit_login_challenge: str = "3/minute"  # per challenge ID (single use: replays)
+    rate_limit_login_mykey: str = "20/minute"  # per MyKey ID, logins
     rate_limit_resident_writes: str = "120/minute"  # per MyKey ID, resident writes
     rate_limit_address_writes: str = "6000/minute"  # per client address, resident writes
     api_host: str = "127.0.0.1"

@@ -227,6 +227,7 @@ class TestCA:
     links: dict[str, str] = field(default_factory=dict)  # new serial hex -> previous serial hex
     revoked: dict[str, str] = field(default_factory=dict)  # serial hex -> revocation time ISO
     crl_number: int = 0
+    _key: rsa.RSAPrivateKey | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def create(cls, *, now: datetime | None = None) -> TestCA:
@@ -304,8 +305,14 @@ class TestCA:
                 critical=False,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
-            .sign(_load_key(self.private_key_pem), hashes.SHA256())
+            .sign(self._signing_key(), hashes.SHA256())
         )
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        """Loaded once: checking an RSA key on load costs more than signing a certificate."""
+        if self._key is None:
+            self._key = _load_key(self.private_key_pem)
+        return self._key
 
     def issue_card(
         self,
@@ -379,7 +386,7 @@ class TestCA:
                 .revocation_date(datetime.fromisoformat(at))
                 .build()
             )
-        return builder.sign(_load_key(self.private_key_pem), hashes.SHA256())
+        return builder.sign(self._signing_key(), hashes.SHA256())
 
     def crl_der(self, **when: Any) -> bytes:
         return self.crl(**when).public_bytes(serialization.Encoding.DER)
