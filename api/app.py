@@ -43,7 +43,7 @@ def build_context(settings: Settings, clock: Callable[[], datetime] | None = Non
         engine=engine,
         sessions=session_factory(engine),
         trust=trust,
-        registry=AdapterRegistry(),
+        registry=AdapterRegistry(require_https=settings.is_production),
         clock=clock or utcnow,
         crls=crls,
         links=links,

@@ -68,11 +68,16 @@ def sim(
     config: Annotated[str, typer.Option(help="simulator configuration (JSON)")] = ".data/sim.json",
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8100,
+    tls_cert: Annotated[str, typer.Option(help="serve HTTPS with this certificate (PEM)")] = "",
+    tls_key: Annotated[str, typer.Option(help="the certificate's key (PEM)")] = "",
+    tls_client_ca: Annotated[
+        str, typer.Option(help="require client certificates issued by this CA (mutual TLS)")
+    ] = "",
 ) -> None:
-    """Serve the simulated payment providers."""
+    """Serve the simulated payment providers (over HTTPS with --tls-cert, as production needs)."""
     from cli.runtime import serve_sim
 
-    serve_sim(config, host, port)
+    serve_sim(config, host, port, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from adapters.jpki.hierarchy import is_test_root
+from adapters.tls import ClientTls
 from domain import jpki_profile
 from domain.reviews import Decision, ReviewPolicy
 
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     jpki_crl_refresh_s: float = Field(default=300.0, gt=0)  # every CRL source is read this often
     jpki_crl_grace_s: float = Field(default=3600.0, ge=0)  # a CRL is trusted to next-update + this
     jpki_http_timeout_s: float = Field(default=5.0, gt=0)  # CRL downloads, the linking service
+    # TLS to the linking service and https:// CRL sources: a private CA bundle (else the public
+    # one) and a client certificate where the service requires one.
+    jpki_tls_ca_bundle: Path | None = None
+    jpki_tls_client_cert: Path | None = None
+    jpki_tls_client_key: Path | None = None
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
@@ -148,6 +154,8 @@ class Settings(BaseSettings):
             problems.append("HUB_JPKI_CRL_SOURCES is empty")
         if not self.jpki_link_service_url:
             problems.append("HUB_JPKI_LINK_SERVICE_URL is empty")
+        elif not self.jpki_link_service_url.startswith("https://"):
+            problems.append("HUB_JPKI_LINK_SERVICE_URL must be an https:// URL")
         if not self.database_url:
             problems.append("HUB_DATABASE_URL must name the production database")
         if problems:
@@ -166,6 +174,17 @@ class Settings(BaseSettings):
             remind_after=timedelta(seconds=self.review_remind_after_s),
             decide_after=timedelta(seconds=self.review_decide_after_s),
             default_decision=Decision(self.review_default_decision),
+        )
+
+    @property
+    def jpki_tls(self) -> ClientTls:
+        def text(path: Path | None) -> str | None:
+            return str(path) if path else None
+
+        return ClientTls(
+            text(self.jpki_tls_ca_bundle),
+            text(self.jpki_tls_client_cert),
+            text(self.jpki_tls_client_key),
         )
 
     @property

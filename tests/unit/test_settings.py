@@ -47,6 +47,13 @@ def test_production_accepts_real_configuration(tmp_path) -> None:
     assert production(jpki_trust_anchors=[root]).is_production
 
 
+def test_production_calls_the_linking_service_over_tls_only(tmp_path) -> None:
+    root = tmp_path / "root.pem"
+    root.write_text(make_root(USER_AUTHENTICATION_UNIT, datetime.now(UTC)).pem)
+    with pytest.raises(ValidationError, match="HUB_JPKI_LINK_SERVICE_URL must be an https://"):
+        production(jpki_trust_anchors=[root], jpki_link_service_url="http://jpki.example/link")
+
+
 def test_production_refuses_a_test_root_among_its_anchors(tmp_path) -> None:
     real = tmp_path / "jlis.pem"
     real.write_text(make_root(USER_AUTHENTICATION_UNIT, datetime.now(UTC)).pem)
