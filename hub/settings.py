@@ -11,6 +11,7 @@ from typing import Annotated
 from cryptography import x509
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from adapters.jpki.hierarchy import is_test_root
 from adapters.tls import ClientTls
@@ -41,9 +42,25 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = DATA_DIR
     database_url: str = ""
+    # PostgreSQL over TLS (libpq's sslmode: verify-full checks the chain and the host name), with
+    # a private CA and a client certificate when the server asks for one.
+    database_sslmode: str = Field(
+        default="", pattern="^(|disable|allow|prefer|require|verify-ca|verify-full)$"
+    )
+    database_sslrootcert: Path | None = None
+    database_sslcert: Path | None = None
+    database_sslkey: Path | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)  # per process, as many on bursts
     temporal_address: str = ""
     temporal_namespace: str = "default"
+    # TLS to the Temporal frontend: on with HUB_TEMPORAL_TLS=true or any file below; a private CA
+    # (else the system's), a client certificate for mutual TLS, the name the server's
+    # certificate carries when the address does not.
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_name: str = ""
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "hub"
     jpki_trust_anchors: Annotated[list[Path], NoDecode] = Field(default_factory=list)
@@ -158,15 +175,34 @@ class Settings(BaseSettings):
             problems.append("HUB_JPKI_LINK_SERVICE_URL must be an https:// URL")
         if not self.database_url:
             problems.append("HUB_DATABASE_URL must name the production database")
+        if self.database_sslmode not in ("", "verify-full"):
+            problems.append(
+                "HUB_DATABASE_SSLMODE must be verify-full when set (the others do not check "
+                "the server's certificate and name)"
+            )
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+        """The database URL, with the TLS settings as libpq parameters for PostgreSQL (so the
+        API, the workers and the migrations connect alike)."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+        tls = {
+            "sslmode": self.database_sslmode,
+            "sslrootcert": str(self.database_sslrootcert or ""),
+            "sslcert": str(self.database_sslcert or ""),
+            "sslkey": str(self.database_sslkey or ""),
+        }
+        return with_query(self.database_url, {k: v for k, v in tls.items() if v})
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        return self.temporal_tls or any(
+            (self.temporal_tls_ca, self.temporal_tls_client_cert, self.temporal_tls_server_name)
+        )
 
     @property
     def review_policy(self) -> ReviewPolicy:
@@ -190,6 +226,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+
+def with_query(url: str, parameters: dict[str, str]) -> str:
+    """`url` with `parameters` added to its query (a PostgreSQL URL's libpq options)."""
+    if not parameters or url.startswith("sqlite"):
+        return url
+    parsed = make_url(url)
+    return parsed.update_query_dict(parameters).render_as_string(hide_password=False)
 
 
 def _production_anchor_problems(paths: list[Path]) -> list[str]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -83,3 +84,24 @@ def test_the_accepted_policies_are_user_authentication_ones(monkeypatch) -> None
 def test_lists_come_comma_separated_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("HUB_JPKI_TRUST_ANCHORS", "a.pem, b.pem")
     assert [p.name for p in Settings().jpki_trust_anchors] == ["a.pem", "b.pem"]
+
+
+def test_tls_to_the_back_ends_when_configured(tmp_path) -> None:
+    plain = Settings(database_url="postgresql://hub@db/hub")
+    assert plain.effective_database_url == "postgresql://hub@db/hub"
+    assert not plain.temporal_tls_enabled
+    tls = Settings(
+        database_url="postgresql://hub@db/hub",
+        database_sslmode="verify-full",
+        database_sslrootcert=tmp_path / "ca.pem",
+        temporal_tls_ca=tmp_path / "ca.pem",
+    )
+    ca = quote(str(tmp_path / "ca.pem"), safe="")
+    assert tls.effective_database_url == (
+        f"postgresql://hub@db/hub?sslmode=verify-full&sslrootcert={ca}"
+    )
+    assert tls.temporal_tls_enabled
+    root = tmp_path / "root.pem"
+    root.write_text(make_root(USER_AUTHENTICATION_UNIT, datetime.now(UTC)).pem)
+    with pytest.raises(ValidationError, match="HUB_DATABASE_SSLMODE must be verify-full"):
+        production(jpki_trust_anchors=[root], database_sslmode="require")
