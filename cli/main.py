@@ -13,6 +13,7 @@ from bench.commands import app as bench_app
 from cli.audit import app as audit_app
 from cli.card import app as card_app
 from cli.targets import app as targets_app
+from cli.tls import app as tls_app
 from hub.settings import get_settings
 
 app = typer.Typer(help="Municipal Mynapoint Hub", no_args_is_help=True, add_completion=False)
@@ -20,6 +21,7 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(card_app, name="card")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
+app.add_typer(tls_app, name="tls")
 
 
 @app.command()

@@ -3,7 +3,6 @@ certificates, written as PEM files the way an operator would mount them."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cli.tls import subject_names
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,8 @@ class TestPki:
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
         if hosts:
-            names: list[x509.GeneralName] = []
-            for host in hosts:
-                try:
-                    names.append(x509.IPAddress(ipaddress.ip_address(host)))
-                except ValueError:
-                    names.append(x509.DNSName(host))
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            names = x509.SubjectAlternativeName(subject_names(hosts))
+            builder = builder.add_extension(names, critical=False)
         certificate = builder.sign(self._key, hashes.SHA256())
         issued = Issued(self.directory / f"{name}.crt", self.directory / f"{name}.key")
         issued.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
