@@ -5,7 +5,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from adapters.jpki.crl import CrlCache, CrlError, parse_crls
 from adapters.jpki.hierarchy import is_test_root
@@ -312,3 +313,57 @@ async def test_an_unreachable_linking_service_is_unavailable() -> None:
     with pytest.raises(LinkServiceUnavailable):
         await links.previous_serial("abc")
     await links.aclose()
+
+
+# ----- reading extensions from the DER -------------------------------------------------------
+
+
+def test_object_identifiers_decode_as_the_x509_library_encodes_them() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    from adapters.jpki.der import decode_oid, read_extensions
+
+    key = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    for oid in ("1.2.392.200149.8.5.1.3.30", "2.5.29.32.0", "2.999.1", "1.3.6.1.4.1.311.21.8"):
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([]))
+            .issuer_name(x509.Name([]))
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(NOW)
+            .not_valid_after(NOW + timedelta(days=1))
+            .add_extension(
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(oid), None)]
+                ),
+                critical=False,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        assert read_extensions(certificate.tbs_certificate_bytes).policies == {oid}
+    assert decode_oid(bytes([0x2A, 0x83, 0x08])) == "1.2.392"
+
+
+def test_a_certificate_without_extensions_or_truncated_is_read_or_refused() -> None:
+    from adapters.jpki.der import read_extensions
+
+    root = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(root.certificate.subject)
+        .public_key(root.key.public_key())
+        .serial_number(7)
+        .not_valid_before(ISSUED)
+        .not_valid_after(NOW + timedelta(days=1))
+        .sign(root.key, hashes.SHA256())
+    )
+    view = read_extensions(bare.tbs_certificate_bytes)
+    assert view.policies == frozenset() and not view.is_ca and view.extension_ids == ()
+    trusted = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert reason(lambda: verify_certificate(bare, trusted, NOW)) == "no_policy"
+    tbs = jlis_profile.issue(root, issued_at=ISSUED).certificate.tbs_certificate_bytes
+    for cut in (1, 10, len(tbs) // 2, len(tbs) - 1):
+        with pytest.raises(ValueError):
+            read_extensions(tbs[:cut])
