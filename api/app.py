@@ -35,6 +35,7 @@ def build_context(settings: Settings, clock: Callable[[], datetime] | None = Non
     trust = TrustStore(
         load_pem_certificates(settings.jpki_trust_anchors),
         allow_test_hierarchy=settings.jpki_allow_test_hierarchy and not settings.is_production,
+        accepted_policies=settings.jpki_user_authentication_policies,
     )
     crls, links = jpki_clients(settings, trust)
     return HubContext(
@@ -42,7 +43,7 @@ def build_context(settings: Settings, clock: Callable[[], datetime] | None = Non
         engine=engine,
         sessions=session_factory(engine),
         trust=trust,
-        registry=AdapterRegistry(),
+        registry=AdapterRegistry(require_https=settings.is_production),
         clock=clock or utcnow,
         crls=crls,
         links=links,
@@ -57,6 +58,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock)
+        ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
         app.state.audit_writer = writer = AuditWriter(ctx.sessions)
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)

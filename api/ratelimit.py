@@ -1,10 +1,16 @@
-"""Rate limits on login and resident writes, per client address and per MyKey ID.
+"""Rate limits on login and resident writes.
 
 Card login costs the resident a PIN entry and the hub a signature check, a CRL lookup and
 perhaps a call to the linking service; resident writes start workflows. A client that sends
-them in a loop is slowed down with 429 `rate_limited` and a `Retry-After` before it reaches
-any of that. Counters live in memory by default (each API process counts on its own); with
-`HUB_RATE_LIMIT_STORAGE=redis://…` every API process shares them.
+them in a loop is slowed down with 429 `rate_limited` and a `Retry-After`.
+
+Login abuse is keyed on what identifies the one doing it: the challenge (each is single use,
+so repeated attempts with one are replays; counted before the challenge is looked up), the
+card (its certificate serial, counted once the signature proves the card was used, so nobody
+can use up another resident's allowance with a copy of their certificate) and the MyKey ID.
+Per client address there is only a coarse flood valve, because a mobile carrier puts many
+residents behind one public address. Counters live in memory by default (each API process
+counts on its own); with `HUB_RATE_LIMIT_STORAGE=redis://…` every API process shares them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self.limiter = MovingWindowRateLimiter(_storage(settings.rate_limit_storage))
         self.login = Limit("login-address", parse(settings.rate_limit_login))
+        self.login_card = Limit("login-card", parse(settings.rate_limit_login_card))
+        self.login_challenge = Limit("login-challenge", parse(settings.rate_limit_login_challenge))
+        self.login_mykey = Limit("login-mykey", parse(settings.rate_limit_login_mykey))
         self.resident = Limit("resident-writes", parse(settings.rate_limit_resident_writes))
         self.address = Limit("address-writes", parse(settings.rate_limit_address_writes))
 
@@ -59,3 +68,14 @@ class RateLimits:
             status=429,
             retry_after_s=retry_after,
         )
+
+    # ----- the login checks (services/identity.py `LoginLimits`) -------------------------------
+
+    async def challenge_use(self, challenge_id: str) -> None:
+        await self.hit(self.login_challenge, challenge_id)
+
+    async def card_use(self, serial_hex: str) -> None:
+        await self.hit(self.login_card, serial_hex)
+
+    async def login_of(self, mykey_id: str) -> None:
+        await self.hit(self.login_mykey, mykey_id)

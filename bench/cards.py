@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from adapters.jpki.hierarchy import USER_AUTHENTICATION_CA_NAME
 from simulators.jpki import TestCA, VirtualCard
 
 PIN = "1234"
@@ -77,7 +78,10 @@ def _read(path: Path) -> tuple[TestCA | None, list[str]]:
     lines = path.read_text().splitlines()
     if not lines:
         return None, []
-    return TestCA.from_json(json.loads(lines[0])["ca"]), [line for line in lines[1:] if line]
+    ca = TestCA.from_json(json.loads(lines[0])["ca"])
+    if ca.certificate.subject != USER_AUTHENTICATION_CA_NAME:
+        return None, []  # made before the test CA followed the J-LIS profile: issue anew
+    return ca, [line for line in lines[1:] if line]
 
 
 def ensure_cards(needed: int, path: Path | None = None) -> CardDeck:

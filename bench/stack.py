@@ -125,6 +125,8 @@ def _env(stack_dir: Path, database_url: str, temporal: str, queue: str, key: str
         "HUB_JPKI_LINK_SERVICE_URL": "",
         "HUB_OPERATOR_BOOTSTRAP_KEY": key,
         "HUB_RATE_LIMIT_LOGIN": NO_LIMIT,
+        "HUB_RATE_LIMIT_LOGIN_CARD": NO_LIMIT,  # a deck's cards serve several scenarios
+        "HUB_RATE_LIMIT_LOGIN_MYKEY": NO_LIMIT,
         "HUB_RATE_LIMIT_RESIDENT_WRITES": NO_LIMIT,
         "HUB_RATE_LIMIT_ADDRESS_WRITES": NO_LIMIT,
         "HUB_OTEL_EXPORTER": "none",

@@ -7,12 +7,14 @@ import sys
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from bench.commands import app as bench_app
 from cli.audit import app as audit_app
 from cli.card import app as card_app
 from cli.settlement import app as settlement_app
 from cli.targets import app as targets_app
+from cli.tls import app as tls_app
 from hub.settings import get_settings
 
 app = typer.Typer(help="Municipal Mynapoint Hub", no_args_is_help=True, add_completion=False)
@@ -21,6 +23,7 @@ app.add_typer(card_app, name="card")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 app.add_typer(settlement_app, name="settlement")
+app.add_typer(tls_app, name="tls")
 
 
 @app.command()
@@ -69,11 +72,16 @@ def sim(
     config: Annotated[str, typer.Option(help="simulator configuration (JSON)")] = ".data/sim.json",
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8100,
+    tls_cert: Annotated[str, typer.Option(help="serve HTTPS with this certificate (PEM)")] = "",
+    tls_key: Annotated[str, typer.Option(help="the certificate's key (PEM)")] = "",
+    tls_client_ca: Annotated[
+        str, typer.Option(help="require client certificates issued by this CA (mutual TLS)")
+    ] = "",
 ) -> None:
-    """Serve the simulated payment providers."""
+    """Serve the simulated payment providers (over HTTPS with --tls-cert, as production needs)."""
     from cli.runtime import serve_sim
 
-    serve_sim(config, host, port)
+    serve_sim(config, host, port, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 
 @app.command()
@@ -97,6 +105,18 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(get_settings(), api_url)))
 
 
+def configuration_refused(refused: ValidationError) -> str:
+    """One line per problem, named by its setting, for an operator reading a failed start."""
+    lines = ["the hub's configuration is refused (HUB_* settings):"]
+    for error in refused.errors():
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        message = message.removeprefix("production settings refused: ")
+        where = "_".join(str(part) for part in error.get("loc", ()))
+        prefix = f"HUB_{where.upper()}: " if where else ""
+        lines.extend(f"  - {prefix}{problem}" for problem in message.split("; "))
+    return "\n".join(lines)
+
+
 def main() -> NoReturn:
     """`mph`: run the command, then end the process through `hub.exit.exit_process`, so a command
     that used a Temporal client is not aborted by the SDK's threads during finalisation."""
@@ -104,6 +124,9 @@ def main() -> NoReturn:
 
     try:
         app()
+    except ValidationError as refused:  # the settings: name each problem, no traceback
+        print(configuration_refused(refused), file=sys.stderr)
+        exit_process(2)
     except SystemExit as stop:  # click ends every command, successful or not, this way
         if isinstance(stop.code, str):
             print(stop.code, file=sys.stderr)

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
 
@@ -45,13 +46,27 @@ def serve_api(settings: Settings, host: str, port: int) -> None:
     )
 
 
-def serve_sim(config_path: str, host: str, port: int) -> None:
+def serve_sim(
+    config_path: str,
+    host: str,
+    port: int,
+    *,
+    tls_cert: str = "",
+    tls_key: str = "",
+    tls_client_ca: str = "",
+) -> None:
+    import ssl
     from pathlib import Path
 
     from simulators.providers import create_sim_app, load_configs
 
     app = create_sim_app(load_configs(Path(config_path)))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    tls: dict[str, Any] = {}
+    if tls_cert:
+        tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key or None}
+        if tls_client_ca:
+            tls |= {"ssl_ca_certs": tls_client_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    uvicorn.run(app, host=host, port=port, log_level="warning", **tls)
 
 
 async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed: bool) -> None:
@@ -61,7 +76,7 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
     probes = ProbeServer(settings, client, session_factory(engine))
     if settings.metrics_port:
         await probes.start()
-    registry = AdapterRegistry()
+    registry = AdapterRegistry(require_https=settings.is_production)
     workers = HubWorkers(
         client,
         session_factory(engine),

@@ -8,9 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+from cryptography import x509
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
+from adapters.jpki.hierarchy import is_test_root
+from adapters.tls import ClientTls
+from domain import jpki_profile
 from domain.reviews import Decision, ReviewPolicy
 
 DATA_DIR = Path(".data")
@@ -37,18 +42,44 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = DATA_DIR
     database_url: str = ""
+    # PostgreSQL over TLS (libpq's sslmode: verify-full checks the chain and the host name), with
+    # a private CA and a client certificate when the server asks for one.
+    database_sslmode: str = Field(
+        default="", pattern="^(|disable|allow|prefer|require|verify-ca|verify-full)$"
+    )
+    database_sslrootcert: Path | None = None
+    database_sslcert: Path | None = None
+    database_sslkey: Path | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)  # per process, as many on bursts
     temporal_address: str = ""
     temporal_namespace: str = "default"
+    # TLS to the Temporal frontend: on with HUB_TEMPORAL_TLS=true or any file below; a private CA
+    # (else the system's), a client certificate for mutual TLS, the name the server's
+    # certificate carries when the address does not.
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_name: str = ""
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "hub"
     jpki_trust_anchors: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     jpki_crl_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jpki_link_service_url: str = ""
     jpki_allow_test_hierarchy: bool = True
+    # Certificate policies that mark a user-authentication certificate (利用者証明用); the
+    # J-LIS production policy by default. Never the signature policy or a personal-data field.
+    jpki_user_authentication_policies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [jpki_profile.USER_AUTHENTICATION_POLICY]
+    )
     jpki_crl_refresh_s: float = Field(default=300.0, gt=0)  # every CRL source is read this often
     jpki_crl_grace_s: float = Field(default=3600.0, ge=0)  # a CRL is trusted to next-update + this
     jpki_http_timeout_s: float = Field(default=5.0, gt=0)  # CRL downloads, the linking service
+    # TLS to the linking service and https:// CRL sources: a private CA bundle (else the public
+    # one) and a client certificate where the service requires one.
+    jpki_tls_ca_bundle: Path | None = None
+    jpki_tls_client_cert: Path | None = None
+    jpki_tls_client_key: Path | None = None
     operator_bootstrap_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     qr_signing_key: SecretStr = SecretStr(DEV_QR_KEY)  # signs event QR payloads
@@ -58,8 +89,13 @@ class Settings(BaseSettings):
     payload_keys: SecretStr = SecretStr(DEV_PAYLOAD_KEYS)  # id:base64,…; the first encrypts
     catalog_cache_s: float = Field(default=1.0, ge=0, le=60)  # resident catalogue reads kept
     rate_limit_storage: str = "memory://"  # or redis://127.0.0.1:6379 to share across APIs
-    # Generous: one address may be a whole office behind NAT; the card locks PIN guessing.
-    rate_limit_login: str = "1200/minute"  # per client address, login challenges and sessions
+    # Login abuse is limited per card, challenge and MyKey ID. Per client address there is only a
+    # coarse flood valve: a mobile carrier puts many residents behind one public address, and
+    # 6,000 requests (a login is a challenge and a session) let 3,000 of them log in a minute.
+    rate_limit_login: str = "6000/minute"  # per client address, login challenges and sessions
+    rate_limit_login_card: str = "10/minute"  # per certificate serial, logins and card proofs
+    rate_limit_login_challenge: str = "3/minute"  # per challenge ID (single use: replays)
+    rate_limit_login_mykey: str = "20/minute"  # per MyKey ID, logins
     rate_limit_resident_writes: str = "120/minute"  # per MyKey ID, resident writes
     rate_limit_address_writes: str = "6000/minute"  # per client address, resident writes
     api_host: str = "127.0.0.1"
@@ -91,12 +127,29 @@ class Settings(BaseSettings):
     reconciliation_cron: str = "0 2 * * *"
     reconciliation_schedule: bool = True  # the worker keeps the nightly schedule in Temporal
 
-    @field_validator("jpki_trust_anchors", "jpki_crl_sources", mode="before")
+    @field_validator(
+        "jpki_trust_anchors",
+        "jpki_crl_sources",
+        "jpki_user_authentication_policies",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         """Lists come from the environment comma-separated: `HUB_JPKI_TRUST_ANCHORS=a.pem,b.pem`."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jpki_user_authentication_policies")
+    @classmethod
+    def _user_authentication_policies(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("HUB_JPKI_USER_AUTHENTICATION_POLICIES names no policy")
+        for oid in value:
+            if not jpki_profile.is_oid(oid):
+                raise ValueError(f"{oid!r} is not an object identifier")
+            if oid == jpki_profile.SIGNATURE_POLICY or jpki_profile.is_personal_data_field(oid):
+                raise ValueError(f"{oid} marks the signature certificate, which cannot log in")
         return value
 
     @model_validator(mode="after")
@@ -120,21 +173,43 @@ class Settings(BaseSettings):
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:
             problems.append("HUB_JPKI_TRUST_ANCHORS is empty")
+        problems.extend(_production_anchor_problems(self.jpki_trust_anchors))
         if not self.jpki_crl_sources:
             problems.append("HUB_JPKI_CRL_SOURCES is empty")
         if not self.jpki_link_service_url:
             problems.append("HUB_JPKI_LINK_SERVICE_URL is empty")
+        elif not self.jpki_link_service_url.startswith("https://"):
+            problems.append("HUB_JPKI_LINK_SERVICE_URL must be an https:// URL")
         if not self.database_url:
             problems.append("HUB_DATABASE_URL must name the production database")
+        if self.database_sslmode not in ("", "verify-full"):
+            problems.append(
+                "HUB_DATABASE_SSLMODE must be verify-full when set (the others do not check "
+                "the server's certificate and name)"
+            )
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+        """The database URL, with the TLS settings as libpq parameters for PostgreSQL (so the
+        API, the workers and the migrations connect alike)."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
+        tls = {
+            "sslmode": self.database_sslmode,
+            "sslrootcert": str(self.database_sslrootcert or ""),
+            "sslcert": str(self.database_sslcert or ""),
+            "sslkey": str(self.database_sslkey or ""),
+        }
+        return with_query(self.database_url, {k: v for k, v in tls.items() if v})
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        return self.temporal_tls or any(
+            (self.temporal_tls_ca, self.temporal_tls_client_cert, self.temporal_tls_server_name)
+        )
 
     @property
     def review_policy(self) -> ReviewPolicy:
@@ -145,8 +220,45 @@ class Settings(BaseSettings):
         )
 
     @property
+    def jpki_tls(self) -> ClientTls:
+        def text(path: Path | None) -> str | None:
+            return str(path) if path else None
+
+        return ClientTls(
+            text(self.jpki_tls_ca_bundle),
+            text(self.jpki_tls_client_cert),
+            text(self.jpki_tls_client_key),
+        )
+
+    @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+
+def with_query(url: str, parameters: dict[str, str]) -> str:
+    """`url` with `parameters` added to its query (a PostgreSQL URL's libpq options)."""
+    if not parameters or url.startswith("sqlite"):
+        return url
+    parsed = make_url(url)
+    return parsed.update_query_dict(parameters).render_as_string(hide_password=False)
+
+
+def _production_anchor_problems(paths: list[Path]) -> list[str]:
+    """Every anchor file must hold J-LIS roots only: a root of the project's test hierarchy
+    (`simulators/jpki.py`) among them is refused, however it got there."""
+    problems = []
+    for path in paths:
+        try:
+            roots = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except (OSError, ValueError) as exc:
+            problems.append(f"HUB_JPKI_TRUST_ANCHORS {path} holds no readable PEM root ({exc})")
+            continue
+        if any(is_test_root(root) for root in roots):
+            problems.append(
+                f"HUB_JPKI_TRUST_ANCHORS {path} holds a root of the test JPKI hierarchy "
+                "(subjectAltName O=JPKI-TEST), and production trusts J-LIS roots only"
+            )
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import TLSConfig
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from hub.codec import codec_from_spec
@@ -34,6 +36,22 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
     return _encrypting(keys)
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS to the frontend when configured: a private CA, a client certificate (mutual TLS)."""
+    if not settings.temporal_tls_enabled:
+        return False
+
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_client_cert),
+        client_private_key=read(settings.temporal_tls_client_key),
+        domain=settings.temporal_tls_server_name or None,
+    )
+
+
 async def connect(
     settings: Settings,
     *,
@@ -55,5 +73,6 @@ async def connect(
                 namespace=settings.temporal_namespace,
                 data_converter=data_converter(settings),
                 interceptors=list(interceptors),
+                tls=tls_config(settings),
             )
     raise AssertionError("unreachable")

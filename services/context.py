@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -21,6 +22,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class LoginLimits(Protocol):
+    """Counts one use each; raises `RuleViolation("rate_limited", status=429)` when over."""
+
+    async def challenge_use(self, challenge_id: str) -> None: ...
+
+    async def card_use(self, serial_hex: str) -> None: ...
+
+    async def login_of(self, mykey_id: str) -> None: ...
+
+
 @dataclass
 class HubContext:
     settings: Settings
@@ -32,6 +43,7 @@ class HubContext:
     clock: Callable[[], datetime] = field(default=utcnow)
     crls: CrlCache | None = None  # revocation lists of the trust anchors (None: not checked)
     links: LinkService | None = None  # JPKI old/new linking service (None: not configured)
+    login_limits: LoginLimits | None = None  # per challenge, card and MyKey ID (the API's)
 
     def client(self) -> Client:
         if self.temporal is None:

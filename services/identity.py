@@ -22,6 +22,7 @@ from adapters.jpki.links import LinkServiceUnavailable
 from adapters.jpki.verifier import (
     VerifiedCertificate,
     parse_certificate,
+    serial_hex_of,
     verify_card_signature,
     verify_certificate,
 )
@@ -76,14 +77,23 @@ async def new_challenge(ctx: HubContext) -> tuple[str, str]:
 
 
 async def verify_proof(ctx: HubContext, proof: CardProof) -> VerifiedCertificate:
-    """The challenge is spent first, in its own transaction, so a failed attempt cannot retry it."""
+    """The challenge is spent first, in its own transaction, so a failed attempt cannot retry it.
+
+    Rate limits (`ctx.login_limits`): uses of one challenge before it is looked up; uses of one
+    card once its signature shows the card itself signed.
+    """
     certificate_der = _b64(proof.certificate, "certificate")
     signature = _b64(proof.signature, "signature")
+    limits = ctx.login_limits
+    if limits is not None:
+        await limits.challenge_use(proof.challenge_id)
     now = ctx.clock()
     async with ctx.sessions.begin() as session:
         nonce = await identity.consume_challenge(session, proof.challenge_id, now=now)
     certificate = parse_certificate(certificate_der)
     verify_card_signature(certificate, nonce, signature)
+    if limits is not None:
+        await limits.card_use(serial_hex_of(certificate))
     verified = verify_certificate(certificate, ctx.trust, now)
     if ctx.crls is not None:
         ctx.crls.check(verified.serial_hex, verified.issuer_fingerprint, now)
@@ -137,6 +147,8 @@ async def _bind(
 async def login(ctx: HubContext, proof: CardProof) -> Login:
     verified = await verify_proof(ctx, proof)
     resolution = await resolve(ctx, verified)
+    if resolution.mykey_id is not None and ctx.login_limits is not None:
+        await ctx.login_limits.login_of(resolution.mykey_id)
     now = ctx.clock()
     for attempt in range(2):
         try:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from adapters.tls import TLS_CONFIG_KEYS, ClientTls, InsecureUrl, require_https
 from domain.errors import RuleViolation
 from domain.identifiers import is_municipality_code
 from domain.providers import ADAPTERS, check_adapter_fields, policy_from_config
@@ -22,6 +23,21 @@ def split_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     public = {k: v for k, v in config.items() if k not in SECRET_KEYS}
     secret = {k: v for k, v in config.items() if k in SECRET_KEYS}
     return public, secret
+
+
+def check_transport(config: dict[str, Any], *, production: bool) -> None:
+    """TLS of the provider's endpoint: `https://` in production, and TLS files this host reads."""
+    if production and "base_url" in config:
+        try:
+            require_https(str(config["base_url"]), "base_url")
+        except InsecureUrl as refused:
+            raise RuleViolation("invalid_provider_config", str(refused), status=422) from refused
+    for key in TLS_CONFIG_KEYS:
+        if key in config and not isinstance(config[key], str):
+            raise RuleViolation("invalid_provider_config", f"{key} is a file path", status=422)
+    problems = ClientTls.from_config(config).problems()
+    if problems:
+        raise RuleViolation("invalid_provider_config", "; ".join(problems), status=422)
 
 
 def check_adapter_config(adapter: str, config: dict[str, Any]) -> None:
@@ -74,6 +90,7 @@ async def create_provider(
     ctx: HubContext, provider_id: str, name: str, adapter: str, config: dict[str, Any]
 ) -> PaymentProvider:
     check_adapter_config(adapter, config)
+    check_transport(config, production=ctx.settings.is_production)
     public, secret = split_secrets(config)
     row = PaymentProvider(
         id=provider_id,
@@ -134,6 +151,7 @@ async def update_provider(
             public, secret = split_secrets(config)
             merged_secrets = {**row.secrets, **secret}
             check_adapter_config(row.adapter, {**public, **merged_secrets})
+            check_transport(public, production=ctx.settings.is_production)
             row.config = public
             row.secrets = merged_secrets
         if name is not None:

@@ -1,6 +1,13 @@
-"""A test CA for the JPKI user-authentication hierarchy and a software My Number Card.
+"""A test CA of the JPKI user-authentication hierarchy and a software My Number Card.
 
-Neither is used in production: the CA's organisation is `JPKI-TEST`, which production refuses.
+The CA issues leaf certificates in the J-LIS profile of the real 利用者証明用電子証明書
+(`domain/jpki_profile.py`, docs/architecture.md): the issuer name of J-LIS's user-authentication
+CA, the policy `1.2.392.200149.8.5.1.3.30`, key usage digitalSignature (critical), a CRL
+distribution point, issuerAltName `C=JP, O=公的個人認証サービス`, and validity until the holder's
+fifth birthday after issue. So tests and demos exercise the same checks as a real card. What
+marks the hierarchy as a test one lives only in its root: a subjectAltName directory name with
+organisation `JPKI-TEST`, which production refuses among its trust anchors.
+
 The virtual card behaves like the real one where the hub can tell: RSA-2048 key, PKCS#1 v1.5
 signatures with SHA-256, a 4-digit PIN and a lock after three wrong PINs in a row.
 """
@@ -9,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +28,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from adapters.jpki.hierarchy import (
-    SIGNATURE_POLICY,
-    TEST_ORGANIZATION,
-    USER_AUTHENTICATION_POLICY,
-)
+from adapters.jpki.hierarchy import USER_AUTHENTICATION_CA_NAME, USER_AUTHENTICATION_POLICY
+from domain import jpki_profile
 
 PIN_ATTEMPTS = 3
-DEFAULT_VALIDITY = timedelta(days=5 * 365)
+JST = timezone(timedelta(hours=9))
+ROOT_VALIDITY = timedelta(days=20 * 365)
+# The municipality whose CRL distribution point test leaves name (the profile names the
+# holder's municipality there, under its prefecture).
+CRL_PREFECTURE = "Tokyo-to"
+CRL_MUNICIPALITY = "Chiyoda-ku"
 
 
 class WrongPin(Exception):
@@ -140,6 +150,71 @@ def _check_pin(pin: str) -> None:
         raise ValueError("the user-authentication PIN is four digits")
 
 
+TEST_ROOT_MARK = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, jpki_profile.TEST_ROOT_ORGANIZATION),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Municipal Mynapoint Hub test hierarchy"),
+    ]
+)
+ISSUER_ALT = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, jpki_profile.ISSUER_ALT_ORGANIZATION),
+    ]
+)
+
+
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """A leaf signs login challenges only (digitalSignature); a root signs certificates and CRLs."""
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _crl_distribution_point() -> x509.CRLDistributionPoints:
+    """A directory name per municipality: `C=JP, O=JPKI, OU=JPKI for user authentication,
+    OU=CRL Distribution Points, OU=<prefecture>, CN=<municipality> CRLDP`."""
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, jpki_profile.JPKI_ORGANIZATION),
+            x509.NameAttribute(
+                NameOID.ORGANIZATIONAL_UNIT_NAME, jpki_profile.USER_AUTHENTICATION_UNIT
+            ),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "CRL Distribution Points"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, CRL_PREFECTURE),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{CRL_MUNICIPALITY} CRLDP"),
+        ]
+    )
+    point = x509.DistributionPoint([x509.DirectoryName(name)], None, None, None)
+    return x509.CRLDistributionPoints([point])
+
+
+def _random_birthday() -> date:
+    return date(2000, 1, 1) + timedelta(days=random.randrange(366))
+
+
+def fifth_birthday_after(issued_at: datetime, birthday: date) -> datetime:
+    """The end of a card certificate's validity: 23:59:59 JST on the holder's fifth birthday
+    after the day of issue (J-LIS: 発行の日後の5回目の誕生日)."""
+    issued_on = issued_at.astimezone(JST).date()
+    later_this_year = (birthday.month, birthday.day) > (issued_on.month, issued_on.day)
+    year = issued_on.year + (4 if later_this_year else 5)
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    day = 28 if (birthday.month, birthday.day) == (2, 29) and not leap else birthday.day
+    end = datetime.combine(date(year, birthday.month, day), time(23, 59, 59), JST)
+    return end.astimezone(UTC)
+
+
 @dataclass
 class TestCA:
     """Issues, renews and revokes virtual cards' certificates for one test root generation, and
@@ -152,36 +227,26 @@ class TestCA:
     links: dict[str, str] = field(default_factory=dict)  # new serial hex -> previous serial hex
     revoked: dict[str, str] = field(default_factory=dict)  # serial hex -> revocation time ISO
     crl_number: int = 0
+    _key: rsa.RSAPrivateKey | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def create(
-        cls,
-        common_name: str = "JPKI-TEST User Authentication CA",
-        *,
-        now: datetime | None = None,
-        hierarchy_policy: x509.ObjectIdentifier = USER_AUTHENTICATION_POLICY,
-    ) -> TestCA:
+    def create(cls, *, now: datetime | None = None) -> TestCA:
+        """A new root generation: J-LIS's user-authentication CA name, a new key, the test mark."""
         now = now or datetime.now(UTC)
         key = _new_key()
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANIZATION),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            ]
-        )
         certificate = (
             x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
+            .subject_name(USER_AUTHENTICATION_CA_NAME)
+            .issuer_name(USER_AUTHENTICATION_CA_NAME)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=20 * 365))
+            .not_valid_after(now + ROOT_VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(ca=True), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .add_extension(
-                x509.CertificatePolicies([x509.PolicyInformation(hierarchy_policy, None)]),
-                critical=False,
+                x509.SubjectAlternativeName([x509.DirectoryName(TEST_ROOT_MARK)]), critical=False
             )
             .sign(key, hashes.SHA256())
         )
@@ -199,58 +264,67 @@ class TestCA:
         public_key: rsa.RSAPublicKey,
         *,
         issued_at: datetime | None = None,
-        validity: timedelta = DEFAULT_VALIDITY,
-        policy: x509.ObjectIdentifier = USER_AUTHENTICATION_POLICY,
+        validity: timedelta | None = None,
+        birthday: date | None = None,
     ) -> x509.Certificate:
-        """A user-authentication certificate: subject `C=JP, CN=<opaque>`, no name or address."""
+        """A user-authentication certificate in the J-LIS profile: subject `C=JP, CN=<opaque>`,
+        no name or address. `validity` overrides the profile's end (the fifth birthday after
+        issue, 23:59:59 JST), for certificates that must expire in a test."""
         issued_at = issued_at or datetime.now(UTC)
+        not_after = (
+            issued_at + validity
+            if validity is not None
+            else fifth_birthday_after(issued_at, birthday or _random_birthday())
+        )
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                 x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(12).upper()),
             ]
         )
+        root = self.certificate
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(self.certificate.subject)
+            .issuer_name(root.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(issued_at)
-            .not_valid_after(issued_at + validity)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .not_valid_after(not_after)
+            .add_extension(_key_usage(ca=False), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=policy == SIGNATURE_POLICY,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(USER_AUTHENTICATION_POLICY, None)]
                 ),
-                critical=True,
+                critical=False,
             )
+            .add_extension(x509.IssuerAlternativeName([x509.DirectoryName(ISSUER_ALT)]), False)
+            .add_extension(_crl_distribution_point(), critical=False)
             .add_extension(
-                x509.CertificatePolicies([x509.PolicyInformation(policy, None)]), critical=False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(root.public_key()),  # type: ignore[arg-type]
+                critical=False,
             )
-            .sign(_load_key(self.private_key_pem), hashes.SHA256())
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
+            .sign(self._signing_key(), hashes.SHA256())
         )
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        """Loaded once: checking an RSA key on load costs more than signing a certificate."""
+        if self._key is None:
+            self._key = _load_key(self.private_key_pem)
+        return self._key
 
     def issue_card(
         self,
         pin: str = "1234",
         *,
         issued_at: datetime | None = None,
-        validity: timedelta = DEFAULT_VALIDITY,
-        policy: x509.ObjectIdentifier = USER_AUTHENTICATION_POLICY,
+        validity: timedelta | None = None,
     ) -> VirtualCard:
         _check_pin(pin)
         key = _new_key()
         certificate = self.issue_certificate(
-            key.public_key(), issued_at=issued_at, validity=validity, policy=policy
+            key.public_key(), issued_at=issued_at, validity=validity
         )
         return VirtualCard(
             certificate_der=certificate.public_bytes(serialization.Encoding.DER),
@@ -298,6 +372,12 @@ class TestCA:
             .last_update(this_update)
             .next_update(next_update or this_update + validity)
             .add_extension(x509.CRLNumber(self.crl_number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.certificate.public_key()  # type: ignore[arg-type]
+                ),
+                critical=False,
+            )
         )
         for serial_hex, at in sorted(self.revoked.items()):
             builder = builder.add_revoked_certificate(
@@ -306,7 +386,7 @@ class TestCA:
                 .revocation_date(datetime.fromisoformat(at))
                 .build()
             )
-        return builder.sign(_load_key(self.private_key_pem), hashes.SHA256())
+        return builder.sign(self._signing_key(), hashes.SHA256())
 
     def crl_der(self, **when: Any) -> bytes:
         return self.crl(**when).public_bytes(serialization.Encoding.DER)

@@ -24,6 +24,7 @@ import httpx
 from cryptography import x509
 
 from adapters.jpki.verifier import TrustStore, fingerprint
+from adapters.tls import ClientTls
 from domain.errors import RuleViolation
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ class CrlCache:
         *,
         grace: timedelta,
         timeout_s: float = 5.0,
+        tls: ClientTls | None = None,
     ) -> None:
         self.sources = list(sources)
         self.trust = trust
         self.grace = grace
         self.timeout_s = timeout_s
+        self.tls = tls or ClientTls()
         self.snapshots: dict[str, CrlSnapshot] = {}
         self.last_report = RefreshReport()
 
@@ -114,7 +117,9 @@ class CrlCache:
 
     async def _read(self, source: str) -> bytes:
         if source.startswith(("http://", "https://")):
-            async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+            async with httpx.AsyncClient(
+                timeout=self.timeout_s, verify=self.tls.ssl_context()
+            ) as http:
                 response = await http.get(source)
             if response.status_code != 200:
                 raise CrlError(f"HTTP {response.status_code}")

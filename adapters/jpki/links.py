@@ -12,6 +12,8 @@ import re
 
 import httpx
 
+from adapters.tls import ClientTls
+
 _HEX = re.compile(r"^(0x)?[0-9a-fA-F]{1,64}$")
 
 
@@ -33,16 +35,21 @@ class LinkService:
         *,
         timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._transport = transport
+        self._tls = tls or ClientTls()
         self._http: httpx.AsyncClient | None = None  # made on first use: no I/O at start-up
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
-                base_url=self.base_url, timeout=self.timeout_s, transport=self._transport
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                transport=self._transport,
+                verify=self._tls.ssl_context(),
             )
         return self._http
 

@@ -23,10 +23,15 @@ def jpki_clients(settings: Settings, trust: TrustStore) -> tuple[CrlCache, LinkS
         trust,
         grace=timedelta(seconds=settings.jpki_crl_grace_s),
         timeout_s=settings.jpki_http_timeout_s,
+        tls=settings.jpki_tls,
     )
     links = None
     if settings.jpki_link_service_url:
-        links = LinkService(settings.jpki_link_service_url, timeout_s=settings.jpki_http_timeout_s)
+        links = LinkService(
+            settings.jpki_link_service_url,
+            timeout_s=settings.jpki_http_timeout_s,
+            tls=settings.jpki_tls,
+        )
     return crls, links
 
 

@@ -1,8 +1,10 @@
 """Checks a login: the card's signature over the nonce, and the certificate's place in JPKI.
 
 The order of the checks is the order of the refusal codes a resident can act on: a certificate
-the hub cannot trust at all is `untrusted_certificate` whatever its dates; then expiry; then the
-one-hour activation delay (FAQ: 発行後1時間経過後), whose error tells when to retry. Revocation
+the hub cannot trust at all is `untrusted_certificate` whatever its dates (first the hierarchy,
+read from the certificate policy, so that a resident who sent the card's signature certificate
+is told so; then the chain to a configured root); then expiry; then the one-hour activation
+delay (FAQ: 発行後1時間経過後), whose error tells when to retry. Revocation
 (`adapters/jpki/crl.py`) is checked by the caller, with the issuer this module found.
 """
 
@@ -20,7 +22,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from adapters.jpki.hierarchy import is_test_hierarchy, is_user_authentication
+from adapters.jpki.der import read_extensions
+from adapters.jpki.hierarchy import REFUSAL_DETAILS, is_test_root, refusal_of
+from domain import jpki_profile
 from domain.errors import RuleViolation
 
 ACTIVATION_DELAY = timedelta(hours=1)
@@ -60,16 +64,24 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 
 
 class TrustStore:
-    """The configured JPKI roots. Several root generations may share one name."""
+    """The configured JPKI roots (several root generations may share one name) and the
+    certificate policies that mark a user-authentication certificate."""
 
-    def __init__(self, anchors: Iterable[x509.Certificate], *, allow_test_hierarchy: bool) -> None:
+    def __init__(
+        self,
+        anchors: Iterable[x509.Certificate],
+        *,
+        allow_test_hierarchy: bool,
+        accepted_policies: Iterable[str] = (jpki_profile.USER_AUTHENTICATION_POLICY,),
+    ) -> None:
         self.anchors = list(anchors)
         self.allow_test_hierarchy = allow_test_hierarchy
+        self.accepted_policies = frozenset(accepted_policies)
         not_ca = [a for a in self.anchors if not _is_ca(a)]
         if not_ca:
             raise ValueError("a JPKI trust anchor must be a CA certificate")
         if not allow_test_hierarchy:
-            test_roots = [a for a in self.anchors if is_test_hierarchy(a)]
+            test_roots = [a for a in self.anchors if is_test_root(a)]
             if test_roots:
                 raise ValueError("test JPKI hierarchies are not trusted in production")
 
@@ -87,8 +99,8 @@ class TrustStore:
         return next((a for a in self.anchors if fingerprint(a) == value), None)
 
 
-def _untrusted(detail: str) -> RuleViolation:
-    return RuleViolation("untrusted_certificate", detail, status=401)
+def _untrusted(detail: str, reason: str = "malformed") -> RuleViolation:
+    return RuleViolation("untrusted_certificate", detail, status=401, reason=reason)
 
 
 def parse_certificate(der: bytes) -> x509.Certificate:
@@ -105,7 +117,7 @@ def verify_card_signature(certificate: x509.Certificate, nonce: bytes, signature
     except ValueError as exc:
         raise _untrusted("the certificate's key cannot be read") from exc
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < RSA_KEY_BITS:
-        raise _untrusted("the certificate key is not RSA-2048")
+        raise _untrusted("the certificate key is not RSA-2048", "key")
     try:
         key.verify(signature, nonce, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature as exc:
@@ -125,13 +137,16 @@ def verify_certificate(
 
 
 def _verify(certificate: x509.Certificate, trust: TrustStore, now: datetime) -> VerifiedCertificate:
+    refusal = refusal_of(
+        read_extensions(certificate.tbs_certificate_bytes), trust.accepted_policies
+    )
+    if refusal is not None:
+        raise _untrusted(REFUSAL_DETAILS[refusal], refusal.value)
     issuer = trust.issuer_of(certificate)
     if issuer is None:
-        raise _untrusted("the certificate does not chain to a trusted JPKI root")
-    if _is_ca(certificate) or not is_user_authentication(certificate):
-        raise _untrusted("only user-authentication certificates (利用者証明用) can log in")
-    if is_test_hierarchy(certificate) and not trust.allow_test_hierarchy:
-        raise _untrusted("test certificates are not accepted here")
+        raise _untrusted("the certificate does not chain to a trusted JPKI root", "untrusted_root")
+    if is_test_root(issuer) and not trust.allow_test_hierarchy:
+        raise _untrusted("test certificates are not accepted here", "test_hierarchy")
     not_before = certificate.not_valid_before_utc
     not_after = certificate.not_valid_after_utc
     if now > not_after or now > issuer.not_valid_after_utc:

@@ -8,7 +8,7 @@ provider lists pending credit requests from the hub's provider API and acknowled
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -23,6 +23,7 @@ from adapters.providers.contract import (
     classify_http_failure,
 )
 from adapters.signing import sign_headers
+from adapters.tls import ClientTls
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class HubRestConfig:
     signing_secret: str
     timeout_s: float = 10.0
     ack_mode: str = "sync"  # sync | webhook | pull
+    tls: ClientTls = field(default_factory=ClientTls)  # CA bundle, client certificate (mTLS)
 
 
 class HubRestAdapter:
@@ -43,6 +45,7 @@ class HubRestAdapter:
             base_url=config.base_url.rstrip("/"),
             timeout=config.timeout_s,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            verify=config.tls.ssl_context(),
         )
 
     async def aclose(self) -> None:

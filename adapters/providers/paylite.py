@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -34,6 +34,7 @@ from adapters.providers.contract import (
     TransientProviderError,
     classify_http_failure,
 )
+from adapters.tls import ClientTls
 
 # PayLite error codes that mean "this member cannot receive points": a rejection, not an error.
 REJECTING_CODES = {
@@ -53,6 +54,7 @@ class PayLiteConfig:
     client_secret: str
     yen_per_point: int = 1
     timeout_s: float = 10.0
+    tls: ClientTls = field(default_factory=ClientTls)  # CA bundle, client certificate (mTLS)
 
 
 @dataclass
@@ -66,7 +68,9 @@ class PayLiteAdapter:
         self.provider_id = provider_id
         self.config = config
         self._http = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/"), timeout=config.timeout_s
+            base_url=config.base_url.rstrip("/"),
+            timeout=config.timeout_s,
+            verify=config.tls.ssl_context(),
         )
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()

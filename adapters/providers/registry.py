@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.providers.batch_file import BatchFileAdapter, BatchFileConfig
-from adapters.providers.contract import ProviderAdapter
+from adapters.providers.contract import PermanentProviderError, ProviderAdapter
 from adapters.providers.hub_rest import HubRestAdapter, HubRestConfig
 from adapters.providers.instrumented import instrument
 from adapters.providers.paylite import PayLiteAdapter, PayLiteConfig
+from adapters.tls import ClientTls, InsecureUrl, require_https
 
 AdapterFactory = Callable[[str, dict[str, Any], dict[str, Any]], ProviderAdapter]
 
@@ -23,6 +24,7 @@ def _hub_rest_config(config: dict[str, Any], secrets: dict[str, Any]) -> HubRest
         signing_secret=str(secrets["signing_secret"]),
         timeout_s=float(config.get("timeout_s", 10.0)),
         ack_mode=str(config.get("ack_mode", "sync")),
+        tls=ClientTls.from_config(config),
     )
 
 
@@ -52,6 +54,7 @@ def _paylite(provider_id: str, config: dict[str, Any], secrets: dict[str, Any]) 
             client_secret=str(secrets["client_secret"]),
             yen_per_point=int(config.get("yen_per_point", 1)),
             timeout_s=float(config.get("timeout_s", 10.0)),
+            tls=ClientTls.from_config(config),
         ),
     )
 
@@ -64,9 +67,15 @@ DEFAULT_FACTORIES: dict[str, AdapterFactory] = {
 
 
 class AdapterRegistry:
-    def __init__(self, factories: dict[str, AdapterFactory] | None = None) -> None:
+    """`require_https` (production): a provider whose `base_url` is not `https://` gets no
+    adapter, even one configured before the hub ran in production."""
+
+    def __init__(
+        self, factories: dict[str, AdapterFactory] | None = None, *, require_https: bool = False
+    ) -> None:
         self._factories = dict(factories or DEFAULT_FACTORIES)
         self._adapters: dict[str, tuple[str, ProviderAdapter]] = {}
+        self.require_https = require_https
 
     def register(self, adapter: str, factory: AdapterFactory) -> None:
         self._factories[adapter] = factory
@@ -86,6 +95,11 @@ class AdapterRegistry:
         factory = self._factories.get(adapter)
         if factory is None:
             raise LookupError(f"no adapter named {adapter!r}")
+        if self.require_https and "base_url" in config:
+            try:
+                require_https(str(config["base_url"]), f"provider {provider_id}'s base_url")
+            except InsecureUrl as refused:
+                raise PermanentProviderError(str(refused)) from refused
         built = instrument(factory(provider_id, config, secrets))  # latency, errors, span
         self._adapters[provider_id] = (fingerprint, built)
         return built

@@ -5,6 +5,7 @@ production shape, health checks, restart policies, secrets only from env files."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from workflows.search import ALL as SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = ROOT / "deploy" / "compose"
-ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
+ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate", "gateway-tls"}
 SECRET_WORDS = ("PASSWORD", "PWD", "SECRET", "KEY", "DATABASE_URL")
 # The hub's metrics as Prometheus names them (checked against a scrape in test_observability).
 HUB_METRICS = {
@@ -52,6 +53,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
         example.with_name(example.name.removesuffix(".example")).write_text(example.read_text())
     (target / "secrets" / "jpki").mkdir(parents=True, exist_ok=True)
     (target / "secrets" / "sim.json").write_text('{"providers": []}')
+    (target / "secrets" / "sim-tls").mkdir()
+    for name in ("tls.crt", "tls.key"):
+        (target / "secrets" / "sim-tls" / name).write_text("made by mph tls self-signed\n")
     return target
 
 
@@ -160,7 +164,7 @@ def test_only_the_gateway_is_published_beyond_loopback(model: dict[str, Any]) ->
         for port in service.get("ports", []):
             if port.get("host_ip") != "127.0.0.1":
                 public.append((name, port["target"]))
-    assert public == [("gateway", 8000)]
+    assert sorted(public) == [("gateway", 80), ("gateway", 443)]
     for name in ("hub", "temporal", "observability"):
         assert model["networks"][name]["internal"] is True
 
@@ -222,3 +226,39 @@ def test_the_image_runs_mph_as_a_user_with_every_package() -> None:
     assert "hub" in packages and "api" in packages
     for package in packages:
         assert package not in ignored, f"{package} is kept out of the image"
+
+
+def test_the_gateway_serves_tls_only_with_a_certificate_made_or_mounted(
+    model: dict[str, Any],
+) -> None:
+    services = model["services"]
+    gateway, maker = services["gateway"], services["gateway-tls"]
+    assert gateway["depends_on"]["gateway-tls"]["condition"] == "service_completed_successfully"
+    assert maker["command"][:2] == ["tls", "self-signed"]
+    assert maker["network_mode"] == "none"
+    made = {v["target"]: v["source"] for v in maker["volumes"]}
+    mounted = {v["target"]: v["source"] for v in gateway["volumes"]}
+    assert made["/tls"] == mounted["/etc/nginx/tls"] == "gateway-tls"
+    conf = (COMPOSE / "config" / "nginx.conf").read_text()
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+    assert "ssl_certificate /etc/nginx/tls/tls.crt;" in conf
+    assert 'add_header Strict-Transport-Security "max-age=63072000' in conf
+    assert "return 301 https://$host$request_uri;" in conf
+    assert re.findall(r"listen (\S+)", conf) == ["80;", "443"]  # 80 only redirects
+
+
+def test_a_mounted_gateway_certificate_replaces_the_made_one(deployment: Path) -> None:
+    result = subprocess.run(
+        [compose_binary(), "-f", str(deployment / "compose.yaml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=deployment,
+        env={**os.environ, "GATEWAY_TLS_DIR": "./secrets/gateway-tls"},
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name, target in (("gateway", "/etc/nginx/tls"), ("gateway-tls", "/tls")):
+        [volume] = [v for v in services[name]["volumes"] if v["target"] == target]
+        assert volume["type"] == "bind"
+        assert volume["source"] == str(deployment / "secrets" / "gateway-tls")

@@ -163,3 +163,27 @@ def test_helm_values_parse_and_use_sql_persistence() -> None:
     persistence = values["server"]["config"]["persistence"]
     assert persistence["default"]["sql"]["driver"] == "postgres12"
     assert persistence["visibility"]["sql"]["existingSecret"] == "temporal-db"
+
+
+def test_tls_ends_at_the_ingress_and_plain_http_is_redirected() -> None:
+    [ingress] = of_kind("Ingress")
+    covered = {host for tls in ingress["spec"]["tls"] for host in tls["hosts"]}
+    assert {rule["host"] for rule in ingress["spec"]["rules"]} <= covered
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+
+
+def test_processes_that_call_providers_mount_their_tls_files() -> None:
+    for name in ("hub-api", "hub-worker-providers", "hub-worker-provider-paysim"):
+        pod = named("Deployment", name)["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "provider-tls"]
+        assert volume["secret"] == {"secretName": "hub-provider-tls", "optional": True}
+        mounts = {m["name"]: m for m in containers(named("Deployment", name))[0]["volumeMounts"]}
+        assert mounts["provider-tls"]["mountPath"] == "/etc/hub/providers"
+
+
+def test_the_staging_simulator_serves_https() -> None:
+    [sim] = containers(named("Deployment", "hub-sim"))
+    assert "--tls-cert" in sim["args"] and "--tls-key" in sim["args"]
+    assert sim["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"

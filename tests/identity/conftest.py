@@ -147,11 +147,13 @@ async def identity_hub(
     cas: list[TestCA],
     clock: Clock,
     published: Callable[[], Sequence[TestCA]] | None = None,
+    anchors_pem: str = "",
     **overrides: Any,
 ) -> AsyncIterator[IdentityHub]:
-    """`published`: what the JPKI test services serve, when not `cas` as they are in memory."""
+    """`published`: what the JPKI test services serve, when not `cas` as they are in memory;
+    `anchors_pem`: roots trusted besides those of `cas` (their CRLs come from `overrides`)."""
     anchors = tmp_dir / f"roots-{secrets.token_hex(3)}.pem"
-    anchors.write_text("".join(ca.certificate_pem for ca in cas))
+    anchors.write_text("".join(ca.certificate_pem for ca in cas) + anchors_pem)
     jpki = create_jpki_service(
         published or (lambda: cas), clock=clock, crl_validity=timedelta(hours=1)
     )

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from adapters.jpki.crl import CrlCache, CrlError, parse_crls
-from adapters.jpki.hierarchy import SIGNATURE_POLICY
+from adapters.jpki.hierarchy import is_test_root
 from adapters.jpki.links import LinkService, LinkServiceUnavailable
 from adapters.jpki.verifier import (
     TrustStore,
@@ -18,6 +19,7 @@ from adapters.jpki.verifier import (
 )
 from domain.errors import RuleViolation
 from simulators.jpki import CardLocked, TestCA, WrongPin
+from tests.support import jlis_profile
 
 NOW = datetime.now(UTC)
 ISSUED = NOW - timedelta(hours=2)
@@ -71,12 +73,46 @@ def test_a_certificate_chains_to_its_own_root_only(ca: TestCA) -> None:
     )
 
 
-def test_signature_hierarchy_certificates_cannot_log_in(ca: TestCA) -> None:
-    card = ca.issue_card(policy=SIGNATURE_POLICY, issued_at=ISSUED)
-    trusted = TrustStore([ca.certificate], allow_test_hierarchy=True)
-    assert refusal(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
-        "untrusted_certificate"
+def reason(call) -> object:
+    with pytest.raises(RuleViolation) as caught:
+        call()
+    return caught.value.extra.get("reason")
+
+
+def test_signature_hierarchy_certificates_cannot_log_in_even_from_a_trusted_root() -> None:
+    root = jlis_profile.make_root(jlis_profile.SIGNATURE_UNIT, NOW)
+    card = jlis_profile.issue(
+        root, issued_at=ISSUED, policies=(jlis_profile.SIGNATURE_POLICY,), signature=True
     )
+    trusted = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert reason(lambda: verify_certificate(card.certificate, trusted, NOW)) == (
+        "signature_certificate"
+    )
+
+
+def test_the_accepted_user_authentication_policies_are_configurable() -> None:
+    root = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    production = jlis_profile.issue(root, issued_at=ISSUED)
+    other = jlis_profile.issue(root, issued_at=ISSUED, policies=("1.2.392.200149.8.5.1.3.99",))
+    default = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert verify_certificate(production.certificate, default, NOW).serial_hex
+    assert reason(lambda: verify_certificate(other.certificate, default, NOW)) == "wrong_policy"
+    both = TrustStore(
+        [root.certificate],
+        allow_test_hierarchy=False,
+        accepted_policies=[jlis_profile.USER_AUTHENTICATION_POLICY, "1.2.392.200149.8.5.1.3.99"],
+    )
+    assert verify_certificate(other.certificate, both, NOW).serial_hex
+
+
+def test_only_the_test_hierarchy_root_carries_the_test_mark(ca: TestCA) -> None:
+    real_shaped = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    assert ca.certificate.subject == real_shaped.certificate.subject  # the J-LIS name
+    assert is_test_root(ca.certificate)
+    assert not is_test_root(real_shaped.certificate)
+    leaf = ca.issue_card(issued_at=ISSUED).certificate
+    assert "JPKI-TEST" not in leaf.public_bytes(serialization.Encoding.PEM).decode()
+    assert b"JPKI-TEST" not in leaf.public_bytes(serialization.Encoding.DER)
 
 
 def test_expired_certificates_are_refused(ca: TestCA) -> None:
@@ -277,3 +313,57 @@ async def test_an_unreachable_linking_service_is_unavailable() -> None:
     with pytest.raises(LinkServiceUnavailable):
         await links.previous_serial("abc")
     await links.aclose()
+
+
+# ----- reading extensions from the DER -------------------------------------------------------
+
+
+def test_object_identifiers_decode_as_the_x509_library_encodes_them() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    from adapters.jpki.der import decode_oid, read_extensions
+
+    key = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    for oid in ("1.2.392.200149.8.5.1.3.30", "2.5.29.32.0", "2.999.1", "1.3.6.1.4.1.311.21.8"):
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([]))
+            .issuer_name(x509.Name([]))
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(NOW)
+            .not_valid_after(NOW + timedelta(days=1))
+            .add_extension(
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(oid), None)]
+                ),
+                critical=False,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        assert read_extensions(certificate.tbs_certificate_bytes).policies == {oid}
+    assert decode_oid(bytes([0x2A, 0x83, 0x08])) == "1.2.392"
+
+
+def test_a_certificate_without_extensions_or_truncated_is_read_or_refused() -> None:
+    from adapters.jpki.der import read_extensions
+
+    root = jlis_profile.make_root(jlis_profile.USER_AUTHENTICATION_UNIT, NOW)
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(root.certificate.subject)
+        .public_key(root.key.public_key())
+        .serial_number(7)
+        .not_valid_before(ISSUED)
+        .not_valid_after(NOW + timedelta(days=1))
+        .sign(root.key, hashes.SHA256())
+    )
+    view = read_extensions(bare.tbs_certificate_bytes)
+    assert view.policies == frozenset() and not view.is_ca and view.extension_ids == ()
+    trusted = TrustStore([root.certificate], allow_test_hierarchy=False)
+    assert reason(lambda: verify_certificate(bare, trusted, NOW)) == "no_policy"
+    tbs = jlis_profile.issue(root, issued_at=ISSUED).certificate.tbs_certificate_bytes
+    for cut in (1, 10, len(tbs) // 2, len(tbs) - 1):
+        with pytest.raises(ValueError):
+            read_extensions(tbs[:cut])
