@@ -66,7 +66,9 @@ def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
 @pytest.mark.parametrize("variant", ["hub", "baseline"])
 async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck) -> None:
     results: dict[str, VariantResult] = {}
-    options = StackOptions(variant=variant, database=database(), provider_latency_ms=5)
+    options = StackOptions(
+        variant=variant, database=database(), provider_latency_ms=5, connection_wait_s=5
+    )
     async with open_stack(options, deck.ca_pem) as stack:
         for name, run, params in scenarios(variant):
             watch = ProcessWatch(stack.children.started).start()
