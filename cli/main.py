@@ -95,6 +95,29 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(get_settings(), api_url)))
 
 
+@app.command()
+def openapi(
+    write: Annotated[
+        bool, typer.Option("--write", help="write docs/openapi.json instead of printing")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 when docs/openapi.json is out of date")
+    ] = False,
+) -> None:
+    """The API's OpenAPI document: print it, or bring docs/openapi.json up to date."""
+    from api import openapi_document as document
+
+    if check:
+        current = document.render(document.build_document()) == document.committed()
+        typer.echo("docs/openapi.json is up to date" if current else "docs/openapi.json differs")
+        raise typer.Exit(0 if current else 1)
+    if write:
+        changed = document.write()
+        typer.echo(f"{document.DOCUMENT_PATH} {'written' if changed else 'already up to date'}")
+        return
+    typer.echo(document.render(document.build_document()), nl=False)
+
+
 def main() -> NoReturn:
     """`mph`: run the command, then end the process through `hub.exit.exit_process`, so a command
     that used a Temporal client is not aborted by the SDK's threads during finalisation."""

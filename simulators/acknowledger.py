@@ -106,7 +106,7 @@ async def poll_hub(provider: SimProvider, http: httpx.AsyncClient) -> None:
     if response.status_code != 200:
         provider.count("polls_failed")
         return
-    for item in response.json().get("credit_requests", []):
+    for item in response.json().get("items", []):
         if await before_call(provider, _fault_body) is not None:
             continue  # a hiccup on the provider's side: the request stays pending
         canonical = json.dumps(

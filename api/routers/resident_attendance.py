@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 
 from api.deps import Context, CurrentResident
-from api.schemas import Strict
+from api.schemas.resident import AttendanceBody, AttendanceReport
 from api.views import grant_brief
 from services import attendance
 
 router = APIRouter(prefix="/v1/me", tags=["resident"])
 
 
-class AttendanceBody(Strict):
-    qr_payload: str = Field(min_length=1, max_length=512)
-
-
-@router.post("/attendance-reports", status_code=201)
+@router.post("/attendance-reports", status_code=201, response_model=AttendanceReport)
 async def report_attendance(
     body: AttendanceBody, resident: CurrentResident, ctx: Context
 ) -> dict[str, Any]:

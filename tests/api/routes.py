@@ -32,6 +32,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/me"): Rule(RESIDENT),
     ("GET", "/v1/measures"): Rule(RESIDENT),
     ("GET", "/v1/measures/{measure_id}"): Rule(RESIDENT),
+    ("GET", "/v1/me/payment-services"): Rule(RESIDENT),
     ("POST", "/v1/me/payment-services"): Rule(RESIDENT),
     ("POST", "/v1/measures/{measure_id}/applications"): Rule(RESIDENT),
     ("GET", "/v1/me/points"): Rule(RESIDENT),

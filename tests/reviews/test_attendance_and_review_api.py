@@ -85,7 +85,7 @@ async def test_event_reports_on_time_and_late_with_staff_approval(hub: Hub) -> N
         headers=setup.staff,
     )
     assert queue.status_code == 200, queue.text
-    [review] = queue.json()["reviews"]
+    [review] = queue.json()["items"]
     assert review["kind"] == "late_report"
     assert review["event"]["title"] == "防災訓練"
     assert review["late_by_s"] > 20 * 3600  # a day after the event, minus the grace period
@@ -141,7 +141,7 @@ async def test_review_required_applications_wait_for_staff(hub: Hub) -> None:
         f"/v1/municipalities/{setup.municipality_code}/reviews?measure_id={setup.measure_id}",
         headers=setup.staff,
     )
-    first, second = queue.json()["reviews"]
+    first, second = queue.json()["items"]
     assert {first["kind"], second["kind"]} == {"application"}
     base = f"/v1/municipalities/{setup.municipality_code}/reviews"
 
