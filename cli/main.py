@@ -11,6 +11,7 @@ import typer
 from bench.commands import app as bench_app
 from cli.audit import app as audit_app
 from cli.card import app as card_app
+from cli.provider_check import provider_check
 from cli.targets import app as targets_app
 from hub.settings import get_settings
 
@@ -19,6 +20,7 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(card_app, name="card")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
+app.command("provider-check")(provider_check)
 
 
 @app.command()
