@@ -281,12 +281,13 @@ async def rate_limit_case(run: Run) -> None:
     )
 
 
-async def webhook_cases(run: Run, rejected: Answer) -> None:
+async def webhook_cases(run: Run, rejected: Answer | None) -> None:
     o = run.options
     names = ("webhooks.signature", "webhooks.event_types", "webhooks.credit_completed")
-    if o.ack_mode != "webhook":
+    if o.ack_mode != "webhook" or rejected is None:
+        style = "batch_file" if o.adapter == "batch_file" else o.ack_mode
         for name in (*names, "webhooks.credit_rejected"):
-            run.report.add(name, Outcome.SKIP, f"{o.ack_mode} providers send no credit webhooks")
+            run.report.add(name, Outcome.SKIP, f"{style} providers send no credit webhooks")
         return
     if run.receiver is None:
         for name in (*names, "webhooks.credit_rejected"):

@@ -5,6 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Every case of the kit, in report order; docs/providers.md explains each.
+CASES = (
+    "signature.valid",
+    "signature.tampered",
+    "signature.stale",
+    "signature.wrong_secret",
+    "signature.missing",
+    "signature.rotated",
+    "accounts.active",
+    "accounts.wrong_security_code",
+    "accounts.closed",
+    "accounts.unknown",
+    "credits.credited",
+    "credits.accepted",
+    "credits.rejected",
+    "idempotency.same_body",
+    "idempotency.other_body",
+    "status.pending",
+    "status.credited",
+    "status.rejected",
+    "status.not_found",
+    "webhooks.signature",
+    "webhooks.event_types",
+    "webhooks.credit_completed",
+    "webhooks.credit_rejected",
+    "batch.result_file",
+    "batch.manifest",
+    "batch.result_rows",
+    "rate_limit.retry_after",
+)
+
 
 class Outcome(StrEnum):
     PASS = "pass"

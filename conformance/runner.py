@@ -50,6 +50,7 @@ async def run_checks(options: CheckOptions) -> Report:
                     report.add(name, Outcome.SKIP, "batch_file: one result per receipt, below")
                 await batch_cases(run)
                 await status_cases(run, credited="batch-1", rejected="batch-closed")
+                await webhook_cases(run, None)
             else:
                 _, rejected = await credit_cases(run)
                 await status_cases(run)

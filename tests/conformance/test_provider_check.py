@@ -17,7 +17,7 @@ import pytest
 
 from adapters.signing import new_secret
 from conformance.options import CheckOptions
-from conformance.report import Outcome, Report
+from conformance.report import CASES, Outcome, Report
 from conformance.runner import run_checks
 from simulators.faults import PROTOCOL_FAULTS
 from simulators.providers import create_sim_app
@@ -89,6 +89,7 @@ def outcomes(report: Report) -> dict[str, Outcome]:
 async def test_the_simulator_passes_every_case(simulator: Simulator, mode: str) -> None:
     report = await run_checks(await simulator.provider(mode))
     assert report.ok, report.render()
+    assert sorted(outcomes(report)) == sorted(CASES), "every case is reported, once"
     passed = {name for name, outcome in outcomes(report).items() if outcome == Outcome.PASS}
     assert {
         "signature.valid",
