@@ -23,8 +23,11 @@ def provider_check(
     webhook_secret: Annotated[
         list[str] | None, typer.Option(help="verifies the provider's webhooks (one or two)")
     ] = None,
-    webhook_listen: Annotated[
-        str, typer.Option(help="host:port where the kit receives the provider's webhooks")
+    listen: Annotated[
+        str,
+        typer.Option(
+            help="host:port where the kit listens: webhooks, and the hub's pull API for pull"
+        ),
     ] = "127.0.0.1:8299",
     account: Annotated[str, typer.Option(help="an active test account")] = "conformance-active-1",
     security_code: Annotated[str, typer.Option(help="its security code")] = "1234",
@@ -57,7 +60,7 @@ def provider_check(
         ack_mode=ack_mode,
         adapter=adapter,
         webhook_secrets=tuple(webhook_secret or ()),
-        webhook_listen=webhook_listen,
+        listen=listen,
         account_id=account,
         security_code=security_code,
         wrong_security_code=wrong_security_code,

@@ -133,11 +133,11 @@ async def credit_cases(run: Run) -> tuple[Answer, Answer]:
     good_id = run.receipt("credit")
     good_body = run.credit_body(good_id, o.account_id)
     first = await run.credit(good_id, good_body)
-    if run.asynchronous:
+    if o.ack_mode == "webhook":
         problems = []
         if first.status != 202 or first.field("status") != "accepted":
             problems.append(f"answered {first.shown()}; expected 202 {{status: accepted}}")
-        run.report.add("credits.credited", Outcome.SKIP, f"{o.ack_mode} providers answer 202")
+        run.report.add("credits.credited", Outcome.SKIP, "webhook providers answer 202")
         run.report.check("credits.accepted", problems)
     else:
         problems = []
@@ -209,6 +209,9 @@ async def status_cases(run: Run, credited: str = "credit", rejected: str = "reje
     good_id, bad_id = run.receipt(credited), run.receipt(rejected)
     if o.adapter == "batch_file":
         run.report.add("status.pending", Outcome.SKIP, "batch results are read after the file")
+        answer = await _status(run, good_id)
+    elif o.ack_mode == "pull":
+        run.report.add("status.pending", Outcome.SKIP, "pull: acknowledged before it is asked")
         answer = await _status(run, good_id)
     elif run.asynchronous:
         early = await _status(run, good_id)
@@ -334,3 +337,55 @@ async def webhook_cases(run: Run, rejected: Answer | None) -> None:
             "webhooks.credit_rejected",
             [] if found else [f"no credit.rejected for {run.receipt('rejected')}"],
         )
+
+
+async def pull_cases(run: Run) -> None:
+    """Pull providers take credit requests from the hub's list and acknowledge them there; the
+    kit's receiver plays the hub. A request is listed again as if its acknowledgement had been
+    lost: the provider must answer it the same way, without crediting twice."""
+    o, receiver = run.options, run.receiver
+    assert receiver is not None
+    good_id, bad_id = run.receipt("credit"), run.receipt("rejected")
+    for receipt_id, account in ((good_id, o.account_id), (bad_id, o.closed_account_id)):
+        receiver.pending.append(
+            {**run.credit_body(receipt_id, account), "requested_at": datetime.now(UTC).isoformat()}
+        )
+    await receiver.wait_for_acks({good_id, bad_id}, o.timeout_s)
+    run.report.add("credits.accepted", Outcome.SKIP, "pull providers answer through the hub's API")
+    good, bad = receiver.acks.get(good_id), receiver.acks.get(bad_id)
+    problems = list(receiver.ack_problems)
+    if good is None:
+        problems.append(f"{good_id} was listed but not acknowledged within {o.timeout_s:.0f} s")
+    elif good.get("status") != "credited":
+        problems.append(f"{good_id} (an active account) was acknowledged {good}")
+    else:
+        reference = good.get("provider_reference")
+        if not isinstance(reference, str) or not 0 < len(reference) <= REFERENCE_MAX:
+            problems.append(
+                f"provider_reference must be a string of 1 to {REFERENCE_MAX} characters"
+            )
+        run.credited_reference = reference if isinstance(reference, str) else None
+    run.report.check("credits.credited", problems)
+    if bad is None:
+        run.report.add("credits.rejected", Outcome.FAIL, f"{bad_id} was never acknowledged")
+    else:
+        wrong = bad.get("status") != "rejected" or not isinstance(bad.get("reason"), str)
+        run.report.check(
+            "credits.rejected",
+            [f"the closed account's request was acknowledged {bad}"] if wrong else [],
+        )
+    if good is not None:
+        del receiver.acks[good_id]  # as if the hub never heard it: listed again
+        await receiver.wait_for_acks({good_id}, o.timeout_s)
+        again = receiver.acks.get(good_id)
+        run.report.check(
+            "idempotency.same_body",
+            []
+            if again == good
+            else [
+                f"listed again, {good_id} was acknowledged {again}, first {good}: credited twice?"
+            ],
+        )
+    else:
+        run.report.add("idempotency.same_body", Outcome.FAIL, "nothing acknowledged to repeat")
+    run.report.add("idempotency.other_body", Outcome.SKIP, "the hub lists each request one way")

@@ -14,7 +14,8 @@ class CheckOptions:
     ack_mode: str = "sync"  # sync | webhook | pull: how the provider answers POST /credits
     adapter: str = "hub_rest"  # hub_rest | batch_file
     webhook_secrets: tuple[str, ...] = ()  # verify the provider's webhooks (one or two)
-    webhook_listen: str = "127.0.0.1:8299"  # where the kit receives them
+    # where the kit listens: the provider's webhooks, and the hub's provider API for pull
+    listen: str = "127.0.0.1:8299"
     account_id: str = "conformance-active-1"  # an active test account at the provider
     security_code: str = "1234"  # its security code
     wrong_security_code: str = "0000"  # a code the provider must refuse for it

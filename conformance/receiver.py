@@ -1,7 +1,12 @@
-"""The kit's webhook receiver: the provider sends its webhooks here as it would to the hub
-(`POST …/webhooks`, any path), and each one is judged as the hub judges it (SPEC §5): Standard
-Webhooks signature with one of the provider's webhook secrets, timestamp within five minutes,
-a known event type with the data that type carries."""
+"""The kit's stand-in for the hub's provider API, served while it runs.
+
+Webhooks: the provider sends them here as it would to the hub (`POST …/webhooks`, any path),
+and each one is judged as the hub judges it (SPEC §5): Standard Webhooks signature with one of
+the provider's webhook secrets, timestamp within five minutes, a known event type with the data
+that type carries. Pull: `GET /v1/providers/{id}/credit-requests` lists the kit's pending
+credit requests and `POST …/{receipt_id}/ack` records the provider's answers, as the hub's
+provider API does (`{items, next_cursor}`; the same answer again is a `duplicate`, another is
+409 `ack_conflict`)."""
 
 from __future__ import annotations
 
@@ -40,6 +45,9 @@ class WebhookReceiver:
     secrets: Sequence[str]
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # pull: requests to list
+    acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # pull: first answer each
+    ack_problems: list[str] = field(default_factory=list)
 
     def judge(self, body: bytes, headers: dict[str, str]) -> Received:
         message_id = headers.get("webhook-id", "")
@@ -68,6 +76,33 @@ class WebhookReceiver:
     def app(self) -> FastAPI:
         app = FastAPI(title="provider-check webhook receiver")
 
+        @app.get("/v1/providers/{provider_id}/credit-requests")
+        async def credit_requests(provider_id: str) -> dict[str, Any]:
+            waiting = [r for r in self.pending if r["receipt_id"] not in self.acks]
+            return {"items": waiting, "next_cursor": None}
+
+        @app.post("/v1/providers/{provider_id}/credit-requests/{receipt_id}/ack")
+        async def acknowledge(provider_id: str, receipt_id: str, request: Request) -> JSONResponse:
+            try:
+                answer = json.loads(await request.body())
+            except ValueError:
+                answer = None
+            problem = _ack_problem(answer)
+            if receipt_id not in {r["receipt_id"] for r in self.pending}:
+                problem = f"an acknowledgement for {receipt_id}, which was never listed"
+            if problem:
+                self.ack_problems.append(problem)
+                return JSONResponse({"code": "validation_error", "detail": problem}, 422)
+            first = self.acks.setdefault(receipt_id, answer)
+            self.arrived.set()
+            if first != answer:
+                self.ack_problems.append(f"{receipt_id} acknowledged twice, differently")
+                return JSONResponse({"code": "ack_conflict"}, status_code=409)
+            result = "recorded" if first is answer else "duplicate"
+            return JSONResponse(
+                {"receipt_id": receipt_id, "status": answer["status"], "result": result}
+            )
+
         @app.post("/{path:path}")
         async def receive(path: str, request: Request) -> JSONResponse:
             body = await request.body()
@@ -81,6 +116,15 @@ class WebhookReceiver:
 
         return app
 
+    async def wait_for_acks(self, receipt_ids: set[str], timeout_s: float) -> None:
+        """Until every one of `receipt_ids` is acknowledged, or `timeout_s` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not receipt_ids <= self.acks.keys() and loop.time() < deadline:
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), timeout=0.5)
+
     async def wait_for(self, receipt_id: str, timeout_s: float) -> list[Received]:
         """Webhooks about `receipt_id`, waiting up to `timeout_s` for the first."""
         loop = asyncio.get_running_loop()
@@ -93,6 +137,18 @@ class WebhookReceiver:
             self.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout=min(left, 0.5))
+
+
+def _ack_problem(answer: Any) -> str | None:
+    """What is wrong with an acknowledgement body (SPEC §5), or None."""
+    if not isinstance(answer, dict):
+        return "an acknowledgement that is not a JSON object"
+    if answer.get("status") not in ("credited", "rejected"):
+        return f"an acknowledgement with status {answer.get('status')!r}"
+    unknown = set(answer) - {"status", "reason", "provider_reference"}
+    if unknown:
+        return f"an acknowledgement with fields the hub refuses: {sorted(unknown)}"
+    return None
 
 
 @contextlib.asynccontextmanager

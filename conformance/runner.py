@@ -14,6 +14,7 @@ from conformance.cases import (
     Run,
     account_cases,
     credit_cases,
+    pull_cases,
     rate_limit_case,
     signature_cases,
     status_cases,
@@ -24,17 +25,19 @@ from conformance.options import CheckOptions
 from conformance.receiver import WebhookReceiver, serving
 from conformance.report import Outcome, Report
 
-WEBHOOK_MODES = ("webhook",)
+SERVED_MODES = ("webhook", "pull")  # the provider calls the kit: webhooks, the pull API
 
 
 async def run_checks(options: CheckOptions) -> Report:
     if not options.run_id:
         options = replace(options, run_id=secrets.token_hex(4))
     report = Report(target=f"{options.base_url} ({options.adapter}, {options.ack_mode})")
-    receiver = WebhookReceiver(options.webhook_secrets) if options.webhook_secrets else None
+    receiver = None
+    if options.webhook_secrets or options.ack_mode == "pull":
+        receiver = WebhookReceiver(options.webhook_secrets)
     async with contextlib.AsyncExitStack() as stack:
-        if receiver is not None and options.ack_mode in WEBHOOK_MODES:
-            await stack.enter_async_context(serving(receiver, options.webhook_listen))
+        if receiver is not None and options.ack_mode in SERVED_MODES:
+            await stack.enter_async_context(serving(receiver, options.listen))
         http = await stack.enter_async_context(
             httpx.AsyncClient(base_url=options.base_url.rstrip("/"), timeout=15)
         )
@@ -51,6 +54,11 @@ async def run_checks(options: CheckOptions) -> Report:
                 await batch_cases(run)
                 await status_cases(run, credited="batch-1", rejected="batch-closed")
                 await webhook_cases(run, None)
+            elif options.ack_mode == "pull":
+                await pull_cases(run)
+                await status_cases(run)
+                await webhook_cases(run, None)
+                await batch_cases(run)
             else:
                 _, rejected = await credit_cases(run)
                 await status_cases(run)

@@ -23,7 +23,7 @@ from simulators.faults import PROTOCOL_FAULTS
 from simulators.providers import create_sim_app
 from tests.support.servers import free_port, serve
 
-STYLES = {"sync": "sync", "webhook": "webhook", "batch": "batch"}
+STYLES = ("sync", "webhook", "pull", "batch")
 FAULT_STYLE = {  # the style in which a fault can show
     "webhook_wrong_secret": "webhook",
     "webhook_unknown_event": "webhook",
@@ -50,6 +50,8 @@ class Simulator:
             "webhook_secret": new_secret(),
             "mode": mode,
             "hub_webhook_url": f"http://127.0.0.1:{port}/v1/providers/{provider_id}/webhooks",
+            "hub_api_url": f"http://127.0.0.1:{port}",  # pull: the kit plays the hub's API
+            "hub_api_key": "hubk_conformance",
             "burst_every": 15,  # a real provider's rate limit, seen by the kit's burst
             "burst_length": 2,
             "retry_after_s": 1,
@@ -67,7 +69,7 @@ class Simulator:
             ack_mode="sync" if mode == "batch" else mode,
             adapter="batch_file" if mode == "batch" else "hub_rest",
             webhook_secrets=(config["webhook_secret"],),
-            webhook_listen=f"127.0.0.1:{port}",
+            listen=f"127.0.0.1:{port}",
             outbox_dir=folder / "outbox",
             inbox_dir=folder / "inbox",
             burst=30,
@@ -85,7 +87,7 @@ def outcomes(report: Report) -> dict[str, Outcome]:
     return {r.name: r.outcome for r in report.results}
 
 
-@pytest.mark.parametrize("mode", list(STYLES))
+@pytest.mark.parametrize("mode", STYLES)
 async def test_the_simulator_passes_every_case(simulator: Simulator, mode: str) -> None:
     report = await run_checks(await simulator.provider(mode))
     assert report.ok, report.render()
@@ -103,6 +105,8 @@ async def test_the_simulator_passes_every_case(simulator: Simulator, mode: str) 
         assert {"credits.credited", "idempotency.same_body", "idempotency.other_body"} <= passed
     if mode == "webhook":
         assert {"credits.accepted", "webhooks.signature", "webhooks.credit_completed"} <= passed
+    if mode == "pull":
+        assert {"credits.credited", "credits.rejected", "idempotency.same_body"} <= passed
     if mode == "batch":
         assert {"batch.result_file", "batch.manifest", "batch.result_rows"} <= passed
 
@@ -114,6 +118,17 @@ async def test_each_broken_rule_fails_its_case(simulator: Simulator, fault: str)
     failed = {r.name for r in report.failed}
     assert set(cases) <= failed, report.render()
     assert not report.ok
+
+
+async def test_a_pull_provider_that_credits_a_relisted_request_again_fails(
+    simulator: Simulator,
+) -> None:
+    report = await run_checks(await simulator.provider("pull", "idempotency_reapplies"))
+    failed = {r.name for r in report.failed}
+    assert "idempotency.same_body" in failed, report.render()
+    assert failed <= {"idempotency.same_body", "status.credited"}, (
+        "the new reference shows there too"
+    )
 
 
 async def test_a_provider_that_cannot_be_reached_fails(simulator: Simulator) -> None:
@@ -147,8 +162,8 @@ def arguments(options: CheckOptions) -> list[str]:
         options.next_signing_secret,
         "--ack-mode",
         options.ack_mode,
-        "--webhook-listen",
-        options.webhook_listen,
+        "--listen",
+        options.listen,
         "--burst",
         str(options.burst),
         "--timeout",
