@@ -9,16 +9,15 @@ from dataclasses import replace
 
 import httpx
 
+from conformance.acknowledgements import pull_cases, webhook_cases
 from conformance.batch import batch_cases
 from conformance.cases import (
     Run,
     account_cases,
     credit_cases,
-    pull_cases,
     rate_limit_case,
     signature_cases,
     status_cases,
-    webhook_cases,
 )
 from conformance.client import ProtocolClient
 from conformance.options import CheckOptions
