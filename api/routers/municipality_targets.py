@@ -54,7 +54,8 @@ async def _csv_body(request: Request) -> bytes:
                     "example": "mykey_id\r\n7K3M9Q2X\r\nA1B2C3D4\r\n",
                 }
             },
-        }
+        },
+        "x-raw-body": True,  # a file, checked row by row, not a JSON body
     },
 )
 async def upload_targets(

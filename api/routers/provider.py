@@ -77,7 +77,11 @@ SIGNATURE_HEADERS = [
 @router.post(
     "/{provider_id}/webhooks",
     response_model=schema.WebhookReceipt,
-    openapi_extra={"requestBody": WEBHOOK_BODY, "parameters": SIGNATURE_HEADERS},
+    openapi_extra={
+        "requestBody": WEBHOOK_BODY,
+        "parameters": SIGNATURE_HEADERS,
+        "x-raw-body": True,  # verified as signed bytes before it is read as JSON
+    },
 )
 async def receive_webhook(provider_id: str, request: Request, ctx: Context) -> dict[str, Any]:
     """Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature` over the raw

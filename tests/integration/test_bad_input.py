@@ -22,7 +22,10 @@ async def routes(hub: Hub) -> list[tuple[str, str, bool]]:
     found = []
     for path, methods in schema["paths"].items():
         for method, spec in methods.items():
-            found.append((method.upper(), path, "requestBody" in spec))
+            # A raw body (a signed webhook, a CSV file) is the route's own to check, not JSON
+            # parsed against a schema first.
+            json_body = "requestBody" in spec and not spec.get("x-raw-body")
+            found.append((method.upper(), path, json_body))
     return found
 
 
