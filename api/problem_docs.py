@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.problem_codes import annotate
+
 PROBLEM_REF = "#/components/schemas/Problem"
 
 
@@ -98,6 +100,7 @@ def install_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema()
+            annotate(document)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -146,3 +146,15 @@ def test_every_list_answers_get_where_post_creates(document: dict[str, Any]) -> 
         )
     ]
     assert lonely == []
+
+
+def test_each_routes_own_problem_codes_are_named(document: dict[str, Any]) -> None:
+    from api.problem_codes import ROUTE_CODES
+    from tests.contract.test_guides import raised_codes
+
+    ids = {op["operationId"] for _, _, op in operations(document)}
+    assert sorted(ROUTE_CODES.keys() - ids) == [], "codes for routes that do not exist"
+    named = {code for codes in ROUTE_CODES.values() for names in codes.values() for code in names}
+    assert sorted(named - raised_codes()) == [], "codes the hub never raises"
+    apply = next(op for _, _, op in operations(document) if op["operationId"] == "apply")
+    assert "already_applied" in apply["responses"]["409"]["x-problem-codes"]
