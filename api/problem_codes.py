@@ -41,6 +41,8 @@ ROUTE_CODES: dict[str, Codes] = {
     "list_published_measures": PAGED,
     "list_my_payment_services": PAGED,
     "my_receipts": PAGED,
+    "my_applications_to_measure": PAGED,
+    "my_attendance_reports": PAGED,
     "register_my_payment_service": {
         **CARD,
         409: ("account_already_registered",),

@@ -18,7 +18,7 @@ from domain.errors import RuleViolation
 from domain.points import GrantState
 from services import applications, identity, receipts, registrations
 from storage.catalog import offers_by_measure, published_measures
-from storage.models import Grant, PaymentServiceRegistration, Receipt
+from storage.models import Application, Grant, PaymentServiceRegistration, Receipt
 from storage.models import Measure as MeasureRow
 
 router = APIRouter(prefix="/v1", tags=["resident"])
@@ -163,6 +163,37 @@ async def apply(
             {"grant_id": g.grant_id, "points": g.points, "state": g.state} for g in decision.grants
         ],
         "receipt_deadline": iso(decision.receipt_deadline),
+    }
+
+
+@router.get("/measures/{measure_id}/applications", response_model=schema.ApplicationPage)
+async def my_applications_to_measure(
+    measure_id: str, resident: ReadingResident, session: SessionDep, page: Paging
+) -> dict[str, Any]:
+    """The resident's own application to the measure, if any: another resident's is never
+    shown, so the page has one item at most."""
+    rows = await session.execute(
+        select(Application)
+        .where(Application.measure_id == measure_id, Application.mykey_id == resident.mykey_id)
+        .order_by(Application.created_at, Application.id)
+        .limit(page.fetch)
+        .offset(page.offset)
+    )
+    items, next_cursor = page.page(list(rows.scalars()))
+    return {
+        "items": [
+            {
+                "application_id": a.id,
+                "measure_id": a.measure_id,
+                "state": a.state,
+                "points_granted": a.points_granted,
+                "fixed_registration_id": a.fixed_registration_id,
+                "created_at": iso(a.created_at),
+                "decided_at": iso(a.decided_at),
+            }
+            for a in items
+        ],
+        "next_cursor": next_cursor,
     }
 
 

@@ -151,6 +151,32 @@ class ApplicationDecision(Body):
     receipt_deadline: Timestamp | None
 
 
+class Application(Body):
+    """The resident's application to a measure (one at most; it cannot be cancelled)."""
+
+    model_config = example(
+        application_id="app_7Q2…",
+        measure_id="msr_01J9ZK…",
+        state="granted",
+        points_granted=1000,
+        fixed_registration_id="reg_01J9ZM…",
+        created_at="2026-11-27T03:02:00+00:00",
+        decided_at="2026-11-27T03:02:00+00:00",
+    )
+
+    application_id: str
+    measure_id: str
+    state: ApplicationStatus
+    points_granted: int
+    fixed_registration_id: str | None = Field(description="the destination fixed at application")
+    created_at: Timestamp
+    decided_at: Timestamp | None
+
+
+class ApplicationPage(Page[Application]):
+    """The resident's own application to the measure: none or one."""
+
+
 class Points(Body):
     """Every grant of the resident, and points per grant state (every state listed)."""
 
@@ -236,6 +262,34 @@ class AttendanceBody(Strict):
     )
 
     qr_payload: str = Field(min_length=1, max_length=512)
+
+
+class ReportedAttendance(Body):
+    """One of the resident's attendance reports; a late one waits for review."""
+
+    model_config = example(
+        report_id="rpt_01J9ZQ…",
+        event_id="evt_01J9ZP…",
+        measure_id="msr_01J9ZK…",
+        status="pending_review",
+        timing="late",
+        reported_at="2026-12-08T01:00:00+00:00",
+        grant_id=None,
+        review_id="rev_01J9ZR…",
+    )
+
+    report_id: str
+    event_id: str
+    measure_id: str
+    status: ReportStatus
+    timing: str = Field(description="on_time | late")
+    reported_at: Timestamp
+    grant_id: str | None
+    review_id: str | None
+
+
+class ReportedAttendancePage(Page[ReportedAttendance]):
+    """The resident's attendance reports, newest first."""
 
 
 class AttendanceReport(Body):

@@ -203,6 +203,15 @@ async def test_a_generated_client_runs_the_resident_lifecycle(
     )
     assert decision.status == models.ApplicationStatus.GRANTED
     [grant] = decision.grants
+    mine_to_measure = parsed(
+        await api.call("resident.my_applications_to_measure").asyncio_detailed(
+            measure.measure_id, client=resident
+        ),
+        200,
+    )
+    [application] = mine_to_measure.items
+    assert application.application_id == decision.application_id
+    assert application.fixed_registration_id == registration.registration_id
     again = await api.call("resident.apply").asyncio_detailed(
         measure.measure_id, client=resident, body=models.ApplicationBody()
     )
