@@ -171,7 +171,10 @@ async def my_applications_to_measure(
     measure_id: str, resident: ReadingResident, session: SessionDep, page: Paging
 ) -> dict[str, Any]:
     """The resident's own application to the measure, if any: another resident's is never
-    shown, so the page has one item at most."""
+    shown, so the page has one item at most. An unknown or draft measure is 404."""
+    measure = await session.get(MeasureRow, measure_id)
+    if measure is None or measure.state == "draft":
+        raise RuleViolation("not_found", "no such measure", status=404)
     rows = await session.execute(
         select(Application)
         .where(Application.measure_id == measure_id, Application.mykey_id == resident.mykey_id)
