@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck unit clean
+.PHONY: run test install lint typecheck unit clean openapi
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
+
+## Regenerate docs/openapi.json from the app (the contract test fails while they differ).
+openapi: $(STAMP)
+	$(VENV)/bin/mph openapi --write
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

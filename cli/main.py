@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from bench.commands import app as bench_app
 from cli.audit import app as audit_app
 from cli.card import app as card_app
+from cli.provider_check import provider_check
 from cli.settlement import app as settlement_app
 from cli.targets import app as targets_app
 from cli.tls import app as tls_app
@@ -24,6 +25,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(tls_app, name="tls")
+app.command("provider-check")(provider_check)
 
 
 @app.command()
@@ -115,6 +117,29 @@ def configuration_refused(refused: ValidationError) -> str:
         prefix = f"HUB_{where.upper()}: " if where else ""
         lines.extend(f"  - {prefix}{problem}" for problem in message.split("; "))
     return "\n".join(lines)
+
+
+@app.command()
+def openapi(
+    write: Annotated[
+        bool, typer.Option("--write", help="write docs/openapi.json instead of printing")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 when docs/openapi.json is out of date")
+    ] = False,
+) -> None:
+    """The API's OpenAPI document: print it, or bring docs/openapi.json up to date."""
+    from api import openapi_document as document
+
+    if check:
+        current = document.render(document.build_document()) == document.committed()
+        typer.echo("docs/openapi.json is up to date" if current else "docs/openapi.json differs")
+        raise typer.Exit(0 if current else 1)
+    if write:
+        changed = document.write()
+        typer.echo(f"{document.DOCUMENT_PATH} {'written' if changed else 'already up to date'}")
+        return
+    typer.echo(document.render(document.build_document()), nl=False)
 
 
 def main() -> NoReturn:

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from api.routers.municipality import MeasureBody
-from api.routers.municipality_events import EventBody
+from api.routers.municipality import draft_of
+from api.schemas.municipality import EventBody, MeasureBody
 from services.measures import MeasureDraft
 
 from .i18n import JST, from_jst_input, jst_input
@@ -156,7 +156,7 @@ def measure_draft(form: MeasureForm) -> MeasureDraft | None:
         return str(loc[0]) if loc else "form"
 
     body, form.errors = _validated(MeasureBody, data, name_of)
-    return None if body is None else body.draft()
+    return None if body is None else draft_of(body)
 
 
 def event_body(form: FormData) -> tuple[dict[str, str], EventBody | None, dict[str, FieldError]]:

@@ -169,6 +169,12 @@ async def revoke_api_key(ctx: HubContext, key_id: str) -> ApiKey:
     return row
 
 
-async def list_rows(ctx: HubContext, model: type, *order: Any) -> list[Any]:
+async def list_rows(
+    ctx: HubContext, model: type, *order: Any, limit: int | None = None, offset: int = 0
+) -> list[Any]:
+    """Rows of `model` in `order`; with `limit`, only that many from `offset`."""
+    query: Any = select(model).order_by(*order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     async with ctx.sessions() as session:
-        return list((await session.execute(select(model).order_by(*order))).scalars())
+        return list((await session.execute(query)).scalars())

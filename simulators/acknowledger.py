@@ -22,16 +22,18 @@ import httpx
 from adapters.providers.batch_files import (
     MANIFEST_SUFFIX,
     BatchFileError,
+    Manifest,
     RequestRow,
     ResultRow,
     check_against_manifest,
     parse_requests,
     read_manifest,
     render_results,
+    write_atomically,
     write_file_pair,
 )
 from adapters.signing import sign_headers
-from simulators.faults import before_call
+from simulators.faults import WRONG_WEBHOOK_SECRET, before_call
 from simulators.providers import Delivery, SimProvider
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,12 @@ PULL_PAGE = 200
 
 async def _deliver(provider: SimProvider, http: httpx.AsyncClient, delivery: Delivery) -> None:
     config = provider.config
+    secret = config.webhook_secret
+    if provider.broken("webhook_wrong_secret"):
+        secret = WRONG_WEBHOOK_SECRET  # the fault: signed with a secret the hub never got
     headers = {
         "content-type": "application/json",
-        **sign_headers(config.webhook_secret, delivery.body, message_id=delivery.message_id),
+        **sign_headers(secret, delivery.body, message_id=delivery.message_id),
     }
     try:
         response = await http.post(config.hub_webhook_url, content=delivery.body, headers=headers)
@@ -106,7 +111,7 @@ async def poll_hub(provider: SimProvider, http: httpx.AsyncClient) -> None:
     if response.status_code != 200:
         provider.count("polls_failed")
         return
-    for item in response.json().get("credit_requests", []):
+    for item in response.json().get("items", []):
         if await before_call(provider, _fault_body) is not None:
             continue  # a hiccup on the provider's side: the request stays pending
         canonical = json.dumps(
@@ -184,16 +189,23 @@ async def answer_request_files(provider: SimProvider) -> None:
         )
         stem = "results-" + manifest_path.name[len("credits-") : -len(MANIFEST_SUFFIX)]
         inbox.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(
-            write_file_pair,
-            inbox,
-            stem,
-            render_results(results),
-            records=len(results),
-            points=credited,
-        )
+        await asyncio.to_thread(write_results, provider, inbox, stem, results, credited)
         await asyncio.to_thread(_set_aside, manifest_path, "taken", data_name)
         provider.count("request_files_answered")
+
+
+def write_results(
+    provider: SimProvider, inbox: Path, stem: str, results: list[ResultRow], credited: int
+) -> None:
+    data = render_results(results)
+    if provider.broken("batch_result_header_wrong"):  # the fault: its own column names
+        data = data.replace(
+            b"receipt_id,status,reason,provider_reference", b"receipt,result,note,ref", 1
+        )
+    manifest = write_file_pair(inbox, stem, data, records=len(results), points=credited)
+    if provider.broken("batch_manifest_wrong_sha256"):  # the fault: the digest of another file
+        wrong = Manifest(manifest.file_name, manifest.record_count, manifest.total_points, "0" * 64)
+        write_atomically(inbox / f"{stem}{MANIFEST_SUFFIX}", wrong.to_json())
 
 
 async def _guarded(provider_id: str, work: Any) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from standardwebhooks.webhooks import Webhook
 
 from adapters.signing import WebhookVerificationError, verify_signed
 from simulators.faults import after_apply, before_call
@@ -36,12 +39,44 @@ def credit_response(provider: SimProvider, entry: Credit, *, first: bool) -> JSO
                 queue_webhook(provider, "credit.rejected", data)
         return JSONResponse({"status": "accepted"}, status_code=202)
     if entry.status == "rejected":
+        if provider.broken("rejected_as_error"):
+            return JSONResponse({"error": "account closed"}, status_code=400)
         return JSONResponse({"status": "rejected", "reason": entry.reason}, status_code=422)
     if mode == "sync":
-        return JSONResponse(
-            {"status": "credited", "provider_reference": entry.provider_reference}, status_code=200
-        )
+        answer = {"status": "credited", "provider_reference": entry.provider_reference}
+        if provider.broken("credited_without_reference"):
+            del answer["provider_reference"]
+        return JSONResponse(answer, status_code=200)
     return JSONResponse({"status": "accepted"}, status_code=202)
+
+
+def check_signature(provider: SimProvider, body: bytes, headers: Mapping[str, str]) -> None:
+    """Standard Webhooks verification of the hub's request against this provider's secret (and
+    the next one during a rotation), unless a protocol fault says the provider gets it wrong."""
+    config = provider.config
+    secrets = [config.signing_secret]
+    if config.next_signing_secret and not provider.broken("single_signing_secret"):
+        secrets.append(config.next_signing_secret)
+    if provider.broken("signature_unchecked"):
+        return
+    if provider.broken("signature_optional") and "webhook-signature" not in headers:
+        return
+    if provider.broken("signature_ignores_timestamp"):
+        verify_ignoring_time(secrets, body, headers)
+        return
+    verify_signed(secrets, body, headers)
+
+
+def verify_ignoring_time(secrets: list[str], body: bytes, headers: Mapping[str, str]) -> None:
+    """The HMAC checked, the timestamp's age not: what a provider does that replays get past."""
+    try:
+        message_id, stamp = headers["webhook-id"], int(headers["webhook-timestamp"])
+        sent = headers["webhook-signature"].split()
+    except (KeyError, ValueError) as exc:
+        raise WebhookVerificationError("missing or malformed signature headers") from exc
+    at = datetime.fromtimestamp(stamp, UTC)
+    if not any(Webhook(s).sign(message_id, at, body.decode()) in sent for s in secrets):
+        raise WebhookVerificationError("no matching signature")
 
 
 def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
@@ -55,7 +90,7 @@ def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
             return JSONResponse({"error": "unknown provider"}, status_code=404)
         body = await request.body()
         try:
-            verify_signed([provider.config.signing_secret], body, request.headers)
+            check_signature(provider, body, request.headers)
         except (WebhookVerificationError, ValueError) as exc:
             return JSONResponse({"error": f"bad signature: {exc}"}, status_code=401)
         refused = await before_call(provider, _error)
@@ -70,8 +105,9 @@ def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
         data = json.loads(body or b"{}")
         account_id = str(data.get("account_id", ""))
         status = provider.account_status(account_id)
-        valid = status == "active" and provider.security_code_ok(
-            account_id, str(data.get("security_code", ""))
+        valid = status == "active" and (
+            provider.broken("verify_ignores_security_code")
+            or provider.security_code_ok(account_id, str(data.get("security_code", "")))
         )
         return {"valid": valid, "status": status}
 
@@ -110,8 +146,11 @@ def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
         entry = provider.credits.get(receipt_id)
         if entry is None:
             return {"status": "not_found"}
+        status = entry.status
+        if status == "credited" and provider.broken("status_own_words"):
+            status = "done"
         return {
-            "status": entry.status,
+            "status": status,
             "provider_reference": entry.provider_reference,
             "reason": entry.reason,
         }

@@ -13,6 +13,10 @@ Faults are knobs on each provider's configuration, settable at start (the JSON f
 runtime (`PATCH /p/{provider_id}/admin/faults`): latency, error rate, 429 bursts with
 `Retry-After`, time-outs after applying a credit, closed accounts, and delayed, duplicated and
 reordered acknowledgements. `GET /p/{provider_id}/admin/ledger` shows what was credited.
+
+`protocol_faults` break one rule of the Hub Provider Protocol each, as a provider's own
+implementation might (`simulators/faults.py` lists them): `mph provider-check` must name the
+broken rule.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ MODES = frozenset({"sync", "webhook", "pull", "batch", "paylite"})
 class SimProviderConfig:
     provider_id: str
     signing_secret: str  # verifies the hub's requests
+    next_signing_secret: str = ""  # also accepted while the hub's secret is rotated
     webhook_secret: str = ""  # signs this provider's webhooks to the hub
     mode: str = "sync"  # sync | webhook | pull | batch | paylite
     hub_webhook_url: str = ""
@@ -63,6 +68,7 @@ class SimProviderConfig:
     client_secret: str = ""
     token_ttl_s: int = 300
     seed: int | None = None
+    protocol_faults: list[str] = field(default_factory=list)  # see simulators/faults.py
 
 
 FAULT_KNOBS = frozenset(
@@ -81,6 +87,8 @@ FAULT_KNOBS = frozenset(
         "hub_api_key",
         "poll_interval_ms",
         "token_ttl_s",
+        "hub_webhook_url",
+        "protocol_faults",
     }
 )
 
@@ -128,6 +136,10 @@ class SimProvider:
         if self.config.seed is not None:
             self.rng.seed(self.config.seed)
 
+    def broken(self, fault: str) -> bool:
+        """Whether this provider breaks the protocol rule `fault` (simulators/faults.py)."""
+        return fault in self.config.protocol_faults
+
     def count(self, what: str, n: int = 1) -> None:
         self.stats[what] = self.stats.get(what, 0) + n
 
@@ -152,7 +164,14 @@ class SimProvider:
         existing = self.credits.get(key)
         if existing is not None:
             existing.requests += 1
-            return existing if existing.body_sha256 == digest else None
+            if self.broken("idempotency_reapplies") and existing.status == "credited":
+                existing.applied += 1  # the fault: a retry credits the account again
+                existing.provider_reference = f"{self.config.provider_id}-{secrets.token_hex(6)}"
+                self.balances[account_id] = self.balances.get(account_id, 0) + points
+                return existing
+            if existing.body_sha256 == digest or self.broken("idempotency_ignores_body"):
+                return existing
+            return None
         entry = Credit(
             receipt_id=key,
             account_id=account_id,
@@ -229,6 +248,8 @@ def queue_webhook(provider: SimProvider, event_type: str, data: dict[str, Any]) 
     if not config.hub_webhook_url or not config.webhook_secret:
         return
     now = asyncio.get_running_loop().time()
+    if event_type == "credit.completed" and provider.broken("webhook_unknown_event"):
+        event_type = "credit.succeeded"  # the fault: a name of the provider's own
     body = webhook_body(event_type, data)
     delay = provider.rng.uniform(0, config.ack_delay_ms / 1000) if config.ack_delay_ms else 0.0
     message_id = "msg_" + secrets.token_hex(12)

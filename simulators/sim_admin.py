@@ -27,6 +27,12 @@ def _missing() -> JSONResponse:
 def _knob_value(name: str, value: Any) -> Any:
     """The knob's value in its own type; raises ValueError for anything else."""
     kind = str(_KNOB_TYPES[name])
+    if name == "protocol_faults":
+        from simulators.faults import PROTOCOL_FAULTS
+
+        if not isinstance(value, list) or not set(value) <= PROTOCOL_FAULTS.keys():
+            raise ValueError(f"protocol_faults is a list of {sorted(PROTOCOL_FAULTS)}")
+        return [str(v) for v in value]
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"{name} is true or false")

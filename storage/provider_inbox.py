@@ -166,7 +166,12 @@ async def close_account(
 
 
 async def pending_credit_requests(
-    session: AsyncSession, provider_id: str, *, include_crediting: bool, limit: int
+    session: AsyncSession,
+    provider_id: str,
+    *,
+    include_crediting: bool,
+    limit: int,
+    offset: int = 0,
 ) -> list[Receipt]:
     """Receipts waiting for this provider's answer, oldest first, without an acknowledgement."""
     states = [ReceiptState.ACCEPTED.value]
@@ -182,5 +187,6 @@ async def pending_credit_requests(
         )
         .order_by(Receipt.created_at, Receipt.id)
         .limit(limit)
+        .offset(offset)
     )
     return list(rows.scalars())

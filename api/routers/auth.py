@@ -3,41 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
 
 from api.deps import Context, CurrentResident, bearer_token
 from api.schemas import CardProofBody
+from api.schemas.resident import Challenge, Session
 from services import identity
 
 router = APIRouter(prefix="/v1/auth", tags=["resident"])
 
 
-class ChallengeOut(BaseModel):
-    challenge_id: str
-    nonce: str
-
-
-class SessionOut(BaseModel):
-    token: str
-    expires_at: str
-    mykey_id: str
-    mykey_issued: bool
-
-
-@router.post("/challenges", status_code=201, response_model=ChallengeOut)
-async def create_challenge(ctx: Context) -> ChallengeOut:
+@router.post("/challenges", status_code=201, response_model=Challenge)
+async def create_challenge(ctx: Context) -> Challenge:
     """A random nonce for the card to sign: single use, valid five minutes."""
     challenge_id, nonce = await identity.new_challenge(ctx)
-    return ChallengeOut(challenge_id=challenge_id, nonce=nonce)
+    return Challenge(challenge_id=challenge_id, nonce=nonce)
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut)
-async def create_session(body: CardProofBody, ctx: Context) -> SessionOut:
+@router.post("/sessions", status_code=201, response_model=Session)
+async def create_session(body: CardProofBody, ctx: Context) -> Session:
     """Log in; the first login of a card issues its MyKey ID, a renewed card keeps its own."""
     result = await identity.login(
         ctx, identity.CardProof(body.challenge_id, body.certificate, body.signature)
     )
-    return SessionOut(
+    return Session(
         token=result.token,
         expires_at=result.expires_at.isoformat(),
         mykey_id=result.mykey_id,

@@ -7,25 +7,14 @@ import base64
 import binascii
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
 from api.deps import Context, Operator
+from api.schemas.operator import PayloadJson, Payloads
 from domain.errors import RuleViolation
 from hub.codec import EncryptionCodec, PayloadKeyError, codec_from_spec
 
 router = APIRouter(prefix="/v1/operator/codec", tags=["operator"])
-
-
-class PayloadJson(BaseModel):
-    """A payload in the proto3 JSON form Temporal's codec server protocol uses."""
-
-    metadata: dict[str, str] = Field(default_factory=dict, description="values base64")
-    data: str = Field("", description="base64")
-
-
-class Payloads(BaseModel):
-    payloads: list[PayloadJson] = Field(max_length=1000)
 
 
 def _b64(value: str, what: str) -> bytes:

@@ -5,22 +5,32 @@ Targets, events and statistics live in the `municipality_*` routers beside this 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, Field
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import Context, MunicipalityStaff, require_scope
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.pagination import PageRequest, paging
+from api.schemas.common import Measure, MeasurePage
+from api.schemas.municipality import MeasureBody, MeasurePatch
 from api.views import measure_view
 from domain.measures import MeasureState, ServiceOffer
 from services import measures
 from storage.catalog import offers_by_measure
 from storage.keys import Principal
-from storage.models import Measure
+from storage.models import Measure as MeasureRow
 
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
+Paging = Annotated[PageRequest, Depends(paging(default=50, maximum=200))]
+
+
+def draft_of(body: MeasureBody) -> measures.MeasureDraft:
+    return measures.MeasureDraft(
+        **body.model_dump(exclude={"payment_services"}),
+        payment_services=[
+            ServiceOffer(o.payment_service_id, o.available_from) for o in body.payment_services
+        ],
+    )
 
 
 def staff_of(staff: Principal, code: str) -> None:
@@ -30,94 +40,43 @@ def staff_of(staff: Principal, code: str) -> None:
     require_scope(staff, code, "municipality")
 
 
-class OfferBody(Strict):
-    payment_service_id: str = Field(min_length=1, max_length=64)
-    available_from: AwareDatetime
-
-
-class MeasureBody(Strict):
-    title: FreeText = Field(min_length=1, max_length=200)
-    description: FreeText = Field("", max_length=5000)
-    kind: str = Field(pattern=r"^(application|event)$")
-    points_per_grant: int = Field(ge=1, le=1_000_000)
-    per_person_cap: int = Field(ge=1, le=100_000_000)
-    budget_points: int | None = Field(None, ge=1, le=10**13)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
-    receipt_deadline: AwareDatetime
-    target_list_only: bool = False
-    auto_grant: bool = False
-    review_required: bool = False
-    late_report_days: int = Field(0, ge=0, le=365)
-    payment_services: list[OfferBody] = Field(min_length=1, max_length=50)
-    yen_per_point: int = Field(1, ge=1, le=10_000, description="yen paid per point (精算)")
-
-    def draft(self) -> measures.MeasureDraft:
-        return measures.MeasureDraft(
-            **self.model_dump(exclude={"payment_services"}),
-            payment_services=[
-                ServiceOffer(o.payment_service_id, o.available_from) for o in self.payment_services
-            ],
-        )
-
-
-class MeasurePatch(Strict):
-    title: FreeText | None = Field(None, min_length=1, max_length=200)
-    description: FreeText | None = Field(None, max_length=5000)
-    kind: str | None = Field(None, pattern=r"^(application|event)$")
-    points_per_grant: int | None = Field(None, ge=1, le=1_000_000)
-    per_person_cap: int | None = Field(None, ge=1, le=100_000_000)
-    budget_points: int | None = Field(None, ge=1, le=10**13)
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
-    receipt_deadline: AwareDatetime | None = None
-    target_list_only: bool | None = None
-    auto_grant: bool | None = None
-    review_required: bool | None = None
-    late_report_days: int | None = Field(None, ge=0, le=365)
-    payment_services: list[OfferBody] | None = Field(None, min_length=1, max_length=50)
-    yen_per_point: int | None = Field(None, ge=1, le=10_000)
-
-
-async def _view(ctx: Context, measure: Measure) -> dict[str, Any]:
+async def _view(ctx: Context, measure: MeasureRow) -> dict[str, Any]:
     async with ctx.sessions() as session:
         offers = await offers_by_measure(session, [measure.id])
     return measure_view(measure, offers[measure.id], now=ctx.clock(), hide_future_services=False)
 
 
-@router.post("/measures", status_code=201)
+@router.post("/measures", status_code=201, response_model=Measure)
 async def create_measure(
     code: str, body: MeasureBody, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
     staff_of(staff, code)
-    return await _view(ctx, await measures.create(ctx, code, body.draft()))
+    return await _view(ctx, await measures.create(ctx, code, draft_of(body)))
 
 
-@router.get("/measures")
+@router.get("/measures", response_model=MeasurePage)
 async def list_measures(
     code: str,
     staff: MunicipalityStaff,
     ctx: Context,
+    page: Paging,
     state: MeasureState | None = Query(None),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     """The municipality's own measures, drafts included, newest first."""
     staff_of(staff, code)
-    rows = await measures.list_measures(ctx, code, state=state, limit=limit, offset=offset)
+    rows, next_cursor = page.page(
+        await measures.list_measures(ctx, code, state=state, limit=page.fetch, offset=page.offset)
+    )
     async with ctx.sessions() as session:
         offers = await offers_by_measure(session, [m.id for m in rows])
     now = ctx.clock()
     return {
-        "measures": [
-            measure_view(m, offers[m.id], now=now, hide_future_services=False) for m in rows
-        ],
-        "limit": limit,
-        "offset": offset,
+        "items": [measure_view(m, offers[m.id], now=now, hide_future_services=False) for m in rows],
+        "next_cursor": next_cursor,
     }
 
 
-@router.get("/measures/{measure_id}")
+@router.get("/measures/{measure_id}", response_model=Measure)
 async def get_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -125,7 +84,7 @@ async def get_measure(
     return await _view(ctx, await measures.owned_measure(ctx, code, measure_id))
 
 
-@router.patch("/measures/{measure_id}")
+@router.patch("/measures/{measure_id}", response_model=Measure)
 async def edit_measure(
     code: str, measure_id: str, body: MeasurePatch, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -141,7 +100,7 @@ async def edit_measure(
     return await _view(ctx, await measures.update(ctx, code, measure_id, current))
 
 
-@router.post("/measures/{measure_id}/publish")
+@router.post("/measures/{measure_id}/publish", response_model=Measure)
 async def publish_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -149,7 +108,7 @@ async def publish_measure(
     return await _view(ctx, await measures.publish(ctx, code, measure_id))
 
 
-@router.post("/measures/{measure_id}/close")
+@router.post("/measures/{measure_id}/close", response_model=Measure)
 async def close_measure(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:

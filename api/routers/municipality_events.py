@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, Field
+from fastapi import APIRouter, Depends, Response
 
 from api.deps import Context, MunicipalityStaff
-from api.free_text import FreeText
+from api.pagination import PageRequest, paging
 from api.routers.municipality import staff_of
-from api.schemas import Strict
+from api.schemas.municipality import Event, EventBody, EventPage
 from api.views import iso
 from services import events
-from storage.models.events import Event
+from storage.models.events import Event as EventRow
 
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
 
 
-class EventBody(Strict):
-    title: FreeText = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    points: int = Field(ge=1, le=1_000_000)
-
-
-def event_view(ctx: Context, event: Event) -> dict[str, Any]:
+def event_view(ctx: Context, event: EventRow) -> dict[str, Any]:
     return {
         "event_id": event.id,
         "measure_id": event.measure_id,
@@ -39,7 +31,7 @@ def event_view(ctx: Context, event: Event) -> dict[str, Any]:
     }
 
 
-@router.post("/measures/{measure_id}/events", status_code=201)
+@router.post("/measures/{measure_id}/events", status_code=201, response_model=Event)
 async def create_event(
     code: str, measure_id: str, body: EventBody, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -48,16 +40,20 @@ async def create_event(
     return event_view(ctx, await events.create_event(ctx, code, measure_id, new))
 
 
-@router.get("/measures/{measure_id}/events")
+@router.get("/measures/{measure_id}/events", response_model=EventPage)
 async def list_events(
-    code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
+    code: str,
+    measure_id: str,
+    staff: MunicipalityStaff,
+    ctx: Context,
+    page: Annotated[PageRequest, Depends(paging(default=100, maximum=500))],
 ) -> dict[str, Any]:
     staff_of(staff, code)
-    rows = await events.list_events(ctx, code, measure_id)
-    return {"events": [event_view(ctx, e) for e in rows]}
+    rows, next_cursor = page.slice(await events.list_events(ctx, code, measure_id))
+    return {"items": [event_view(ctx, e) for e in rows], "next_cursor": next_cursor}
 
 
-@router.get("/measures/{measure_id}/events/{event_id}")
+@router.get("/measures/{measure_id}/events/{event_id}", response_model=Event)
 async def get_event(
     code: str, measure_id: str, event_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -81,7 +77,7 @@ async def _qr(
 @router.get(
     "/measures/{measure_id}/events/{event_id}/qr.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def event_qr_png(
     code: str, measure_id: str, event_id: str, staff: MunicipalityStaff, ctx: Context
@@ -92,7 +88,7 @@ async def event_qr_png(
 @router.get(
     "/measures/{measure_id}/events/{event_id}/qr.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
 )
 async def event_qr_svg(
     code: str, measure_id: str, event_id: str, staff: MunicipalityStaff, ctx: Context

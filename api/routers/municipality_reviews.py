@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import Context, MunicipalityStaff, require_scope
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.pagination import PageRequest, paging
+from api.schemas.municipality import DecisionBody, ReviewOutcome, ReviewPage
 from api.views import grant_brief, iso
-from domain.reviews import Decision, ReviewStatus
+from domain.reviews import ReviewStatus
 from services import reviews
 
 router = APIRouter(prefix="/v1/municipalities/{code}/reviews", tags=["municipality"])
@@ -48,29 +47,26 @@ def review_view(row: reviews.QueuedReview) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=ReviewPage)
 async def list_reviews(
     code: str,
     staff: MunicipalityStaff,
     ctx: Context,
+    page: Annotated[PageRequest, Depends(paging(default=100, maximum=500))],
     status: ReviewStatus | None = Query(ReviewStatus.PENDING),
     measure_id: str | None = Query(None, max_length=40),
-    limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
+    """The queue, oldest first (`status=pending` unless asked otherwise)."""
     require_scope(staff, code, "municipality")
-    rows = await reviews.review_queue(
-        ctx, code, status=status, measure_id=measure_id, limit=limit, offset=offset
+    rows, next_cursor = page.page(
+        await reviews.review_queue(
+            ctx, code, status=status, measure_id=measure_id, limit=page.fetch, offset=page.offset
+        )
     )
-    return {"reviews": [review_view(r) for r in rows]}
+    return {"items": [review_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-class DecisionBody(Strict):
-    decision: Decision
-    reason: FreeText | None = Field(None, max_length=2000)
-
-
-@router.post("/{review_id}/decision")
+@router.post("/{review_id}/decision", response_model=ReviewOutcome)
 async def decide_review(
     code: str, review_id: str, body: DecisionBody, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:

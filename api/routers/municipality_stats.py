@@ -9,12 +9,13 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import Context, MunicipalityStaff
 from api.routers.municipality import staff_of
+from api.schemas.municipality import MeasureStats
 from services import stats
 
 router = APIRouter(prefix="/v1/municipalities/{code}", tags=["municipality"])
 
 
-@router.get("/measures/{measure_id}/stats")
+@router.get("/measures/{measure_id}/stats", response_model=MeasureStats)
 async def measure_stats(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -26,7 +27,12 @@ async def measure_stats(
 @router.get(
     "/measures/{measure_id}/grants.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={
+        200: {
+            "description": "UTF-8 with a BOM, CRLF line ends, one grant a row",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def grants_csv(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import Context, MunicipalityStaff
 from api.routers.municipality import staff_of
+from api.schemas.municipality import TargetCount, TargetsCleared, TargetUpload
 from domain.errors import RuleViolation
 from services import measures, targets
 
@@ -41,7 +42,22 @@ async def _csv_body(request: Request) -> bytes:
     return bytes(body)
 
 
-@router.put("/measures/{measure_id}/targets")
+@router.put(
+    "/measures/{measure_id}/targets",
+    response_model=TargetUpload,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "mykey_id\r\n7K3M9Q2X\r\nA1B2C3D4\r\n",
+                }
+            },
+        },
+        "x-raw-body": True,  # a file, checked row by row, not a JSON body
+    },
+)
 async def upload_targets(
     code: str, measure_id: str, request: Request, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -59,7 +75,7 @@ async def upload_targets(
     }
 
 
-@router.get("/measures/{measure_id}/targets")
+@router.get("/measures/{measure_id}/targets", response_model=TargetCount)
 async def count_targets(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:
@@ -67,7 +83,7 @@ async def count_targets(
     return {"measure_id": measure_id, "total": await targets.count(ctx, code, measure_id)}
 
 
-@router.delete("/measures/{measure_id}/targets")
+@router.delete("/measures/{measure_id}/targets", response_model=TargetsCleared)
 async def clear_targets(
     code: str, measure_id: str, staff: MunicipalityStaff, ctx: Context
 ) -> dict[str, Any]:

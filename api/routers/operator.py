@@ -2,43 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import Field
+from fastapi import APIRouter, Depends
 
 from api.deps import Context, Operator
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.pagination import PageRequest, paging
+from api.schemas import operator as schema
 from api.views import iso
 from domain.errors import RuleViolation
 from services import operator
-from storage.keys import Role
 from storage.models import ApiKey, Municipality, PaymentProvider, PaymentService
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
+Paging = Annotated[PageRequest, Depends(paging(default=100, maximum=500))]
 
 
-class MunicipalityBody(Strict):
-    code: str = Field(pattern=r"^[0-9]{6}$")
-    name: FreeText = Field(min_length=1, max_length=200)
-
-
-@router.post("/municipalities", status_code=201)
-async def create_municipality(body: MunicipalityBody, _: Operator, ctx: Context) -> dict[str, Any]:
-    row = await operator.create_municipality(ctx, body.code, body.name)
+def municipality_view(row: Municipality) -> dict[str, Any]:
     return {"code": row.code, "name": row.name, "created_at": iso(row.created_at)}
 
 
-class ProviderBody(Strict):
-    provider_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
-    name: FreeText = Field(min_length=1, max_length=200)
-    adapter: str = Field(min_length=1, max_length=32)
-    config: dict[str, Any] = Field(default_factory=dict)
+@router.post("/municipalities", status_code=201, response_model=schema.Municipality)
+async def create_municipality(
+    body: schema.MunicipalityBody, _: Operator, ctx: Context
+) -> dict[str, Any]:
+    return municipality_view(await operator.create_municipality(ctx, body.code, body.name))
 
 
-@router.post("/providers", status_code=201)
-async def create_provider(body: ProviderBody, _: Operator, ctx: Context) -> dict[str, Any]:
+@router.post("/providers", status_code=201, response_model=schema.Provider)
+async def create_provider(body: schema.ProviderBody, _: Operator, ctx: Context) -> dict[str, Any]:
     row = await operator.create_provider(
         ctx, body.provider_id, body.name, body.adapter, body.config
     )
@@ -56,13 +48,17 @@ def provider_view(row: PaymentProvider) -> dict[str, Any]:
     }
 
 
-@router.get("/providers")
-async def list_providers(_: Operator, ctx: Context) -> dict[str, Any]:
-    rows = await operator.list_rows(ctx, PaymentProvider, PaymentProvider.id)
-    return {"providers": [provider_view(r) for r in rows]}
+@router.get("/providers", response_model=schema.ProviderPage)
+async def list_providers(_: Operator, ctx: Context, page: Paging) -> dict[str, Any]:
+    rows, next_cursor = page.page(
+        await operator.list_rows(
+            ctx, PaymentProvider, PaymentProvider.id, limit=page.fetch, offset=page.offset
+        )
+    )
+    return {"items": [provider_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/providers/{provider_id}")
+@router.get("/providers/{provider_id}", response_model=schema.Provider)
 async def get_provider(provider_id: str, _: Operator, ctx: Context) -> dict[str, Any]:
     async with ctx.sessions() as session:
         row = await session.get(PaymentProvider, provider_id)
@@ -71,63 +67,50 @@ async def get_provider(provider_id: str, _: Operator, ctx: Context) -> dict[str,
     return provider_view(row)
 
 
-class ProviderPatch(Strict):
-    name: FreeText | None = Field(None, min_length=1, max_length=200)
-    config: dict[str, Any] | None = None
-
-
-@router.patch("/providers/{provider_id}")
+@router.patch("/providers/{provider_id}", response_model=schema.Provider)
 async def update_provider(
-    provider_id: str, body: ProviderPatch, _: Operator, ctx: Context
+    provider_id: str, body: schema.ProviderPatch, _: Operator, ctx: Context
 ) -> dict[str, Any]:
     row = await operator.update_provider(ctx, provider_id, name=body.name, config=body.config)
     return provider_view(row)
 
 
-@router.get("/municipalities")
-async def list_municipalities(_: Operator, ctx: Context) -> dict[str, Any]:
-    rows = await operator.list_rows(ctx, Municipality, Municipality.code)
-    return {
-        "municipalities": [
-            {"code": r.code, "name": r.name, "created_at": iso(r.created_at)} for r in rows
-        ]
-    }
+@router.get("/municipalities", response_model=schema.MunicipalityPage)
+async def list_municipalities(_: Operator, ctx: Context, page: Paging) -> dict[str, Any]:
+    rows, next_cursor = page.page(
+        await operator.list_rows(
+            ctx, Municipality, Municipality.code, limit=page.fetch, offset=page.offset
+        )
+    )
+    return {"items": [municipality_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/payment-services")
-async def list_payment_services(_: Operator, ctx: Context) -> dict[str, Any]:
-    rows = await operator.list_rows(ctx, PaymentService, PaymentService.id)
-    return {
-        "payment_services": [
-            {"payment_service_id": r.id, "name": r.name, "provider_id": r.provider_id} for r in rows
-        ]
-    }
+def payment_service_view(row: PaymentService) -> dict[str, Any]:
+    return {"payment_service_id": row.id, "name": row.name, "provider_id": row.provider_id}
 
 
-class PaymentServiceBody(Strict):
-    payment_service_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
-    name: FreeText = Field(min_length=1, max_length=200)
-    provider_id: str = Field(min_length=1, max_length=64)
+@router.get("/payment-services", response_model=schema.PaymentServicePage)
+async def list_payment_services(_: Operator, ctx: Context, page: Paging) -> dict[str, Any]:
+    rows, next_cursor = page.page(
+        await operator.list_rows(
+            ctx, PaymentService, PaymentService.id, limit=page.fetch, offset=page.offset
+        )
+    )
+    return {"items": [payment_service_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.post("/payment-services", status_code=201)
+@router.post("/payment-services", status_code=201, response_model=schema.PaymentService)
 async def create_payment_service(
-    body: PaymentServiceBody, _: Operator, ctx: Context
+    body: schema.PaymentServiceBody, _: Operator, ctx: Context
 ) -> dict[str, Any]:
     row = await operator.create_payment_service(
         ctx, body.payment_service_id, body.name, body.provider_id
     )
-    return {"payment_service_id": row.id, "name": row.name, "provider_id": row.provider_id}
+    return payment_service_view(row)
 
 
-class ApiKeyBody(Strict):
-    role: Role
-    scope: str | None = Field(None, max_length=64)
-    label: FreeText | None = Field(None, max_length=200)
-
-
-@router.post("/api-keys", status_code=201)
-async def create_api_key(body: ApiKeyBody, _: Operator, ctx: Context) -> dict[str, Any]:
+@router.post("/api-keys", status_code=201, response_model=schema.CreatedApiKey)
+async def create_api_key(body: schema.ApiKeyBody, _: Operator, ctx: Context) -> dict[str, Any]:
     row, key = await operator.create_api_key(ctx, body.role, body.scope, body.label)
     return {"key_id": row.id, "key": key, "role": row.role, "scope": row.scope}
 
@@ -145,12 +128,16 @@ def key_view(row: ApiKey) -> dict[str, Any]:
     }
 
 
-@router.get("/api-keys")
-async def list_api_keys(_: Operator, ctx: Context) -> dict[str, Any]:
-    rows = await operator.list_rows(ctx, ApiKey, ApiKey.created_at, ApiKey.id)
-    return {"api_keys": [key_view(r) for r in rows]}
+@router.get("/api-keys", response_model=schema.ApiKeyPage)
+async def list_api_keys(_: Operator, ctx: Context, page: Paging) -> dict[str, Any]:
+    rows, next_cursor = page.page(
+        await operator.list_rows(
+            ctx, ApiKey, ApiKey.created_at, ApiKey.id, limit=page.fetch, offset=page.offset
+        )
+    )
+    return {"items": [key_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.post("/api-keys/{key_id}/revoke")
+@router.post("/api-keys/{key_id}/revoke", response_model=schema.ApiKey)
 async def revoke_api_key(key_id: str, _: Operator, ctx: Context) -> dict[str, Any]:
     return key_view(await operator.revoke_api_key(ctx, key_id))

@@ -4,49 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import Context, Operator
+from api.pagination import PageRequest, paging
+from api.schemas.operator import AuditEntry as AuditEntryOut
+from api.schemas.operator import AuditPage, AuditVerification
 from api.views import iso
 from storage import audit
 from storage.audit_chain import seal, verify
 from storage.models.audit import AuditEntry
 
 router = APIRouter(prefix="/v1/operator/audit", tags=["operator"])
-
-
-class AuditEntryOut(BaseModel):
-    id: int
-    seq: int | None  # the chain index; null until sealed (within seconds of the commit)
-    at: str
-    actor: str
-    action: str
-    object_type: str
-    object_id: str
-    outcome: str
-    request_id: str | None
-    detail: dict[str, Any] | None
-    hash: str | None
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryOut]
-    total: int
-    limit: int
-    offset: int
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    checked: int
-    head_seq: int
-    first_broken: int | None
-    problem: str | None
-    unsealed: int
-    sealed_now: int
 
 
 def _entry(row: AuditEntry) -> AuditEntryOut:
@@ -70,6 +41,7 @@ def _entry(row: AuditEntry) -> AuditEntryOut:
 async def list_audit(
     _: Operator,
     ctx: Context,
+    page: Annotated[PageRequest, Depends(paging(default=100, maximum=500))],
     actor: Annotated[str | None, Query(max_length=120)] = None,
     action: Annotated[str | None, Query(max_length=160, description="prefix")] = None,
     object_type: Annotated[str | None, Query(max_length=40)] = None,
@@ -78,16 +50,17 @@ async def list_audit(
     request_id: Annotated[str | None, Query(max_length=160)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:
     """Newest first. `action` matches a prefix (`POST /v1/support` finds every support act)."""
     window = audit.AuditFilter(
         actor, action, object_type, object_id, outcome, request_id, _aware(since), _aware(until)
     )
     async with ctx.sessions() as session:
-        rows, total = await audit.list_entries(session, window, limit=limit, offset=offset)
-    return AuditPage(entries=[_entry(r) for r in rows], total=total, limit=limit, offset=offset)
+        found, total = await audit.list_entries(
+            session, window, limit=page.fetch, offset=page.offset
+        )
+    rows, next_cursor = page.page(found)
+    return AuditPage(items=[_entry(r) for r in rows], next_cursor=next_cursor, total=total)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -98,13 +71,13 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 @router.post("/verify")
-async def verify_audit(_: Operator, ctx: Context) -> VerifyOut:
+async def verify_audit(_: Operator, ctx: Context) -> AuditVerification:
     """Seal what has committed, then recompute the whole chain from its first index."""
     key = ctx.settings.audit_hmac_key.get_secret_value().encode()
     sealed = await seal(ctx.sessions, key)
     async with ctx.sessions() as session:
         report = await verify(session, key)
-    return VerifyOut(
+    return AuditVerification(
         ok=report.ok,
         checked=report.checked,
         head_seq=report.head_seq,

@@ -5,21 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 
 from api.deps import Context, Operator
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.schemas.operator import MyKeyOverview, MyKeyRevocation, MyKeyStatusChange, ReasonBody
 from api.views import iso
-from domain.mykeys import REASON_MAX_LENGTH
 from services import mykeys
 from storage.identity import StatusChange
 
 router = APIRouter(prefix="/v1/operator/mykeys", tags=["operator"])
-
-
-class ReasonBody(Strict):
-    reason: FreeText = Field(min_length=1, max_length=REASON_MAX_LENGTH)
 
 
 def _change_view(change: StatusChange) -> dict[str, Any]:
@@ -31,7 +24,7 @@ def _change_view(change: StatusChange) -> dict[str, Any]:
     }
 
 
-@router.post("/{mykey_id}/suspend")
+@router.post("/{mykey_id}/suspend", response_model=MyKeyStatusChange)
 async def suspend(
     mykey_id: str, body: ReasonBody, operator: Operator, ctx: Context
 ) -> dict[str, Any]:
@@ -40,7 +33,7 @@ async def suspend(
     return _change_view(change)
 
 
-@router.post("/{mykey_id}/resume")
+@router.post("/{mykey_id}/resume", response_model=MyKeyStatusChange)
 async def resume(
     mykey_id: str, body: ReasonBody, operator: Operator, ctx: Context
 ) -> dict[str, Any]:
@@ -48,7 +41,7 @@ async def resume(
     return _change_view(change)
 
 
-@router.post("/{mykey_id}/revoke")
+@router.post("/{mykey_id}/revoke", response_model=MyKeyRevocation)
 async def revoke(
     mykey_id: str, body: ReasonBody, operator: Operator, ctx: Context
 ) -> dict[str, Any]:
@@ -64,7 +57,7 @@ async def revoke(
     }
 
 
-@router.get("/{mykey_id}")
+@router.get("/{mykey_id}", response_model=MyKeyOverview)
 async def get_mykey(mykey_id: str, _: Operator, ctx: Context) -> dict[str, Any]:
     found = await mykeys.overview(ctx, mykey_id)
     return {

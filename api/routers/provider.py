@@ -3,15 +3,13 @@ credit requests and acknowledge them. A provider key reads and answers only its 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query, Request
 
-from adapters.providers.contract import REFERENCE_MAX
 from api.deps import Context, ProviderKey, require_scope
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.pagination import PageRequest, paging
+from api.schemas import provider as schema
 from api.views import iso
 from domain.errors import RuleViolation
 from domain.providers import AckMode
@@ -27,7 +25,64 @@ router = APIRouter(prefix="/v1/providers", tags=["provider"])
 MAX_WEBHOOK_BYTES = 64 * 1024
 
 
-@router.post("/{provider_id}/webhooks")
+WEBHOOK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "data"],
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["credit.completed", "credit.rejected", "account.closed"],
+                    },
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": {
+                        "type": "object",
+                        "properties": {
+                            "receipt_id": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "provider_reference": {"type": "string"},
+                            "payment_service_id": {"type": "string"},
+                            "account_id": {"type": "string"},
+                        },
+                    },
+                },
+            },
+            "example": {
+                "type": "credit.completed",
+                "timestamp": "2026-11-27T03:05:01+00:00",
+                "data": {"receipt_id": "app_7Q2…-g1-r1", "provider_reference": "PS-000123"},
+            },
+        }
+    },
+}
+SIGNATURE_HEADERS = [
+    {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": text,
+    }
+    for name, text in (
+        ("webhook-id", "unique per message; a repeated id is ignored"),
+        ("webhook-timestamp", "Unix seconds; more than 5 minutes off is refused"),
+        ("webhook-signature", 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{raw body}">'),
+    )
+]
+
+
+@router.post(
+    "/{provider_id}/webhooks",
+    response_model=schema.WebhookReceipt,
+    openapi_extra={
+        "requestBody": WEBHOOK_BODY,
+        "parameters": SIGNATURE_HEADERS,
+        "x-raw-body": True,  # verified as signed bytes before it is read as JSON
+    },
+)
 async def receive_webhook(provider_id: str, request: Request, ctx: Context) -> dict[str, Any]:
     """Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature` over the raw
     body, with one of the provider's webhook secrets. A repeated `webhook-id` is ignored."""
@@ -57,24 +112,27 @@ async def _provider(ctx: Context, principal: Principal, provider_id: str) -> Pay
     return provider
 
 
-@router.get("/{provider_id}/credit-requests")
+@router.get("/{provider_id}/credit-requests", response_model=schema.CreditRequestPage)
 async def pending_credit_requests(
     provider_id: str,
     principal: ProviderKey,
     ctx: Context,
+    page: Annotated[PageRequest, Depends(paging(default=100, maximum=1000))],
     status: Literal["pending"] = Query("pending"),
-    limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """Credit requests waiting for this provider's acknowledgement, oldest first."""
+    """Credit requests waiting for this provider's acknowledgement, oldest first. A request
+    acknowledged meanwhile leaves the list, so a provider that acknowledges what it read may
+    simply ask for the first page again."""
     provider = await _provider(ctx, principal, provider_id)
     pull = profile_of(provider).policy.ack_mode == AckMode.PULL.value
     async with ctx.sessions() as session:
-        rows = await provider_inbox.pending_credit_requests(
-            session, provider_id, include_crediting=pull, limit=limit
+        found = await provider_inbox.pending_credit_requests(
+            session, provider_id, include_crediting=pull, limit=page.fetch, offset=page.offset
         )
+    rows, next_cursor = page.page(found)
     return {
-        "status": status,
-        "credit_requests": [
+        "next_cursor": next_cursor,
+        "items": [
             {
                 "receipt_id": r.id,
                 "account_id": r.account_id,
@@ -88,18 +146,11 @@ async def pending_credit_requests(
     }
 
 
-class AckBody(Strict):
-    status: Literal["credited", "rejected"]
-    reason: FreeText | None = Field(None, min_length=1, max_length=200)
-    # The provider's own identifier, not prose: a 12-digit transaction number that happens to
-    # pass the My Number check digit is still the provider's reference, and refusing it would
-    # leave a credit the provider made unrecorded.
-    provider_reference: str | None = Field(None, min_length=1, max_length=REFERENCE_MAX)
-
-
-@router.post("/{provider_id}/credit-requests/{receipt_id}/ack")
+@router.post(
+    "/{provider_id}/credit-requests/{receipt_id}/ack", response_model=schema.Acknowledgement
+)
 async def acknowledge_credit_request(
-    provider_id: str, receipt_id: str, body: AckBody, principal: ProviderKey, ctx: Context
+    provider_id: str, receipt_id: str, body: schema.AckBody, principal: ProviderKey, ctx: Context
 ) -> dict[str, Any]:
     """Idempotent: the same answer again is 200; a different one is 409 `ack_conflict`."""
     require_scope(principal, provider_id, "provider")
@@ -109,7 +160,7 @@ async def acknowledge_credit_request(
     return {"receipt_id": receipt_id, "status": body.status, "result": result.verdict.value}
 
 
-@router.get("/{provider_id}/batch-files")
+@router.get("/{provider_id}/batch-files", response_model=schema.BatchFiles)
 async def batch_files(
     provider_id: str,
     principal: ProviderKey,

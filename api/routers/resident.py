@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from api.deps import Context, CurrentResident, ReadingResident, SessionDep
+from api.pagination import PageRequest, paging
 from api.read_cache import ReadCache, render
-from api.schemas import CardProofBody, Strict
-from api.views import grant_view, iso, measure_view, receipt_view
+from api.schemas import CardProofBody
+from api.schemas import resident as schema
+from api.schemas.common import Measure, MeasurePage
+from api.views import grant_view, iso, mask, measure_view, receipt_view
 from domain.errors import RuleViolation
 from domain.points import GrantState
 from services import applications, identity, receipts, registrations
 from storage.catalog import offers_by_measure, published_measures
-from storage.models import Grant, Measure, PaymentServiceRegistration, Receipt
+from storage.models import Application, Grant, PaymentServiceRegistration, Receipt
+from storage.models import Measure as MeasureRow
 
 router = APIRouter(prefix="/v1", tags=["resident"])
+
+Paging = Annotated[PageRequest, Depends(paging(default=50, maximum=200))]
 
 
 def _proof(body: CardProofBody | None) -> identity.CardProof | None:
@@ -27,23 +32,27 @@ def _proof(body: CardProofBody | None) -> identity.CardProof | None:
     return identity.CardProof(body.challenge_id, body.certificate, body.signature)
 
 
-def registration_view(row: PaymentServiceRegistration) -> dict[str, Any]:
+def registration_view(row: PaymentServiceRegistration, *, masked: bool = False) -> dict[str, Any]:
     return {
         "registration_id": row.id,
         "payment_service_id": row.payment_service_id,
-        "account_id": row.account_id,
+        "account_id": mask(row.account_id) if masked else row.account_id,
         "status": row.status,
         "created_at": iso(row.created_at),
     }
 
 
-@router.get("/me")
-async def me(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
-    rows = await session.execute(
+def _registrations_of(mykey_id: str) -> Any:
+    return (
         select(PaymentServiceRegistration)
-        .where(PaymentServiceRegistration.mykey_id == resident.mykey_id)
-        .order_by(PaymentServiceRegistration.created_at)
+        .where(PaymentServiceRegistration.mykey_id == mykey_id)
+        .order_by(PaymentServiceRegistration.created_at, PaymentServiceRegistration.id)
     )
+
+
+@router.get("/me", response_model=schema.Me)
+async def me(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
+    rows = await session.execute(_registrations_of(resident.mykey_id))
     return {
         "mykey_id": resident.mykey_id,
         "status": resident.status,
@@ -52,62 +61,71 @@ async def me(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/measures", response_model=dict[str, Any])
-async def list_measures(
+@router.get("/measures", response_model=MeasurePage)
+async def list_published_measures(
     request: Request,
     _: ReadingResident,
     session: SessionDep,
     ctx: Context,
+    page: Paging,
     municipality_code: str | None = Query(None, max_length=6),
     q: str | None = Query(None, max_length=100),
     payment_service_id: str | None = Query(None, max_length=64),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
 ) -> Response:
-    """The same for every resident, so a rendered answer is kept a moment (`api/read_cache.py`)."""
+    """Published measures. The same for every resident, so a rendered answer is kept a moment
+    (`api/read_cache.py`)."""
     cache: ReadCache = request.app.state.read_cache
-    key = ("measures", municipality_code, q, payment_service_id, limit, offset)
+    key = ("measures", municipality_code, q, payment_service_id, page.limit, page.offset)
     body = cache.get(key)
     if body is None:
-        measures = await published_measures(
+        rows = await published_measures(
             session,
             municipality_code=municipality_code,
             text=q,
             payment_service_id=payment_service_id,
-            limit=limit,
-            offset=offset,
+            limit=page.fetch,
+            offset=page.offset,
         )
+        measures, next_cursor = page.page(rows)
         offers = await offers_by_measure(session, [m.id for m in measures])
         now = ctx.clock()
         views = [
             measure_view(m, offers[m.id], now=now, hide_future_services=True) for m in measures
         ]
-        body = render({"measures": views})
+        body = render({"items": views, "next_cursor": next_cursor})
         cache.put(key, body)
     return Response(body, media_type="application/json")
 
 
-@router.get("/measures/{measure_id}")
-async def get_measure(
+@router.get("/measures/{measure_id}", response_model=Measure)
+async def get_published_measure(
     measure_id: str, _: ReadingResident, session: SessionDep, ctx: Context
 ) -> dict[str, Any]:
-    measure = await session.get(Measure, measure_id)
+    measure = await session.get(MeasureRow, measure_id)
     if measure is None or measure.state == "draft":
         raise RuleViolation("not_found", "no such measure", status=404)
     offers = await offers_by_measure(session, [measure.id])
     return measure_view(measure, offers[measure.id], now=ctx.clock(), hide_future_services=True)
 
 
-class RegistrationBody(Strict):
-    payment_service_id: str = Field(min_length=1, max_length=64)
-    account_id: str = Field(min_length=1, max_length=128)
-    security_code: str = Field(min_length=1, max_length=64)
-    card_proof: CardProofBody | None = None
+@router.get("/me/payment-services", response_model=schema.RegistrationPage)
+async def list_my_payment_services(
+    resident: ReadingResident, session: SessionDep, page: Paging
+) -> dict[str, Any]:
+    """The resident's My Payment Service registrations, oldest first, account IDs masked."""
+    rows = await session.execute(
+        _registrations_of(resident.mykey_id).limit(page.fetch).offset(page.offset)
+    )
+    items, next_cursor = page.page(list(rows.scalars()))
+    return {
+        "items": [registration_view(r, masked=True) for r in items],
+        "next_cursor": next_cursor,
+    }
 
 
-@router.post("/me/payment-services", status_code=201)
-async def register_payment_service(
-    body: RegistrationBody, resident: CurrentResident, ctx: Context
+@router.post("/me/payment-services", status_code=201, response_model=schema.Registration)
+async def register_my_payment_service(
+    body: schema.RegistrationBody, resident: CurrentResident, ctx: Context
 ) -> dict[str, Any]:
     await identity.check_card_proof(ctx, _proof(body.card_proof), resident.mykey_id)
     row = await registrations.register(
@@ -120,13 +138,16 @@ async def register_payment_service(
     return registration_view(row)
 
 
-class ApplicationBody(Strict):
-    payment_service_registration_id: str | None = Field(None, max_length=64)
-
-
-@router.post("/measures/{measure_id}/applications", status_code=201)
+@router.post(
+    "/measures/{measure_id}/applications",
+    status_code=201,
+    response_model=schema.ApplicationDecision,
+)
 async def apply(
-    measure_id: str, resident: CurrentResident, ctx: Context, body: ApplicationBody | None = None
+    measure_id: str,
+    resident: CurrentResident,
+    ctx: Context,
+    body: schema.ApplicationBody | None = None,
 ) -> dict[str, Any]:
     decision = await applications.apply(
         ctx,
@@ -145,7 +166,41 @@ async def apply(
     }
 
 
-@router.get("/me/points")
+@router.get("/measures/{measure_id}/applications", response_model=schema.ApplicationPage)
+async def my_applications_to_measure(
+    measure_id: str, resident: ReadingResident, session: SessionDep, page: Paging
+) -> dict[str, Any]:
+    """The resident's own application to the measure, if any: another resident's is never
+    shown, so the page has one item at most. An unknown or draft measure is 404."""
+    measure = await session.get(MeasureRow, measure_id)
+    if measure is None or measure.state == "draft":
+        raise RuleViolation("not_found", "no such measure", status=404)
+    rows = await session.execute(
+        select(Application)
+        .where(Application.measure_id == measure_id, Application.mykey_id == resident.mykey_id)
+        .order_by(Application.created_at, Application.id)
+        .limit(page.fetch)
+        .offset(page.offset)
+    )
+    items, next_cursor = page.page(list(rows.scalars()))
+    return {
+        "items": [
+            {
+                "application_id": a.id,
+                "measure_id": a.measure_id,
+                "state": a.state,
+                "points_granted": a.points_granted,
+                "fixed_registration_id": a.fixed_registration_id,
+                "created_at": iso(a.created_at),
+                "decided_at": iso(a.decided_at),
+            }
+            for a in items
+        ],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.get("/me/points", response_model=schema.Points)
 async def my_points(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
     grants = list(
         (
@@ -162,25 +217,25 @@ async def my_points(resident: ReadingResident, session: SessionDep) -> dict[str,
     return {"totals": totals, "grants": [grant_view(g) for g in grants]}
 
 
-@router.get("/me/receipts")
-async def my_receipts(resident: ReadingResident, session: SessionDep) -> dict[str, Any]:
+@router.get("/me/receipts", response_model=schema.ReceiptPage)
+async def my_receipts(
+    resident: ReadingResident, session: SessionDep, page: Paging
+) -> dict[str, Any]:
+    """The resident's receipts, newest first."""
     rows = await session.execute(
         select(Receipt)
         .where(Receipt.mykey_id == resident.mykey_id)
         .order_by(Receipt.created_at.desc(), Receipt.id)
+        .limit(page.fetch)
+        .offset(page.offset)
     )
-    return {"receipts": [receipt_view(r) for r in rows.scalars()]}
+    items, next_cursor = page.page(list(rows.scalars()))
+    return {"items": [receipt_view(r) for r in items], "next_cursor": next_cursor}
 
 
-class ReceiptBody(Strict):
-    grant_ids: list[str] = Field(min_length=1, max_length=100)
-    payment_service_registration_id: str = Field(min_length=1, max_length=64)
-    card_proof: CardProofBody | None = None
-
-
-@router.post("/me/receipts", status_code=202)
+@router.post("/me/receipts", status_code=202, response_model=schema.RequestedReceipts)
 async def request_receipt(
-    body: ReceiptBody, resident: CurrentResident, ctx: Context
+    body: schema.ReceiptRequestBody, resident: CurrentResident, ctx: Context
 ) -> dict[str, Any]:
     await identity.check_card_proof(ctx, _proof(body.card_proof), resident.mykey_id)
     plans = await receipts.request_receipts(

@@ -3,14 +3,13 @@ Identifiers of residents and accounts are masked but for their last characters."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import Context, SupportStaff
-from api.free_text import FreeText
-from api.schemas import Strict
+from api.pagination import PageRequest, paging
+from api.schemas import support as schema
 from api.views import grant_view, iso, mask, receipt_view
 from services import support
 
@@ -38,35 +37,34 @@ def _receipt_row(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/receipts/stuck")
+@router.get("/receipts/stuck", response_model=schema.StuckReceiptPage)
 async def stuck_receipts(
     _: SupportStaff,
     ctx: Context,
+    page: Annotated[PageRequest, Depends(paging(default=50, maximum=500))],
     older_than_s: int | None = Query(None, ge=0, le=10**9),
     provider_id: str | None = Query(None, max_length=64),
     state: str | None = Query(None, max_length=16),
     municipality_code: str | None = Query(None, max_length=6),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    rows, total = await support.stuck(
+    found, total = await support.stuck(
         ctx,
         older_than_s=older_than_s,
         provider_id=provider_id,
         state=state,
         municipality_code=municipality_code,
-        limit=limit,
-        offset=offset,
+        limit=page.fetch,
+        offset=page.offset,
     )
+    rows, next_cursor = page.page(found)
     return {
+        "items": [_receipt_row(r) for r in rows],
+        "next_cursor": next_cursor,
         "total": total,
-        "limit": limit,
-        "offset": offset,
-        "receipts": [_receipt_row(r) for r in rows],
     }
 
 
-@router.get("/receipts/{receipt_id}")
+@router.get("/receipts/{receipt_id}", response_model=schema.ReceiptDetail)
 async def receipt_detail(receipt_id: str, _: SupportStaff, ctx: Context) -> dict[str, Any]:
     found = await support.detail(ctx, receipt_id)
     receipt = found.receipt
@@ -93,16 +91,9 @@ async def receipt_detail(receipt_id: str, _: SupportStaff, ctx: Context) -> dict
     }
 
 
-class ActionBody(Strict):
-    action: str = Field(
-        pattern=r"^(retry_now|check_provider_status|return_to_unreceived|add_note)$"
-    )
-    note: FreeText | None = Field(None, max_length=2000)
-
-
-@router.post("/receipts/{receipt_id}/actions")
+@router.post("/receipts/{receipt_id}/actions", response_model=schema.ActionOutcome)
 async def receipt_action(
-    receipt_id: str, body: ActionBody, staff: SupportStaff, ctx: Context
+    receipt_id: str, body: schema.ActionBody, staff: SupportStaff, ctx: Context
 ) -> dict[str, Any]:
     outcome = await support.act(
         ctx, receipt_id, action=body.action, note=body.note, actor=staff.actor
@@ -116,7 +107,7 @@ async def receipt_action(
     }
 
 
-@router.get("/residents/{mykey_id}")
+@router.get("/residents/{mykey_id}", response_model=schema.ResidentOverview)
 async def resident_overview(mykey_id: str, _: SupportStaff, ctx: Context) -> dict[str, Any]:
     found = await support.resident(ctx, mykey_id)
     totals: dict[str, int] = {}

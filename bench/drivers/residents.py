@@ -111,7 +111,7 @@ async def resident(
         record["step"] = "receipt_request"
 
         async def requested() -> dict[str, Any] | None:
-            receipts = (await app.get("/v1/me/receipts")).json()["receipts"]
+            receipts = (await app.get("/v1/me/receipts")).json()["items"]
             mine = [r for r in receipts if r["grant_id"] == record["grant_id"]]
             return {"receipts": mine} if mine else None
 

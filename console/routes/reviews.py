@@ -13,7 +13,7 @@ from fastapi import Query, Request, Response
 from pydantic import ValidationError
 
 from api.deps import Context
-from api.routers.municipality_reviews import DecisionBody
+from api.schemas.municipality import DecisionBody
 from console.auth import CsrfChecked, StaffUser
 from console.pages import is_htmx, redirect, render, translator
 from domain.errors import RuleViolation

@@ -86,7 +86,7 @@ async def world(hub: Hub) -> World:
             f"/v1/municipalities/{HOME}/reviews", params={"status": "pending"}, headers=staff
         )
     )
-    [review] = [r for r in reviews["reviews"] if r["measure_id"] == reviewed["measure_id"]]
+    [review] = [r for r in reviews["items"] if r["measure_id"] == reviewed["measure_id"]]
     response = await http.post(
         "/v1/operator/municipalities",
         json={"code": FOREIGN, "name": "中央区"},

@@ -43,7 +43,7 @@ async def test_login_is_limited_per_client_address(hub: Hub) -> None:
             params={"request_id": answers[3].headers["x-request-id"]},
             headers=hub.operator_headers,
         )
-        [entry] = audit.json()["entries"]
+        [entry] = audit.json()["items"]
         assert entry["outcome"] == "429 rate_limited"
 
 

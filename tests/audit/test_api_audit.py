@@ -25,7 +25,7 @@ async def entries(hub: Hub, **filters: str) -> list[dict]:
         "/v1/operator/audit", params={"limit": 500, **filters}, headers=hub.operator_headers
     )
     assert response.status_code == 200, response.text
-    found: list[dict] = response.json()["entries"]
+    found: list[dict] = response.json()["items"]
     return found
 
 
@@ -117,16 +117,23 @@ async def test_refusals_are_recorded_with_their_code_and_without_the_secret(hub:
 async def test_the_listing_filters_and_pages(hub: Hub) -> None:
     for n in range(3):
         await hub.http.post("/v1/auth/challenges", headers={"X-Request-ID": f"req-page-{n}"})
-    page = await hub.http.get(
+    query: dict[str, str | int] = {"action": "POST /v1/auth/challenges", "limit": 2}
+    first = await hub.http.get("/v1/operator/audit", params=query, headers=hub.operator_headers)
+    body = first.json()
+    assert body["total"] >= 3 and len(body["items"]) == 2 and body["next_cursor"]
+    second = await hub.http.get(
         "/v1/operator/audit",
-        params={"action": "POST /v1/auth/challenges", "limit": 2, "offset": 1},
+        params={**query, "cursor": body["next_cursor"]},
         headers=hub.operator_headers,
     )
-    body = page.json()
-    assert body["total"] >= 3 and body["limit"] == 2 and len(body["entries"]) == 2
-    ids = [e["id"] for e in body["entries"]]
+    ids = [e["id"] for e in body["items"] + second.json()["items"]]
+    assert len(ids) == len(set(ids)) >= 3, "pages neither overlap nor skip"
     assert ids == sorted(ids, reverse=True)
-    assert all(e["action"] == "POST /v1/auth/challenges" for e in body["entries"])
+    assert all(e["action"] == "POST /v1/auth/challenges" for e in body["items"])
+    refused = await hub.http.get(
+        "/v1/operator/audit", params={"cursor": "not-ours"}, headers=hub.operator_headers
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_cursor"
     forbidden = await hub.http.get("/v1/operator/audit")
     assert forbidden.status_code == 401
 

@@ -31,7 +31,7 @@ async def audit_of(hub: Hub, **filters: str) -> list[dict[str, Any]]:
         "/v1/operator/audit", params={"limit": 500, **filters}, headers=hub.operator_headers
     )
     assert response.status_code == 200, response.text
-    return list(reversed(response.json()["entries"]))  # oldest first
+    return list(reversed(response.json()["items"]))  # oldest first
 
 
 async def test_every_step_of_a_support_return_is_on_the_record(hub: Hub) -> None:

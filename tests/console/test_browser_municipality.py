@@ -89,7 +89,7 @@ async def test_staff_publish_a_measure_and_approve_a_late_report(
 
     await page.get_by_role("link", name="審査").first.click()
     [review] = (await hub.http.get(f"/v1/municipalities/{NAGOYA}/reviews", headers=staff)).json()[
-        "reviews"
+        "items"
     ]
     row = page.locator(f"#review-{review['review_id']}")
     await expect(row).to_contain_text("防災訓練")

@@ -45,7 +45,7 @@ async def staff_measures(hub: Hub, key: str) -> list[dict[str, object]]:
     response = await hub.http.get(
         f"/v1/municipalities/{OSAKA}/measures", headers={"authorization": f"Bearer {key}"}
     )
-    measures: list[dict[str, object]] = response.json()["measures"]
+    measures: list[dict[str, object]] = response.json()["items"]
     return measures
 
 
@@ -199,7 +199,7 @@ async def test_review_decisions_answer_htmx_with_the_row_or_the_refusal(
         await hub.http.get(
             f"/v1/municipalities/{OSAKA}/reviews?measure_id={measure_id}", headers=staff
         )
-    ).json()["reviews"]
+    ).json()["items"]
 
     await browserless.sign_in(key)
     queue = await browserless.page("/console/reviews", measure_id=measure_id)

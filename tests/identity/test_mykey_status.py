@@ -76,10 +76,10 @@ async def test_suspension_stops_logins_and_new_receipts_but_not_credits_under_wa
         headers=hub.operator_headers,
     )
     assert audit.status_code == 200, audit.text
-    acts = [(e["action"].rsplit("/", 1)[-1], e["outcome"]) for e in audit.json()["entries"]]
+    acts = [(e["action"].rsplit("/", 1)[-1], e["outcome"]) for e in audit.json()["items"]]
     assert ("suspend", "200") in acts and ("resume", "200") in acts
     assert ("suspend", "409 mykey_status_conflict") in acts
-    assert {e["actor"] for e in audit.json()["entries"]} == {history[0]["actor"]}
+    assert {e["actor"] for e in audit.json()["items"]} == {history[0]["actor"]}
 
 
 async def test_revocation_is_irreversible(hub: Hub) -> None:

@@ -22,8 +22,11 @@ async def routes(hub: Hub) -> list[tuple[str, str, bool]]:
     found = []
     for path, methods in schema["paths"].items():
         for method, spec in methods.items():
+            # A raw body (a signed webhook, a CSV file) is the route's own to check, not JSON
+            # parsed against a schema first.
             content = spec.get("requestBody", {}).get("content", {})
-            found.append((method.upper(), path, "application/json" in content))
+            json_body = "application/json" in content and not spec.get("x-raw-body")
+            found.append((method.upper(), path, json_body))
     return found
 
 

@@ -100,7 +100,7 @@ async def test_points_travel_from_application_to_provider_confirmation(backend_h
     assert [c["applied"] for c in credits] == [1]
     assert ledger["balances"]["acct-0001"] == 1000
 
-    receipts = (await resident.get("/v1/me/receipts")).json()["receipts"]
+    receipts = (await resident.get("/v1/me/receipts")).json()["items"]
     assert [(r["receipt_id"], r["state"]) for r in receipts] == [
         (planned["receipt_id"], "credited")
     ]

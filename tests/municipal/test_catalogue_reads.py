@@ -15,7 +15,7 @@ from tests.support.stack import Hub
 
 
 def listed(body: dict[str, Any], measure_id: str) -> dict[str, Any] | None:
-    return next((m for m in body["measures"] if m["measure_id"] == measure_id), None)
+    return next((m for m in body["items"] if m["measure_id"] == measure_id), None)
 
 
 async def test_catalogue_reads_show_api_changes_at_once_and_others_within_the_cache_time(

@@ -45,7 +45,7 @@ async def test_events_are_created_listed_and_printed_as_readable_qr_codes(staff:
     assert second.status_code == 201
 
     listed = await staff.get(f"/measures/{measure_id}/events")
-    assert [e["event_id"] for e in listed.json()["events"]] == [
+    assert [e["event_id"] for e in listed.json()["items"]] == [
         event["event_id"],
         second.json()["event_id"],
     ]

@@ -57,9 +57,9 @@ async def test_a_measure_goes_from_draft_to_published_to_closed(staff: Staff) ->
     assert (reopened.status_code, reopened.json()["code"]) == (409, "invalid_measure_state")
 
     listed = await staff.get("/measures", state="closed")
-    assert measure_id in [m["measure_id"] for m in listed.json()["measures"]]
+    assert measure_id in [m["measure_id"] for m in listed.json()["items"]]
     drafts = await staff.get("/measures", state="draft")
-    assert measure_id not in [m["measure_id"] for m in drafts.json()["measures"]]
+    assert measure_id not in [m["measure_id"] for m in drafts.json()["items"]]
 
 
 async def test_a_draft_cannot_be_closed(staff: Staff) -> None:
@@ -134,4 +134,4 @@ async def test_another_municipalitys_measures_are_not_found(staff: Staff) -> Non
     ]:
         assert (response.status_code, response.json()["code"]) == (404, "not_found")
     listed = await http.get("/v1/municipalities/011002/measures", headers=other)
-    assert measure_id not in [m["measure_id"] for m in listed.json()["measures"]]
+    assert measure_id not in [m["measure_id"] for m in listed.json()["items"]]

@@ -20,7 +20,7 @@ async def test_keys_are_shown_once_stored_hashed_and_revocable(hub: Hub) -> None
     assert (await hub.http.get(reviews, headers=staff)).status_code == 200
 
     listed = (await hub.http.get("/v1/operator/api-keys", headers=hub.operator_headers)).json()
-    mine = next(k for k in listed["api_keys"] if k["key_id"] == key_id)
+    mine = next(k for k in listed["items"] if k["key_id"] == key_id)
     assert mine["role"] == "municipality" and mine["scope"] == "131016"
     assert mine["last_used_at"] is not None and mine["revoked_at"] is None
     assert key not in str(listed)

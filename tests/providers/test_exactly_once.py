@@ -195,7 +195,7 @@ async def ask_to_receive(journey: Journey) -> None:
             if response.status_code == 202:
                 journey.receipt_id = response.json()["receipts"][0]["receipt_id"]
                 return
-            mine = (await journey.resident.get("/v1/me/receipts")).json()["receipts"]
+            mine = (await journey.resident.get("/v1/me/receipts")).json()["items"]
         except httpx.HTTPError:
             await asyncio.sleep(1)
             continue

@@ -30,7 +30,7 @@ async def pending_ids(
         headers=headers,
     )
     assert response.status_code == 200, response.text
-    return [r["receipt_id"] for r in response.json()["credit_requests"]]
+    return [r["receipt_id"] for r in response.json()["items"]]
 
 
 async def wait_pending(
@@ -59,7 +59,7 @@ async def test_listing_and_acknowledging_are_scoped_to_the_provider(hub: Hub) ->
         await hub.http.get(
             f"/v1/providers/{mine.provider_id}/credit-requests", headers=mine.headers
         )
-    ).json()["credit_requests"][0]
+    ).json()["items"][0]
     assert row.keys() >= {"receipt_id", "account_id", "points", "measure_id", "municipality_code"}
     assert row["points"] == 1000
 

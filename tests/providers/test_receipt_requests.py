@@ -75,7 +75,7 @@ async def test_a_service_not_yet_started_is_hidden_and_refused(hub: Hub) -> None
     assert [s["payment_service_id"] for s in shown["payment_services"]] == [
         started.payment_service_id
     ]
-    listed = (await resident.get("/v1/measures")).json()["measures"]
+    listed = (await resident.get("/v1/measures")).json()["items"]
     mine = next(m for m in listed if m["measure_id"] == measure_id)
     assert later.payment_service_id not in {
         s["payment_service_id"] for s in mine["payment_services"]

@@ -171,3 +171,28 @@ async def test_the_security_code_is_never_stored_or_logged(
         for table in Base.metadata.sorted_tables:
             rows = (await session.execute(table.select())).all()
             assert all(code not in repr(row) for row in rows), table.name
+
+
+async def test_the_resident_lists_their_registrations_masked_page_by_page(hub: Hub) -> None:
+    provider = await onboard_provider(hub, "sync")
+    resident, other = await logged_in(hub), await logged_in(hub)
+    accounts = [f"acct-{secrets.token_hex(4)}" for _ in range(3)]
+    for account in accounts:
+        registered = await resident.register_service(provider.payment_service_id, account)
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["account_id"] == account  # the resident just typed it
+    assert (await other.register_service(provider.payment_service_id, "acct-other-1")).is_success
+
+    first = (await resident.get("/v1/me/payment-services", limit=2)).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = (
+        await resident.get("/v1/me/payment-services", limit=2, cursor=first["next_cursor"])
+    ).json()
+    assert rest["next_cursor"] is None
+    listed = first["items"] + rest["items"]
+    assert [r["account_id"] for r in listed] == ["*" * 9 + a[-4:] for a in accounts]
+    assert {r["payment_service_id"] for r in listed} == {provider.payment_service_id}
+    me = (await resident.get("/v1/me")).json()
+    assert [r["registration_id"] for r in me["payment_services"]] == [
+        r["registration_id"] for r in listed
+    ]

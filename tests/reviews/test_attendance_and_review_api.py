@@ -85,8 +85,14 @@ async def test_event_reports_on_time_and_late_with_staff_approval(hub: Hub) -> N
         headers=setup.staff,
     )
     assert queue.status_code == 200, queue.text
-    [review] = queue.json()["reviews"]
+    [review] = queue.json()["items"]
     assert review["kind"] == "late_report"
+    reports = (await resident.get("/v1/me/attendance-reports")).json()["items"]
+    assert [(r["event_id"], r["status"], r["timing"], r["review_id"]) for r in reports] == [
+        (late.json()["event_id"], "pending_review", "late", review["review_id"]),
+        (on_time.json()["event_id"], "accepted", "on_time", None),
+    ]
+    assert reports[1]["grant_id"] == on_time.json()["grant"]["grant_id"]
     assert review["event"]["title"] == "防災訓練"
     assert review["late_by_s"] > 20 * 3600  # a day after the event, minus the grace period
     decision_url = (
@@ -141,7 +147,7 @@ async def test_review_required_applications_wait_for_staff(hub: Hub) -> None:
         f"/v1/municipalities/{setup.municipality_code}/reviews?measure_id={setup.measure_id}",
         headers=setup.staff,
     )
-    first, second = queue.json()["reviews"]
+    first, second = queue.json()["items"]
     assert {first["kind"], second["kind"]} == {"application"}
     base = f"/v1/municipalities/{setup.municipality_code}/reviews"
 

@@ -66,7 +66,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(hub: Hub) ->
             f"/v1/support/receipts/stuck?provider_id={failing}", headers=support
         )
         assert response.status_code == 200, response.text
-        rows = [r for r in response.json()["receipts"] if r["receipt_id"] == receipt_id]
+        rows = [r for r in response.json()["items"] if r["receipt_id"] == receipt_id]
         return rows[0] if rows else None
 
     row = await until(listed)

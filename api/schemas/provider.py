@@ -1,0 +1,138 @@
+"""What payment providers send to the hub and read from it (SPEC §5 Provider)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from adapters.providers.contract import REFERENCE_MAX
+from api.free_text import FreeText
+from api.schemas.common import Body, Page, Strict, Timestamp, example
+from services.acknowledgements import AckVerdict
+
+
+class WebhookReceipt(Body):
+    """What the hub did with a signed webhook: `recorded`, or a harmless `duplicate` /
+    `ignored_replay` (a `webhook-id` seen before), or `accounts_closed`."""
+
+    model_config = example(
+        event="credit.completed", outcome="recorded", registrations_invalidated=0
+    )
+
+    event: str = Field(description="credit.completed | credit.rejected | account.closed")
+    outcome: str
+    registrations_invalidated: int
+
+
+class CreditRequest(Body):
+    """A credit the hub asks the provider to make; `receipt_id` is its idempotency key."""
+
+    model_config = example(
+        receipt_id="app_7Q2…-g1-r1",
+        account_id="acct-12345678",
+        points=1000,
+        measure_id="msr_01J9ZK…",
+        municipality_code="131016",
+        requested_at="2026-11-27T03:05:00+00:00",
+    )
+
+    receipt_id: str
+    account_id: str
+    points: int
+    measure_id: str
+    municipality_code: str
+    requested_at: Timestamp
+
+
+class CreditRequestPage(Page[CreditRequest]):
+    """Credit requests waiting for this provider's acknowledgement, oldest first."""
+
+
+class AckBody(Strict):
+    """The provider's answer to one credit request."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "credited", "provider_reference": "PS-20261127-000123"},
+                {"status": "rejected", "reason": "account_closed"},
+            ]
+        },
+    )
+
+    status: Literal["credited", "rejected"]
+    reason: FreeText | None = Field(None, min_length=1, max_length=200)
+    # The provider's own identifier, not prose: a 12-digit transaction number that happens to
+    # pass the My Number check digit is still the provider's reference, and refusing it would
+    # leave a credit the provider made unrecorded.
+    provider_reference: str | None = Field(None, min_length=1, max_length=REFERENCE_MAX)
+
+
+class Acknowledgement(Body):
+    """`recorded` the first time, `duplicate` for the same answer again."""
+
+    model_config = example(receipt_id="app_7Q2…-g1-r1", status="credited", result="recorded")
+
+    receipt_id: str
+    status: Literal["credited", "rejected"]
+    result: AckVerdict
+
+
+class RequestFile(Body):
+    batch_id: str
+    status: str = Field(description="assigned | written")
+    file_name: str | None
+    record_count: int
+    total_points: int
+    sha256: str | None
+    written_at: Timestamp | None
+
+
+class ResultFile(Body):
+    file_name: str
+    sha256: str
+    status: str = Field(description="ingested | refused")
+    record_count: int
+    applied: int
+    duplicates: int
+    conflicts: int
+    unknown_receipt_ids: list[str]
+    detail: str | None
+    received_at: Timestamp
+
+
+class BatchFiles(Body):
+    """The latest request files written for the provider and result files received from it."""
+
+    model_config = example(
+        request_files=[
+            {
+                "batch_id": "bat_01J9ZS…",
+                "status": "written",
+                "file_name": "credits-bat_01J9ZS….csv",
+                "record_count": 2,
+                "total_points": 2000,
+                "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "written_at": "2026-11-27T03:10:00+00:00",
+            }
+        ],
+        result_files=[
+            {
+                "file_name": "results-bat_01J9ZS….csv",
+                "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+                "status": "ingested",
+                "record_count": 2,
+                "applied": 2,
+                "duplicates": 0,
+                "conflicts": 0,
+                "unknown_receipt_ids": [],
+                "detail": None,
+                "received_at": "2026-11-27T03:11:00+00:00",
+            }
+        ],
+    )
+
+    request_files: list[RequestFile]
+    result_files: list[ResultFile]
