@@ -22,7 +22,11 @@ MAX_POSITION = 100_000_000
 
 @dataclass(frozen=True)
 class PageRequest:
-    """Where a page starts (`offset`) and how long it is (`limit`)."""
+    """Where a page starts (`offset`) and how long it is (`limit`).
+
+    A list read by key instead (`id < after_key`, newest first) keeps its place while rows are
+    added or leave its filter between pages: its cursor carries the last key shown, not an
+    offset, so nothing repeats or is skipped."""
 
     limit: int
     offset: int = 0
@@ -32,11 +36,20 @@ class PageRequest:
         """Rows to read: one more than the page, to know whether another page follows."""
         return self.limit + 1
 
-    def page(self, rows: Sequence[T]) -> tuple[list[T], str | None]:
-        """The page's items, and the cursor of the next page when there is one."""
+    @property
+    def after_key(self) -> int | None:
+        """A list read by key: the last key of the previous page; none on the first page."""
+        return self.offset or None
+
+    def page(
+        self, rows: Sequence[T], key: Callable[[T], int] | None = None
+    ) -> tuple[list[T], str | None]:
+        """The page's items, and the cursor of the next page when there is one (`key`: the
+        list is read by key, and the next page starts after this page's last key)."""
         items = list(rows[: self.limit])
-        more = len(rows) > self.limit
-        return items, encode_cursor(self.offset + self.limit) if more else None
+        if len(rows) <= self.limit:
+            return items, None
+        return items, encode_cursor(key(items[-1]) if key else self.offset + self.limit)
 
     def slice(self, rows: Sequence[T]) -> tuple[list[T], str | None]:
         """The page out of a whole (small) list held in memory."""

@@ -27,6 +27,7 @@ CARD: Codes = {
     503: ("revocation_status_unavailable",),
 }
 PAGED: Codes = {422: ("invalid_cursor",)}
+MONTH: Codes = {422: ("invalid_month",)}  # YYYY-MM by schema, but no month 13
 MEASURE_EDIT: Codes = {
     409: ("measure_not_draft", "invalid_measure_state"),
     422: ("invalid_measure", "invalid_municipality_code", "unknown_payment_service"),
@@ -106,6 +107,30 @@ ROUTE_CODES: dict[str, Codes] = {
     "revoke": {409: ("mykey_status_conflict", "mykey_revoked")},
     "encode": {422: ("invalid_payload",)},
     "decode": {422: ("invalid_payload", "payload_not_decodable")},
+    # Settlement and reconciliation (SPEC §7)
+    "put_statement": {
+        409: ("settlement_closed",),
+        415: ("unsupported_media_type",),
+        422: (
+            "invalid_statement",
+            "statement_totals_mismatch",
+            "statement_totals_missing",
+            "invalid_business_date",
+        ),
+    },
+    "credits_csv": {422: ("invalid_business_date",)},
+    "list_breaks": PAGED,
+    "ask_provider": {409: ("resolution_not_allowed",), 503: ("provider_unavailable",)},
+    "resolve_break": {
+        409: ("break_already_resolved", "resolution_not_allowed"),
+        422: ("note_required",),
+    },
+    "get_settlement": MONTH,
+    "settlement_csv": MONTH,
+    "close_month": {
+        409: ("open_breaks", "month_not_ended", "settlement_closed"),
+        422: ("invalid_month", "note_required"),
+    },
 }
 
 

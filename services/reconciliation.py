@@ -200,11 +200,12 @@ async def list_breaks(
     business_date: date | None,
     kind: str | None,
     status: str | None,
-    cursor: str | None,
+    before: int | None,
     limit: int,
-) -> tuple[list[Break], str | None]:
-    """Newest first; the cursor is the last break of the previous page."""
-    query = select(Break).order_by(Break.id.desc()).limit(limit + 1)
+) -> list[Break]:
+    """At most `limit` breaks, newest first; `before`: only breaks older than that one (the
+    last of the previous page), so a page keeps its place while breaks open or are resolved."""
+    query = select(Break).order_by(Break.id.desc()).limit(limit)
     if provider_id:
         query = query.where(Break.provider_id == provider_id)
     if business_date:
@@ -213,13 +214,10 @@ async def list_breaks(
         query = query.where(Break.kind == kind)
     if status:
         query = query.where(Break.status == status)
-    if cursor:
-        query = query.where(Break.id < parse_break_id(cursor))
+    if before is not None:
+        query = query.where(Break.id < before)
     async with ctx.sessions() as session:
-        rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (break_id_of(rows[-1]) if more and rows else None)
+        return list((await session.execute(query)).scalars())
 
 
 @dataclass

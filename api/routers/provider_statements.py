@@ -14,9 +14,9 @@ from datetime import date
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Context, ProviderKey, require_scope
+from api.schemas.provider import CREDITS_CSV, STATEMENT_CSV, StatementResult
 from domain.business_days import JST, day_window, is_business_day
 from domain.errors import RuleViolation
 from services.statements import Declared, receive
@@ -33,38 +33,6 @@ CREDITS_HEADER = (
     "credited_at",
     "provider_reference",
 )
-
-
-class StatementResult(BaseModel):
-    """How a statement was taken and how its day reconciled."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "business_date": "2026-12-04",
-                    "records": 3,
-                    "total_points": 3000,
-                    "matched": 2,
-                    "breaks": 1,
-                    "new_breaks": 1,
-                    "outcome": "accepted",
-                    "statement_id": "stm_4f1c2a9be07d5c3a1e20",
-                    "sha256": "9f2c…",
-                }
-            ]
-        }
-    )
-
-    business_date: date
-    records: int = Field(description="rows in the statement")
-    total_points: int
-    matched: int = Field(description="rows that match the hub's ledger")
-    breaks: int = Field(description="open breaks of the day after reconciling it")
-    new_breaks: int = Field(description="breaks this statement opened")
-    outcome: str = Field(description="accepted | replaced | unchanged (same content again)")
-    statement_id: str
-    sha256: str = Field(description="SHA-256 of the statement's bytes")
 
 
 def _count(value: str | None, header: str) -> int:
@@ -92,14 +60,9 @@ async def _provider(ctx: Context, principal: ProviderKey, provider_id: str) -> N
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": STATEMENT_CSV}},
         },
-        "x-error-codes": [
-            "invalid_statement",
-            "statement_totals_mismatch",
-            "settlement_closed",
-            "invalid_business_date",
-        ],
+        "x-raw-body": True,  # a file streamed row by row, not a JSON body
     },
 )
 async def put_statement(
@@ -150,7 +113,12 @@ async def put_statement(
 @router.get(
     "/{provider_id}/credits.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "the hub's credits, CSV"}},
+    responses={
+        200: {
+            "description": "the hub's credits, UTF-8 CSV, credited_at in JST",
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": CREDITS_CSV}},
+        }
+    },
 )
 async def credits_csv(
     provider_id: str,

@@ -6,7 +6,8 @@ document's diff and fails the contract test until the document is regenerated
 (`mph openapi --write`). Each model carries an example; lists are `Page`s
 (`{items, next_cursor}`, `api/pagination.py`); errors are `Problem`s (`api/problem_docs.py`).
 
-- `common`: the base classes, pages, and what several audiences show (grants, receipts, measures)
+- `common`: the base classes, pages, and what several audiences show (grants, receipts, measures,
+  settlement totals)
 - `resident`, `municipality`, `provider`, `support`, `operator`, `health`: one per audience
 """
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.measures import MeasureKind, MeasureState
 from domain.points import GrantState
 from domain.receipts import ReceiptState
+from domain.settlement import Line, render_csv, totals
 
 T = TypeVar("T")
 
@@ -204,3 +205,36 @@ class Measure(Body):
 
 class MeasurePage(Page[Measure]):
     """Measures, one page."""
+
+
+# One measure's month at one provider, rendered by the hub's own settlement code, so the
+# settlement examples show figures, CSV and checksums that agree with each other.
+EXAMPLE_SETTLEMENT_LINE = Line(
+    provider_id="paysim",
+    provider_name="PaySim",
+    measure_id="msr_01J9ZK…",
+    measure_title="子育て応援ポイント",
+    credited_points=120_000,
+    statement_points=120_000,
+    matched_points=120_000,
+    open_breaks=0,
+    yen_per_point=1,
+    adjustment=-1000,
+)
+EXAMPLE_SETTLEMENT_TOTALS = totals([EXAMPLE_SETTLEMENT_LINE])
+EXAMPLE_SETTLEMENT_REPORT = render_csv(
+    "2026-11", "131016", [EXAMPLE_SETTLEMENT_LINE], EXAMPLE_SETTLEMENT_TOTALS
+)
+
+
+class SettlementTotals(Body):
+    """A month's settlement (精算) summed over its lines, in points and yen (SPEC §7)."""
+
+    model_config = example(**EXAMPLE_SETTLEMENT_TOTALS.as_dict())
+
+    credited_points: int
+    statement_points: int
+    matched_points: int
+    open_breaks: int
+    adjustment: int
+    amount_yen: int

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from api.free_text import FreeText
-from api.schemas.common import Body, GrantBrief, Page, Strict, Timestamp, example
+from api.schemas.common import (
+    EXAMPLE_SETTLEMENT_LINE,
+    EXAMPLE_SETTLEMENT_REPORT,
+    EXAMPLE_SETTLEMENT_TOTALS,
+    Body,
+    GrantBrief,
+    Page,
+    SettlementTotals,
+    Strict,
+    Timestamp,
+    example,
+)
 from domain.measures import MeasureState
 from domain.reviews import Decision, ReviewKind, ReviewStatus
+from domain.settlement import sha256_hex
 
 _MEASURE_EXAMPLE = {
     "title": "子育て応援ポイント",
@@ -302,3 +315,54 @@ class TargetsCleared(Body):
     measure_id: str
     removed: int
     total: int
+
+
+# ----- settlement (精算, SPEC §7) -------------------------------------------------------------
+
+_SETTLEMENT_LINE = {
+    **asdict(EXAMPLE_SETTLEMENT_LINE),
+    "amount_yen": EXAMPLE_SETTLEMENT_LINE.amount_yen,
+}
+# The month's report as staff download it (UTF-8; the file starts with a BOM, CRLF line ends).
+SETTLEMENT_CSV = EXAMPLE_SETTLEMENT_REPORT.decode("utf-8-sig")
+
+
+class SettlementLine(Body):
+    """One provider and measure of a month: what the hub credited, what the provider's
+    statements say, and what the municipality pays."""
+
+    model_config = example(**_SETTLEMENT_LINE)
+
+    provider_id: str
+    provider_name: str
+    measure_id: str
+    measure_title: str
+    credited_points: int = Field(description="points the hub credited at this provider")
+    statement_points: int = Field(description="points on the provider's statements")
+    matched_points: int = Field(description="credited points the provider agrees with")
+    open_breaks: int
+    yen_per_point: int
+    amount_yen: int = Field(description="(credited_points + adjustment) × yen_per_point")
+    adjustment: int = Field(description="corrections of closed months, in points")
+
+
+class Settlement(Body):
+    """A municipality's month: open months as they stand, closed months as frozen."""
+
+    model_config = example(
+        month="2026-11",
+        status="closed",
+        report_sha256=sha256_hex(EXAMPLE_SETTLEMENT_REPORT),
+        closed_at="2026-12-03T01:00:00+00:00",
+        lines=[_SETTLEMENT_LINE],
+        totals=EXAMPLE_SETTLEMENT_TOTALS.as_dict(),
+    )
+
+    month: str
+    status: Literal["open", "closed"]
+    report_sha256: str | None = Field(
+        None, description="closed months: SHA-256 of the UTF-8 CSV report"
+    )
+    closed_at: str | None = None
+    lines: list[SettlementLine]
+    totals: SettlementTotals

@@ -7,8 +7,18 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from api.free_text import FreeText
-from api.schemas.common import Body, Page, Strict, Timestamp, example
+from api.schemas.common import (
+    EXAMPLE_SETTLEMENT_REPORT,
+    EXAMPLE_SETTLEMENT_TOTALS,
+    Body,
+    Page,
+    SettlementTotals,
+    Strict,
+    Timestamp,
+    example,
+)
 from domain.mykeys import REASON_MAX_LENGTH, MyKeyStatus
+from domain.settlement import month_digest, sha256_hex
 from storage.keys import Role
 
 
@@ -330,3 +340,65 @@ class Payloads(Body):
     )
 
     payloads: list[PayloadJson] = Field(max_length=1000)
+
+
+# ----- closing a month's settlement (精算, SPEC §7) ---------------------------------------------
+
+
+class SettlementCloseBody(Strict):
+    """`force` closes a month with breaks still open; it needs a `note` saying why."""
+
+    model_config = _strict_example(
+        {},
+        {
+            "force": True,
+            "note": "事業者の回答待ちの差異1件は翌月に調整する（自治体と合意済み）",
+        },
+    )
+
+    force: bool = False
+    note: FreeText | None = Field(None, max_length=2000)
+
+
+_REPORT_SHA256 = sha256_hex(EXAMPLE_SETTLEMENT_REPORT)
+_REPORT = {
+    "municipality_code": "131016",
+    "report_sha256": _REPORT_SHA256,
+    "totals": EXAMPLE_SETTLEMENT_TOTALS.as_dict(),
+}
+
+
+class MunicipalityReport(Body):
+    """One municipality's frozen report: its CSV's SHA-256 and its totals."""
+
+    model_config = example(**_REPORT)
+
+    municipality_code: str
+    report_sha256: str
+    totals: SettlementTotals
+
+
+class ClosedSettlement(Body):
+    """A closed month: every municipality's report frozen with its checksum."""
+
+    model_config = example(
+        month="2026-11",
+        status="closed",
+        closed_at="2026-12-03T01:00:00+00:00",
+        closed_by="operator:key_32010db412cf5c47f7d4",
+        forced=False,
+        note=None,
+        open_breaks=0,
+        report_sha256=month_digest({"131016": _REPORT_SHA256}),
+        reports=[_REPORT],
+    )
+
+    month: str
+    status: str = "closed"
+    closed_at: str
+    closed_by: str
+    forced: bool
+    note: str | None
+    open_breaks: int = Field(description="breaks still open when the month was closed")
+    report_sha256: str = Field(description="over every municipality's report SHA-256")
+    reports: list[MunicipalityReport]

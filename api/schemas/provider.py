@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -136,3 +137,42 @@ class BatchFiles(Body):
 
     request_files: list[RequestFile]
     result_files: list[ResultFile]
+
+
+# A statement and the hub's own record of one business day (SPEC §7), as the CSV both send.
+STATEMENT_CSV = (
+    "receipt_id,points,credited_at,provider_reference\n"
+    "app_7Q2…-g1-r1,1000,2026-12-04T10:15:03+09:00,PS-20261204-000123\n"
+    "app_9K4…-g1-r1,500,2026-12-04T23:59:58+09:00,PS-20261204-000124\n"
+)
+CREDITS_CSV = (
+    "receipt_id,points,measure_id,municipality_code,credited_at,provider_reference\n"
+    "app_7Q2…-g1-r1,1000,msr_01J9ZK…,131016,2026-12-04T10:15:03+09:00,PS-20261204-000123\n"
+    "app_9K4…-g1-r1,500,msr_01J9ZK…,131016,2026-12-04T23:59:58+09:00,PS-20261204-000124\n"
+)
+
+
+class StatementResult(Body):
+    """How a statement was taken and how its day reconciled."""
+
+    model_config = example(
+        business_date="2026-12-04",
+        records=2,
+        total_points=1500,
+        matched=1,
+        breaks=1,
+        new_breaks=1,
+        outcome="accepted",
+        statement_id="stm_3f1aee51040fe76502ff",
+        sha256="b111c6e1d318f203063e5c16bab43c108326af0aa2f7b65760c95547a43dbe52",
+    )
+
+    business_date: date
+    records: int = Field(description="rows in the statement")
+    total_points: int
+    matched: int = Field(description="rows that match the hub's ledger")
+    breaks: int = Field(description="open breaks of the day after reconciling it")
+    new_breaks: int = Field(description="breaks this statement opened")
+    outcome: str = Field(description="accepted | replaced | unchanged (same content again)")
+    statement_id: str
+    sha256: str = Field(description="SHA-256 of the statement's bytes")

@@ -8,6 +8,7 @@ from datetime import date
 from fastapi import Query, Request, Response
 
 from api.deps import Context
+from api.pagination import PageRequest, decode_cursor
 from api.views import mask
 from console.auth import CsrfChecked, SupportUser
 from console.pages import redirect, render, translator
@@ -39,15 +40,17 @@ async def breaks(
             day = date.fromisoformat(business_date)
         except ValueError as exc:
             raise RuleViolation("validation_error", "YYYY-MM-DD") from exc
-    rows, next_cursor = await reconciliation.list_breaks(
+    page = PageRequest(limit=PAGE_SIZE, offset=decode_cursor(cursor))
+    found = await reconciliation.list_breaks(
         ctx,
         provider_id=provider_id or None,
         business_date=day,
         kind=kind or None,
         status=status or None,
-        cursor=cursor or None,
-        limit=PAGE_SIZE,
+        before=page.after_key,
+        limit=page.fetch,
     )
+    rows, next_cursor = page.page(found, key=lambda row: row.id)
     filters = {
         "provider_id": provider_id or "",
         "business_date": business_date or "",

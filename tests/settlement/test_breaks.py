@@ -108,6 +108,31 @@ async def test_each_kind_of_break_is_found_with_both_sides(hub: Hub) -> None:
     nothing = await hub.http.get("/v1/support/reconciliation/breaks/brk_0", headers=support)
     assert nothing.status_code == 404
 
+    # Resolving a break of the first page of open ones does not move the next page: the cursor
+    # is the last break shown, not an offset, so the third open break is neither skipped nor
+    # shown twice.
+    open_only: dict[str, str | int] = {
+        "provider_id": provider.provider_id,
+        "status": "open",
+        "limit": 2,
+    }
+    url = "/v1/support/reconciliation/breaks"
+    first_open = (await hub.http.get(url, params=open_only, headers=support)).json()
+    resolved = await hub.http.post(
+        f"{url}/{first_open['items'][0]['break_id']}/resolve",
+        json={"resolution": "accepted_difference", "note": "事業者と差異を確認済み"},
+        headers=support,
+    )
+    assert resolved.status_code == 200, resolved.text
+    rest_open = await hub.http.get(
+        url, params={**open_only, "cursor": first_open["next_cursor"]}, headers=support
+    )
+    assert [b["break_id"] for b in rest_open.json()["items"]] == [
+        b["break_id"] for b in rest.json()["items"]
+    ]
+    forged = await hub.http.get(url, params={"cursor": "brk_1"}, headers=support)
+    assert (forged.status_code, forged.json()["code"]) == (422, "invalid_cursor")
+
 
 async def test_a_day_without_a_statement_after_its_deadline_is_a_break(hub: Hub) -> None:
     provider = await sync_provider(hub)
