@@ -43,6 +43,8 @@ def _knob_value(name: str, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"{name} is a non-negative number")
+    if name == "auth_error_status" and value not in (0, 401, 403):
+        raise ValueError("auth_error_status is 0, 401 or 403")
     if name.endswith("_rate") and value > 1:
         raise ValueError(f"{name} is between 0 and 1")
     return float(value) if kind == "float" else int(value)
