@@ -105,6 +105,25 @@ def admin_routes(providers: dict[str, SimProvider]) -> APIRouter:
         )
         return {"ok": True}
 
+    @router.post("/p/{provider_id}/admin/credits/{receipt_id}/resend")
+    async def resend_answer(provider_id: str, receipt_id: str) -> Any:
+        """The provider's answer for one credit sent again (a dashboard's "resend" button, or
+        a provider that answers once its own incident is over): a late webhook."""
+        provider = providers.get(provider_id)
+        if provider is None:
+            return _missing()
+        entry = provider.credits.get(receipt_id)
+        if entry is None:
+            return JSONResponse({"error": "no such credit"}, status_code=404)
+        if entry.status == "credited":
+            data = {"receipt_id": receipt_id, "provider_reference": entry.provider_reference}
+            queue_webhook(provider, "credit.completed", data)
+        else:
+            queue_webhook(
+                provider, "credit.rejected", {"receipt_id": receipt_id, "reason": entry.reason}
+            )
+        return {"queued": entry.status}
+
     @router.get("/p/{provider_id}/admin/faults")
     async def get_faults(provider_id: str) -> Any:
         provider = providers.get(provider_id)

@@ -46,6 +46,7 @@ class Verdict:
     provider_mismatches: int = 0
     workflow_failures: int = 0
     ledger_breaks: int = 0
+    server_errors: int = 0  # API answers 5xx (but 503) during the run
 
 
 async def provider_ledgers(stack: ChaosStack) -> dict[str, dict[str, int]]:

@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
@@ -62,6 +63,7 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "5xx_burst": {"error_rate": 1.0},
     "5xx_some": {"error_rate": 0.5},
     "429_retry_after": {"burst_every": 1, "burst_length": 4, "retry_after_s": 1},
+    "slow_answers": {"latency_ms": 400},  # slower than usual, within the adapter's time-out
     "slower_than_timeout": {"latency_ms": 1300},
     "applied_then_timeout": {"timeout_after_apply_rate": 1.0},
     "status_500": {"status_error_rate": 1.0},
@@ -88,6 +90,7 @@ class Tally:
     workflow_failures: int = 0
     ledger_breaks: int = 0
     hangs: int = 0
+    server_errors: int = 0
     failed_runs: int = 0
     needed_support: int = 0  # receipts that ended only after support's sweep
     matrix: dict[str, Counter[str]] = field(default_factory=dict)  # behaviour → outcomes
@@ -104,6 +107,7 @@ class Tally:
         self.provider_mismatches += verdict.provider_mismatches
         self.workflow_failures += verdict.workflow_failures
         self.ledger_breaks += verdict.ledger_breaks
+        self.server_errors += verdict.server_errors
         for behaviour in behaviours or {"credited"}:
             row = self.matrix.setdefault(behaviour, Counter())
             row.update(verdict.receipts)
@@ -133,6 +137,7 @@ class Tally:
             "workflow_failures": self.workflow_failures,
             "ledger_breaks": self.ledger_breaks,
             "hangs": self.hangs,
+            "server_errors": self.server_errors,
             "failed_runs": self.failed_runs,
             "needed_support": self.needed_support,
         }
@@ -225,6 +230,7 @@ class ChaosMachine(RuleBasedStateMachine):
         self.stack = self.runner.stack
         self.stack.start_workers()
         self.receiving: list[Receiving] = []
+        self.step_problems: list[str] = []
         self.runs: dict[str, str] = {}  # application workflow id → its first run
         self.asked = 0  # residents who asked (preconditions read only what the machine decided)
         self.down = False  # whether this run killed the workers and has not restarted them
@@ -249,6 +255,14 @@ class ChaosMachine(RuleBasedStateMachine):
             return None
         finally:
             self.runner.tally.spent(label.split("(")[0], time.monotonic() - started)
+
+    def _answered(self, what: str, response: httpx.Response) -> None:
+        """An API answer of 500 (or any 5xx but 503 `temporal_unavailable`) breaks the rule that
+        no request fails with an unexpected error: kept for the run's verdict."""
+        if response.status_code >= 500 and response.status_code != 503:
+            self.step_problems.append(
+                f"{what} answered {response.status_code}: {response.text[:200]}"
+            )
 
     def _pick(self, which: int) -> Receiving | None:
         """One of this run's residents; None when every one's registration was refused."""
@@ -307,7 +321,7 @@ class ChaosMachine(RuleBasedStateMachine):
         if then is not None:
             await stack.set_faults(provider_id, **then)
         requested = await resident.request_receipt([receiving.grant_id], receiving.registration_id)
-        assert requested.status_code in (202, 409, 503), requested.text
+        self._answered("request_receipt", requested)
 
     @precondition(lambda self: not self.down and self.asked > 0)
     @rule(which=st.integers(0, MAX_RECEIVING - 1))
@@ -322,7 +336,7 @@ class ChaosMachine(RuleBasedStateMachine):
         response = await receiving.resident.request_receipt(
             [receiving.grant_id], receiving.registration_id
         )
-        assert response.status_code < 500 or response.status_code == 503, response.text
+        self._answered("request_receipt again", response)
 
     @precondition(lambda self: self.asked > 0)
     @rule(which=st.integers(0, MAX_RECEIVING - 1))
@@ -347,6 +361,24 @@ class ChaosMachine(RuleBasedStateMachine):
             f"provider_behaves({mode}, {behaviour})",
             self.stack.set_faults(self._provider(mode), **knobs),
         )
+
+    @precondition(lambda self: self.asked > 0)
+    @rule(which=st.integers(0, MAX_RECEIVING - 1))
+    def provider_resends_answer(self, which: int) -> None:
+        """A late webhook: the provider sends its answer again, whenever it likes (a webhook
+        provider; a pull provider's answers go through the hub's API)."""
+        receiving = self._pick(which)
+        if receiving is None:
+            return
+        self._do(f"provider_resends_answer({which})", self._resend(receiving))
+
+    async def _resend(self, receiving: Receiving) -> None:
+        if self.stack.providers[receiving.provider_id].mode != "webhook":
+            return
+        for receipt in await receipts_of(self.stack, [receiving.grant_id]):
+            await self.stack.sim_http.post(
+                f"/p/{receiving.provider_id}/admin/credits/{receipt.id}/resend"
+            )
 
     @precondition(lambda self: not self.down)
     @rule(minutes=st.sampled_from([1, 5, 40, 180]))
@@ -408,7 +440,7 @@ class ChaosMachine(RuleBasedStateMachine):
         # of an application workflow that failed and was started again empty)
         if response.status_code not in (200, 409, 503):
             self.trace.append(f"  -> {action}: {response.status_code} {response.text[:160]}")
-        assert response.status_code < 500 or response.status_code == 503, response.text
+        self._answered(action, response)
 
     @precondition(lambda self: self.asked > 0)
     @rule(which=st.integers(0, MAX_RECEIVING - 1))
@@ -424,7 +456,7 @@ class ChaosMachine(RuleBasedStateMachine):
             json={"reason": "chaos: card reported stolen"},
             headers=self.stack.operator_headers,
         )
-        assert response.status_code in (200, 409), response.text
+        self._answered("revoke", response)
 
     @precondition(lambda self: not self.down)
     @rule()
@@ -446,7 +478,7 @@ class ChaosMachine(RuleBasedStateMachine):
     # ----- the end of a run ------------------------------------------------------------------
 
     def teardown(self) -> None:
-        if not self.receiving and self.stack.workers_up:
+        if not self.receiving and self.stack.workers_up and not self.step_problems:
             self.runner.tally.runs += 1
             return
         started = time.monotonic()
@@ -455,6 +487,8 @@ class ChaosMachine(RuleBasedStateMachine):
         except TimeoutError:
             verdict = Verdict(problems=["hang: settling took over 240 s"], stalls=1)
         self.runner.tally.spent("settle_and_check", time.monotonic() - started)
+        verdict.server_errors += len(self.step_problems)
+        verdict.problems.extend(self.step_problems)
         self.runner.tally.add(verdict, self.behaviours, self.trace)
         if verdict.problems and self.strict:
             raise AssertionError(

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.chaos.machine import ChaosMachine, Runner, running
+from tests.chaos.machine import ChaosMachine, Runner
 
 EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "200"))
 PHASES = (Phase.explicit, Phase.generate) + (
     (Phase.shrink,) if os.environ.get("CHAOS_SHRINK") else ()
 )
-
-
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    with running(tmp_path_factory.mktemp("chaos")) as started:
-        yield started
 
 
 def run_machine(runner: Runner, examples: int, steps: int) -> None:
