@@ -1,0 +1,113 @@
+"""A misconfigured provider is paused, not its receipts; an operator resumes it (issue 17)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from domain.errors import RuleViolation
+from domain.provider_errors import PAUSE_AFTER_FAILURES, failure
+from services import provider_pause
+from storage.models.audit import AuditEntry
+from tests.support.scenario import add_provider
+from tests.support.stack import Hub
+
+NOW = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
+
+
+async def audit_actions(hub: Hub, provider_id: str) -> list[tuple[str, str, str]]:
+    async with hub.ctx.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.action, AuditEntry.actor, AuditEntry.outcome)
+            .where(
+                AuditEntry.object_type == "provider",
+                AuditEntry.object_id == provider_id,
+                AuditEntry.action.in_(["pause_provider", "resume_provider"]),
+            )
+            .order_by(AuditEntry.id)
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def fail(hub: Hub, provider_id: str, code: str) -> bool:
+    async with hub.ctx.sessions.begin() as session:
+        return await provider_pause.record_failure(
+            session, provider_id, failure(code, f"{code} detail"), now=NOW
+        )
+
+
+async def test_repeated_auth_failures_pause_the_provider_and_only_an_operator_resumes(
+    hub: Hub,
+) -> None:
+    provider_id, _ = await add_provider(hub)
+    for _ in range(PAUSE_AFTER_FAILURES - 1):
+        assert not await fail(hub, provider_id, "provider_auth_failed")
+    assert await fail(hub, provider_id, "provider_auth_failed")
+    assert await fail(hub, provider_id, "provider_misconfigured")  # still paused, cause kept
+    async with hub.ctx.sessions() as session:
+        assert await provider_pause.is_paused(session, provider_id)
+        state = await provider_pause.state(session, provider_id)
+        await provider_pause.record_success(session, provider_id)  # an answer does not resume
+        assert await provider_pause.is_paused(session, provider_id)
+    assert state.status == "paused" and state.paused_reason == "provider_auth_failed"
+    assert state.paused_at == NOW and state.paused_by == "hub"
+    assert state.paused_detail == "provider_auth_failed detail"
+    assert state.paused_reason_en and "credentials" in state.paused_reason_en
+    assert state.last_failure_code == "provider_misconfigured"
+    assert await audit_actions(hub, provider_id) == [("pause_provider", "hub", "paused")]
+
+    async with hub.ctx.sessions.begin() as session:
+        await provider_pause.resume(session, provider_id, actor="operator:k1", note="key rotated")
+    async with hub.ctx.sessions() as session:
+        state = await provider_pause.state(session, provider_id)
+    assert state.status == "active" and state.paused_reason is None
+    assert state.consecutive_failures == 0
+    assert state.resumed_by == "operator:k1" and state.resume_note == "key rotated"
+    assert (await audit_actions(hub, provider_id))[-1] == (
+        "resume_provider",
+        "operator:k1",
+        "active",
+    )
+    with pytest.raises(RuleViolation) as refused:
+        async with hub.ctx.sessions.begin() as session:
+            await provider_pause.resume(session, provider_id, actor="operator:k1", note=None)
+    assert refused.value.code == "provider_not_paused" and refused.value.status == 409
+
+
+async def test_transient_failures_never_pause_and_an_answer_ends_a_run(hub: Hub) -> None:
+    provider_id, _ = await add_provider(hub)
+    for code in ["provider_unavailable", "provider_rate_limited", "provider_timeout"] * 5:
+        assert not await fail(hub, provider_id, code)
+    for code in ["account_closed", "provider_rejected", "provider_unknown_status"] * 3:
+        assert not await fail(hub, provider_id, code)
+    for _ in range(PAUSE_AFTER_FAILURES - 1):
+        assert not await fail(hub, provider_id, "provider_auth_failed")
+    async with hub.ctx.sessions.begin() as session:
+        await provider_pause.record_success(session, provider_id, now=NOW)
+    for _ in range(PAUSE_AFTER_FAILURES - 1):
+        assert not await fail(hub, provider_id, "provider_auth_failed")
+    async with hub.ctx.sessions() as session:
+        state = await provider_pause.state(session, provider_id)
+    assert state.status == "active"
+    assert state.consecutive_failures == PAUSE_AFTER_FAILURES - 1
+    assert await audit_actions(hub, provider_id) == []
+
+
+async def test_an_operator_pauses_and_resumes_a_provider(hub: Hub) -> None:
+    provider_id, _ = await add_provider(hub)
+    async with hub.ctx.sessions.begin() as session:
+        await provider_pause.pause(session, provider_id, actor="operator:k1", reason="保守作業")
+    with pytest.raises(RuleViolation) as again:
+        async with hub.ctx.sessions.begin() as session:
+            await provider_pause.pause(session, provider_id, actor="operator:k1", reason="x")
+    assert again.value.code == "provider_paused"
+    async with hub.ctx.sessions() as session:
+        state = await provider_pause.state(session, provider_id)
+    assert state.status == "paused" and state.paused_reason == "operator_paused"
+    assert state.paused_detail == "保守作業"
+    with pytest.raises(RuleViolation) as missing:
+        async with hub.ctx.sessions.begin() as session:
+            await provider_pause.resume(session, "no-such-provider", actor="o", note=None)
+    assert missing.value.status == 404
