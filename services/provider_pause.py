@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import RuleViolation
 from domain.provider_errors import PAUSE_AFTER_FAILURES, ProviderFailure, describe
+from services.context import HubContext
 from storage import audit, provider_status
 from storage.models import PaymentProvider
+from storage.models.provider_status import ProviderStatus
 
 log = logging.getLogger(__name__)
 HUB_ACTOR = "hub"
@@ -64,7 +66,7 @@ class PauseState:
     resumed_at: datetime | None
     resumed_by: str | None
     resume_note: str | None
-    waiting_receipts: int
+    waiting_receipts: int | None  # counted for one provider's view, not for lists
 
 
 def reason_message(code: str | None, lang: str) -> str | None:
@@ -203,7 +205,24 @@ async def resume(
 async def state(session: AsyncSession, provider_id: str) -> PauseState:
     """The provider's queue as the operator API and the console show it."""
     row = await provider_status.get(session, provider_id)
-    waiting = await provider_status.open_receipts(session, provider_id)
+    return _state(provider_id, row, await provider_status.open_receipts(session, provider_id))
+
+
+async def paused_states(session: AsyncSession) -> dict[str, PauseState]:
+    """Every paused provider's state (waiting receipts not counted), by provider ID."""
+    return {
+        row.provider_id: _state(row.provider_id, row, None)
+        for row in await provider_status.paused(session)
+    }
+
+
+async def paused_ids(ctx: HubContext) -> set[str]:
+    """The providers paused now (few or none): receipts of theirs wait."""
+    async with ctx.sessions() as session:
+        return {row.provider_id for row in await provider_status.paused(session)}
+
+
+def _state(provider_id: str, row: ProviderStatus | None, waiting: int | None) -> PauseState:
     paused = row is not None and row.status == provider_status.PAUSED
     reason = row.paused_reason if row is not None and paused else None
     return PauseState(

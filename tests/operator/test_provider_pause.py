@@ -11,6 +11,7 @@ from domain.errors import RuleViolation
 from domain.provider_errors import PAUSE_AFTER_FAILURES, failure
 from services import provider_pause
 from storage.models.audit import AuditEntry
+from tests.api.roles import api_key
 from tests.support.scenario import add_provider
 from tests.support.stack import Hub
 
@@ -111,3 +112,78 @@ async def test_an_operator_pauses_and_resumes_a_provider(hub: Hub) -> None:
         async with hub.ctx.sessions.begin() as session:
             await provider_pause.resume(session, "no-such-provider", actor="o", note=None)
     assert missing.value.status == 404
+
+
+async def test_the_operator_api_shows_a_paused_provider_and_resumes_it(hub: Hub) -> None:
+    provider_id, _ = await add_provider(hub)
+    path = f"/v1/operator/providers/{provider_id}"
+    active = (await hub.http.get(path, headers=hub.operator_headers)).json()
+    assert active["status"] == "active" and active["paused_reason"] is None
+    assert active["waiting_receipts"] == 0
+
+    for _ in range(PAUSE_AFTER_FAILURES):
+        await fail(hub, provider_id, "provider_misconfigured")
+    paused = (await hub.http.get(path, headers=hub.operator_headers)).json()
+    assert paused["status"] == "paused"
+    assert paused["paused_reason"] == "provider_misconfigured"
+    assert paused["paused_at"] == NOW.isoformat() and paused["paused_by"] == "hub"
+    assert "設定" in paused["paused_message"]["ja"]
+    assert "configuration" in paused["paused_message"]["en"]
+    assert paused["paused_detail"] == "provider_misconfigured detail"
+    listed = await hub.http.get("/v1/operator/providers?limit=500", headers=hub.operator_headers)
+    mine = next(p for p in listed.json()["items"] if p["provider_id"] == provider_id)
+    assert mine["status"] == "paused" and mine["paused_reason"] == "provider_misconfigured"
+
+    support = await hub.http.post(f"{path}/resume", json={}, headers=await api_key(hub, "support"))
+    assert support.status_code == 403
+    resumed = await hub.http.post(
+        f"{path}/resume", json={"note": "base_url corrected"}, headers=hub.operator_headers
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "active" and resumed.json()["paused_at"] is None
+    again = await hub.http.post(f"{path}/resume", json={}, headers=hub.operator_headers)
+    assert again.status_code == 409 and again.json()["code"] == "provider_not_paused"
+    assert (await audit_actions(hub, provider_id))[-1] == (
+        "resume_provider",
+        "operator:bootstrap",
+        "active",
+    )
+
+
+async def test_the_operator_api_pauses_by_hand_with_a_reason(hub: Hub) -> None:
+    provider_id, _ = await add_provider(hub)
+    path = f"/v1/operator/providers/{provider_id}"
+    missing = await hub.http.post(f"{path}/pause", json={}, headers=hub.operator_headers)
+    assert missing.status_code == 422 and missing.json()["code"] == "validation_error"
+    paused = await hub.http.post(
+        f"{path}/pause", json={"reason": "鍵の漏えい調査"}, headers=hub.operator_headers
+    )
+    assert paused.status_code == 200, paused.text
+    body = paused.json()
+    assert body["status"] == "paused" and body["paused_reason"] == "operator_paused"
+    assert body["paused_detail"] == "鍵の漏えい調査"
+    assert body["paused_by"] == "operator:bootstrap"
+    twice = await hub.http.post(
+        f"{path}/pause", json={"reason": "again"}, headers=hub.operator_headers
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "provider_paused"
+    unknown = await hub.http.post(
+        "/v1/operator/providers/nobody-here/pause",
+        json={"reason": "x"},
+        headers=hub.operator_headers,
+    )
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+
+
+async def test_a_paused_provider_is_reported_by_the_gauge_until_resumed(hub: Hub) -> None:
+    from hub.metrics import ReceiptGauges
+
+    provider_id, _ = await add_provider(hub)
+    gauges = ReceiptGauges(hub.ctx.sessions)
+    assert provider_id not in (await gauges.refresh()).paused
+    for _ in range(PAUSE_AFTER_FAILURES):
+        await fail(hub, provider_id, "provider_auth_failed")
+    assert (await gauges.refresh()).paused[provider_id] == "provider_auth_failed"
+    async with hub.ctx.sessions.begin() as session:
+        await provider_pause.resume(session, provider_id, actor="operator:k1", note=None)
+    assert provider_id not in (await gauges.refresh()).paused
