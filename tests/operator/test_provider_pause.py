@@ -112,6 +112,12 @@ async def test_an_operator_pauses_and_resumes_a_provider(hub: Hub) -> None:
         async with hub.ctx.sessions.begin() as session:
             await provider_pause.resume(session, "no-such-provider", actor="o", note=None)
     assert missing.value.status == 404
+    async with hub.ctx.sessions.begin() as session:
+        await provider_pause.resume(session, provider_id, actor="operator:k1", note="done")
+    assert [a for a, _, _ in await audit_actions(hub, provider_id)] == [
+        "pause_provider",
+        "resume_provider",
+    ]
 
 
 async def test_the_operator_api_shows_a_paused_provider_and_resumes_it(hub: Hub) -> None:
@@ -173,6 +179,8 @@ async def test_the_operator_api_pauses_by_hand_with_a_reason(hub: Hub) -> None:
         headers=hub.operator_headers,
     )
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    resumed = await hub.http.post(f"{path}/resume", json={}, headers=hub.operator_headers)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "active"
 
 
 async def test_a_paused_provider_is_reported_by_the_gauge_until_resumed(hub: Hub) -> None:
