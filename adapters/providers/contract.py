@@ -9,10 +9,13 @@ refuses is not an error: it is a `rejected` outcome that sends the points back t
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from domain.provider_errors import CODES, code_for
+
+log = logging.getLogger(__name__)
 
 # Temporal ApplicationError types, shared by activities and workflows.
 PROVIDER_PERMANENT = "ProviderPermanentError"
@@ -121,7 +124,15 @@ def bounded_reference(value: str | None) -> str | None:
     if value is None or len(value) <= REFERENCE_MAX:
         return value
     digest = hashlib.sha256(value.encode()).hexdigest()[:16]
-    return f"{value[: REFERENCE_MAX - 17]}~{digest}"
+    bounded = f"{value[: REFERENCE_MAX - 17]}~{digest}"
+    # The whole reference stays findable: the log line pairs it with the stored form.
+    log.warning(
+        "provider reference of %d characters stored as %s; the whole reference: %s",
+        len(value),
+        bounded,
+        value[:4096],
+    )
+    return bounded
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -195,3 +195,18 @@ async def test_a_paused_provider_is_reported_by_the_gauge_until_resumed(hub: Hub
     async with hub.ctx.sessions.begin() as session:
         await provider_pause.resume(session, provider_id, actor="operator:k1", note=None)
     assert provider_id not in (await gauges.refresh()).paused
+
+
+async def test_a_provider_refusing_the_hubs_signature_is_unavailable_not_a_bad_account(
+    hub: Hub,
+) -> None:
+    """Registration against a provider that refuses the hub's credentials (401): the resident's
+    account is not to blame, so 503 `provider_unavailable`, not 422."""
+    from adapters.signing import new_secret
+
+    _, service_id = await add_provider(hub, signing_secret=new_secret())  # not the provider's
+    resident = hub.resident()
+    assert (await resident.login()).status_code == 201
+    answer = await resident.register_service(service_id, "acct-pause-1")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "provider_unavailable"

@@ -243,7 +243,9 @@ def test_a_long_reference_is_bounded_stable_and_distinct() -> None:
     assert bounded_reference(one) != bounded_reference(two)
 
 
-async def test_paylite_keeps_a_long_topup_id_within_the_column() -> None:
+async def test_paylite_keeps_a_long_topup_id_within_the_column(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     topup_id = "TP-" + "9" * 300
     answer = {"topupId": topup_id, "state": "COMPLETED"}
     adapter = paylite(
@@ -256,3 +258,4 @@ async def test_paylite_keeps_a_long_topup_id_within_the_column() -> None:
     assert len(outcome.provider_reference) == REFERENCE_MAX
     assert outcome.provider_reference.startswith("TP-999")
     assert status.provider_reference == outcome.provider_reference
+    assert any(topup_id in r.getMessage() for r in caplog.records)  # the whole one is logged
