@@ -17,9 +17,11 @@ The tables below are the whole decision, the way Hyperswitch maps each connector
 adapter's exceptions carry facts (`reason`, `http_status`, `provider_code`, `retry_after_s`, the
 body in their message) and `classify` looks them up. Pure: no I/O, no adapter imports, so the
 workflow sandbox, the console and the tests can all use it.
-"""
 
-from __future__ import annotations
+Annotations are evaluated (no `from __future__ import annotations`): `ProviderFailure` travels
+in activity results, and the payload converter resolves its types inside the workflow sandbox,
+where string annotations do not resolve.
+"""
 
 from dataclasses import dataclass
 from typing import Literal
@@ -109,6 +111,12 @@ CODES: dict[str, FailureCode] = _codes(
         "The provider's configuration is wrong (an unknown route or address); check it.",
     ),
     FailureCode(
+        "provider_paused",
+        "pause",
+        "この決済事業者は一時停止中です。運用者が再開するまで受取は待機します。",
+        "The provider's queue is paused; receipts wait until an operator resumes it.",
+    ),
+    FailureCode(
         "provider_rejected",
         "permanent",
         "決済事業者がこの依頼を受け付けませんでした。依頼内容を確認してください。",
@@ -149,7 +157,7 @@ def describe(code: str, lang: str = "ja") -> str:
     return entry.en if lang == "en" else entry.ja
 
 
-def failure(code: str, detail: str = "", *, retry_after_s: float | None = None) -> ProviderFailure:
+def failure(code: str, detail: str = "", retry_after_s: float | None = None) -> ProviderFailure:
     """The failure of a known `code`; an unknown one falls back to `provider_error`."""
     entry = CODES.get(code) or CODES["provider_error"]
     return ProviderFailure(
@@ -176,6 +184,9 @@ REASONS: dict[str, str] = {
     "unknown_provider": "provider_misconfigured",
     "unknown_adapter": "provider_misconfigured",
     "file_io": "provider_unavailable",
+    # A permanent failure with no other fact (an unknown provider ID, a provider of the wrong
+    # style for the call): the hub's own configuration.
+    "config": "provider_misconfigured",
 }
 
 # The Hub Provider Protocol (SPEC §5). A 404 reaches here only where the protocol has no 404
@@ -271,7 +282,7 @@ def classify(adapter_style: str, error: BaseException) -> ProviderFailure:
     `retry_after_s`); an exception without them (a time-out of the event loop, a bug) is still
     classified, never raised again.
     """
-    reason = getattr(error, "reason", None)
+    reason = getattr(error, "reason", None) or getattr(error, "fallback_reason", None)
     http_status = getattr(error, "http_status", None)
     provider_code = getattr(error, "provider_code", None)
     retry_after = getattr(error, "retry_after_s", None)

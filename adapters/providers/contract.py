@@ -103,6 +103,10 @@ class TransientProviderError(ProviderError):
 class PermanentProviderError(ProviderError):
     """Retrying cannot help: the request itself (or the provider's configuration) is wrong."""
 
+    # Read by `classify` when nothing more is known (no status, no reason): raised without
+    # facts, it is the hub's configuration (an unknown provider ID, a call of the wrong style).
+    fallback_reason = "config"
+
 
 class ProviderAdapter(Protocol):
     provider_id: str

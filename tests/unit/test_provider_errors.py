@@ -259,3 +259,20 @@ async def test_paylite_keeps_a_long_topup_id_within_the_column(
     assert outcome.provider_reference.startswith("TP-999")
     assert status.provider_reference == outcome.provider_reference
     assert any(topup_id in r.getMessage() for r in caplog.records)  # the whole one is logged
+
+
+def test_a_permanent_error_without_facts_is_the_hubs_configuration() -> None:
+    got = classify("hub_rest", PermanentProviderError("unknown provider sim-x"))
+    assert (got.code, got.kind) == ("provider_misconfigured", "pause")
+    assert classify("hub_rest", TransientProviderError("odd")).code == "provider_error"
+    paused = failure("provider_paused", "the provider's queue is paused", 2.0)
+    assert (paused.kind, paused.retry_after_s) == ("pause", 2.0)
+
+
+async def test_a_failure_travels_in_workflow_payloads() -> None:
+    from hub.temporal import data_converter
+
+    converter = data_converter()
+    sent = failure("provider_rate_limited", "429", 7.0)
+    [received] = await converter.decode(await converter.encode([sent]), [ProviderFailure])
+    assert received == sent
