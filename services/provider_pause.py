@@ -3,11 +3,13 @@
 The receipt carrier reports each provider failure here (`record_failure`) and each answer
 (`record_success`). `pause` failures (401, 403, an unknown route: `domain.provider_errors`)
 that come `PAUSE_AFTER_FAILURES` times in a row with no answer in between pause the provider:
-its receipts wait (the carrier asks `is_paused` before calling it again) instead of turning
-stuck one by one. A pause raises an alert: an error in the log, the `hub.provider.paused`
-counter, the console's provider page. Only an operator resumes it (`resume`), audited; a
-transient outage (5xx, 429, time-outs) never pauses a provider: it keeps retrying under the
-provider's own policy.
+its receipts wait (the credit activity asks `is_paused` before calling it again) instead of
+turning stuck one by one. A receipt whose call failed that way waits from the first such
+failure (`record_failure` answers True), so none is given up on while the run builds up.
+
+A pause raises an alert: an error in the log, the `hub.provider.paused` counter, the console's
+provider page. Only an operator resumes it (`resume`), audited; a transient outage (5xx, 429,
+time-outs) never pauses a provider: it keeps retrying under the provider's own policy.
 
 Each function works in the caller's session and transaction, so the failure, the pause and
 their audit entries commit with the receipt change that caused them.
@@ -80,8 +82,10 @@ def reason_message(code: str | None, lang: str) -> str | None:
 async def record_failure(
     session: AsyncSession, provider_id: str, failure: ProviderFailure, *, now: datetime
 ) -> bool:
-    """Record one failure of a call to `provider_id`; True when the provider is now paused
-    (by this failure or before it), so the caller waits instead of giving up on its receipt."""
+    """Record one failure of a call to `provider_id`. True when its receipt should wait for the
+    provider instead of counting as failed: the provider is paused (by this failure or before
+    it), or this is a `pause` failure that counts towards pausing it (401, 403, an unknown
+    route: every receipt would fail the same way, so none is given up on for it)."""
     _failures.add(1, {"provider": provider_id, "code": failure.code, "kind": failure.kind})
     run = await provider_status.note_failure(
         session,
@@ -97,7 +101,7 @@ async def record_failure(
     ):
         _alert(session, provider_id, failure, run, now)
         return True
-    return await provider_status.is_paused(session, provider_id)
+    return failure.pauses_provider or await provider_status.is_paused(session, provider_id)
 
 
 def _alert(

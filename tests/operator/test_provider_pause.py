@@ -43,9 +43,12 @@ async def test_repeated_auth_failures_pause_the_provider_and_only_an_operator_re
     hub: Hub,
 ) -> None:
     provider_id, _ = await add_provider(hub)
-    for _ in range(PAUSE_AFTER_FAILURES - 1):
-        assert not await fail(hub, provider_id, "provider_auth_failed")
+    for _ in range(PAUSE_AFTER_FAILURES - 1):  # each receipt waits; the provider runs on
+        assert await fail(hub, provider_id, "provider_auth_failed")
+        async with hub.ctx.sessions() as session:
+            assert not await provider_pause.is_paused(session, provider_id)
     assert await fail(hub, provider_id, "provider_auth_failed")
+    assert await fail(hub, provider_id, "provider_unavailable")  # paused: every receipt waits
     assert await fail(hub, provider_id, "provider_misconfigured")  # still paused, cause kept
     async with hub.ctx.sessions() as session:
         assert await provider_pause.is_paused(session, provider_id)
@@ -84,11 +87,11 @@ async def test_transient_failures_never_pause_and_an_answer_ends_a_run(hub: Hub)
     for code in ["account_closed", "provider_rejected", "provider_unknown_status"] * 3:
         assert not await fail(hub, provider_id, code)
     for _ in range(PAUSE_AFTER_FAILURES - 1):
-        assert not await fail(hub, provider_id, "provider_auth_failed")
+        assert await fail(hub, provider_id, "provider_auth_failed")  # waits, not paused yet
     async with hub.ctx.sessions.begin() as session:
         await provider_pause.record_success(session, provider_id, now=NOW)
     for _ in range(PAUSE_AFTER_FAILURES - 1):
-        assert not await fail(hub, provider_id, "provider_auth_failed")
+        assert await fail(hub, provider_id, "provider_auth_failed")
     async with hub.ctx.sessions() as session:
         state = await provider_pause.state(session, provider_id)
     assert state.status == "active"
