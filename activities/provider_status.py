@@ -1,13 +1,17 @@
-"""Asking a provider what became of a credit: run on the provider's own queue, like `credit`."""
+"""Asking a provider what became of a credit: run on the provider's own queue, like `credit`.
+
+Every provider failure, and an answer in words the hub does not know, comes back as data
+(`CreditStatusResult.failure`): waiting for an answer is never a failure of the workflow."""
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.errors import provider_error
 from activities.providers import ProviderActivities
 from activities.types import CreditStatusInput, CreditStatusResult
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
+from domain.provider_errors import failure
+from domain.receipt_machine import STATUS_WORDS
 
 
 class ProviderStatusActivities:
@@ -20,7 +24,18 @@ class ProviderStatusActivities:
             adapter = await self.providers.adapter_for(request.provider_id)
             status = await adapter.credit_status(request.receipt_id)
         except (TransientProviderError, PermanentProviderError) as error:
-            raise provider_error(error) from error
+            found = self.providers.classify(request.provider_id, error)
+            paused = await self.providers.note_outcome(request.provider_id, found)
+            activity.logger.info("credit status failed (%s, paused=%s)", found.code, paused)
+            return CreditStatusResult(request.receipt_id, "failed", failure=found)
+        if status.status not in STATUS_WORDS:
+            return CreditStatusResult(
+                request.receipt_id,
+                "failed",
+                failure=failure(
+                    "provider_unknown_status", f"unknown credit status {status.status!r}"
+                ),
+            )
         return CreditStatusResult(
             receipt_id=request.receipt_id,
             status=status.status,

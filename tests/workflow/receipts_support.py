@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.types import ApplicationDecision
 from adapters.providers.registry import AdapterRegistry
 from domain.reviews import ReviewPolicy
 from hub.workers import HubWorkers, WorkerOptions
@@ -54,6 +55,30 @@ async def hub_workers(
         yield queue
 
 
+async def start_applied(
+    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str, mykey_id: str
+) -> tuple[WorkflowHandle[ApplicationWorkflow, Any], ApplicationDecision]:
+    """The application workflow, started, then applied to."""
+    application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
+    handle = await env.client.start_workflow(
+        ApplicationWorkflow.run,
+        ApplicationInput(measure_id, mykey_id, application_id),
+        id=workflow_id,
+        task_queue=queue,
+    )
+    return handle, await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
+
+
+async def start_review(
+    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str
+) -> tuple[WorkflowHandle[ApplicationWorkflow, Any], ApplicationDecision]:
+    """A new resident applies to a measure that needs review: the handle and the decision."""
+    handle, decision = await start_applied(env, ctx, queue, measure_id, await new_resident(ctx))
+    assert decision.status == "pending_review" and decision.grants == []
+    assert decision.review is not None
+    return handle, decision
+
+
 async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, str]:
     """(measure_id, payment_service_id, provider_id) with the given provider configuration."""
     catalog = await seed_catalog(ctx)
@@ -83,14 +108,7 @@ async def start_with_receipt(
                 invalidated_at=None,
             )
         )
-    application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
-    handle = await env.client.start_workflow(
-        ApplicationWorkflow.run,
-        ApplicationInput(measure_id, mykey_id, application_id),
-        id=workflow_id,
-        task_queue=queue,
-    )
-    decision = await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
+    handle, decision = await start_applied(env, ctx, queue, measure_id, mykey_id)
     [grant] = decision.grants
     ticket = await handle.execute_update(
         ApplicationWorkflow.request_receipt,
