@@ -19,6 +19,7 @@ from adapters.providers.contract import (
     CreditOutcome,
     CreditRequest,
     CreditStatus,
+    PermanentProviderError,
     TransientProviderError,
 )
 
@@ -34,6 +35,7 @@ class FakeProvider:
     applied: dict[str, int] = field(default_factory=dict)
     calls: int = 0
     fail_first: int = 0  # the first credit calls fail with 503, whatever `mode` says
+    refuse_first: int = 0  # the first credit calls are refused with 401 (a wrong key)
     accepted: dict[str, int] = field(default_factory=dict)  # credits taken on (mode accepted)
     status_calls: int = 0
     status_gate: asyncio.Event | None = None  # status checks wait for it when set
@@ -48,6 +50,8 @@ class FakeProvider:
             raise TransientProviderError("provider unavailable (503)")
         if self.calls <= self.fail_first:
             raise TransientProviderError("provider unavailable (503)")
+        if self.calls <= self.refuse_first:
+            raise PermanentProviderError("provider refused the request (401): bad key")
         if self.mode == "accepted":
             self.accepted[request.receipt_id] = self.accepted.get(request.receipt_id, 0) + 1
             return CreditOutcome(status="accepted")

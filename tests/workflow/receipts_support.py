@@ -31,6 +31,7 @@ class Running:
     handle: WorkflowHandle[ApplicationWorkflow, Any]
     receipt_id: str
     grant_id: str
+    mykey_id: str = ""
 
 
 @contextlib.asynccontextmanager
@@ -56,13 +57,18 @@ async def hub_workers(
 
 
 async def start_applied(
-    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str, mykey_id: str
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    queue: str,
+    measure_id: str,
+    mykey_id: str,
+    history_limit: int = 5000,
 ) -> tuple[WorkflowHandle[ApplicationWorkflow, Any], ApplicationDecision]:
     """The application workflow, started, then applied to."""
     application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
     handle = await env.client.start_workflow(
         ApplicationWorkflow.run,
-        ApplicationInput(measure_id, mykey_id, application_id),
+        ApplicationInput(measure_id, mykey_id, application_id, history_limit=history_limit),
         id=workflow_id,
         task_queue=queue,
     )
@@ -92,7 +98,12 @@ async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, st
 
 
 async def start_with_receipt(
-    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str, service_id: str
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    queue: str,
+    measure_id: str,
+    service_id: str,
+    history_limit: int = 5000,
 ) -> Running:
     mykey_id = await new_resident(ctx)
     registration_id = f"reg_{secrets.token_hex(6)}"
@@ -108,11 +119,11 @@ async def start_with_receipt(
                 invalidated_at=None,
             )
         )
-    handle, decision = await start_applied(env, ctx, queue, measure_id, mykey_id)
+    handle, decision = await start_applied(env, ctx, queue, measure_id, mykey_id, history_limit)
     [grant] = decision.grants
     ticket = await handle.execute_update(
         ApplicationWorkflow.request_receipt,
         ReceiptRequest(grant_ids=[grant.grant_id], registration_id=registration_id),
     )
     [plan] = ticket.receipts
-    return Running(handle, plan.receipt_id, grant.grant_id)
+    return Running(handle, plan.receipt_id, grant.grant_id, mykey_id)

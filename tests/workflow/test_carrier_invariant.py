@@ -30,6 +30,7 @@ from storage.models.audit import AuditEntry
 from storage.models.reviews import Review
 from tests.support.direct import seed_catalog
 from tests.support.fake_provider import FakeProvider
+from tests.support.histories import record
 from tests.workflow.receipts_support import (
     Running,
     hub_workers,
@@ -113,6 +114,7 @@ async def test_a_failing_status_endpoint_then_a_late_webhook_ends_credited(
 
         assert await send_credit_completed(ctx, provider_id, run.receipt_id) == "recorded"
         status = await run.handle.result()
+        await record(run.handle, "application_status_failing_then_webhook")
     assert status.status == "finished"
     await assert_credited_late(ctx, run, measure_id)
 
@@ -189,6 +191,7 @@ async def test_retry_now_during_a_return_never_credits_a_returned_receipt(
         async with ctx.sessions() as session:
             assert ledger_adds_up(await ledger_moves(session, measure_id=measure_id))
         await run.handle.terminate("test over")
+        await record(run.handle, "application_retry_during_return")
 
 
 async def test_a_staff_decision_racing_the_review_deadline_does_not_fail_the_workflow(
@@ -230,6 +233,7 @@ async def test_a_staff_decision_racing_the_review_deadline_does_not_fail_the_wor
             assert (review.status, review.decided_by) == ("approved", "staff:kato")
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("test over")
+        await record(handle, "application_review_race")
 
 
 async def _settled(handle: WorkflowHandle[Any, Any], ctx: HubContext, review_id: str) -> bool:

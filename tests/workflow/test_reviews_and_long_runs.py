@@ -14,6 +14,7 @@ from services.context import HubContext
 from storage.models.reviews import Review
 from tests.support.direct import new_resident, seed_catalog
 from tests.support.fake_provider import FakeProvider
+from tests.support.histories import record
 from tests.workflow.receipts_support import hub_workers, start_review
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, AttendanceReportRequest
@@ -44,6 +45,7 @@ async def test_an_undecided_review_is_reminded_then_decided_by_the_measure_polic
         status = await handle.query(ApplicationWorkflow.status)
         assert [(g.points, g.state) for g in status.grants] == [(1000, "unreceived")]
         await handle.terminate("test over")
+        await record(handle, "application_review_timers")
 
 
 async def _review(ctx: HubContext, review_id: str) -> Review:
