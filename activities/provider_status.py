@@ -5,6 +5,7 @@ Every provider failure, and an answer in words the hub does not know, comes back
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from temporalio import activity
 
 from activities.providers import ProviderActivities
@@ -12,6 +13,7 @@ from activities.types import CreditStatusInput, CreditStatusResult
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from domain.provider_errors import failure
 from domain.receipt_machine import STATUS_WORDS
+from storage.models import Receipt
 
 
 class ProviderStatusActivities:
@@ -20,6 +22,10 @@ class ProviderStatusActivities:
 
     @activity.defn(name="credit_status")
     async def credit_status(self, request: CreditStatusInput) -> CreditStatusResult:
+        async with self.providers.sessions() as session:  # before asking: see ReturnReceiptInput
+            pulls = await session.scalar(
+                select(Receipt.pulls).where(Receipt.id == request.receipt_id)
+            )
         try:
             adapter = await self.providers.adapter_for(request.provider_id)
             status = await adapter.credit_status(request.receipt_id)
@@ -27,7 +33,7 @@ class ProviderStatusActivities:
             found = self.providers.classify(request.provider_id, error)
             paused = await self.providers.note_outcome(request.provider_id, found)
             activity.logger.info("credit status failed (%s, paused=%s)", found.code, paused)
-            return CreditStatusResult(request.receipt_id, "failed", failure=found)
+            return CreditStatusResult(request.receipt_id, "failed", failure=found, pulls=pulls)
         if status.status not in STATUS_WORDS:
             return CreditStatusResult(
                 request.receipt_id,
@@ -35,10 +41,12 @@ class ProviderStatusActivities:
                 failure=failure(
                     "provider_unknown_status", f"unknown credit status {status.status!r}"
                 ),
+                pulls=pulls,
             )
         return CreditStatusResult(
             receipt_id=request.receipt_id,
             status=status.status,
             provider_reference=status.provider_reference,
             reason=status.reason,
+            pulls=pulls,
         )

@@ -121,6 +121,9 @@ class ReturnReceiptInput:
     receipt_id: str
     actor: str
     note: str | None = None
+    # The receipt's pull count read before the provider said `not_found`: the return needs it
+    # unchanged (no pull since that answer). None: not checked (histories before issue 17).
+    pulls: int | None = None
 
 
 @dataclass
@@ -136,6 +139,7 @@ class CreditStatusResult:
     provider_reference: str | None = None
     reason: str | None = None
     failure: ProviderFailure | None = None
+    pulls: int | None = None  # the receipt's pull count, read before the provider was asked
 
 
 @dataclass

@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         SupportAction,
         SupportOutcome,
     )
-    from workflows.steps import db_step, refusal
+    from workflows.steps import db_step, db_step_or_refusal, refusal
 
 CREDIT_TIMEOUT = timedelta(seconds=60)
 STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
@@ -240,9 +240,9 @@ class ReceiptCarrier:
                 "provider_not_confirmed_uncredited",
                 f"the provider answered {said}: the points cannot be returned",
             )
-        recorded = await db_step(
+        recorded = await db_step_or_refusal(
             "return_receipt",
-            ReturnReceiptInput(receipt_id, actor=action.actor, note=action.note),
+            ReturnReceiptInput(receipt_id, action.actor, action.note, answer.pulls),
             RecordOutcomeResult,
         )
         self._apply(progress, recorded)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.types import ApplicationDecision
@@ -54,6 +54,16 @@ async def hub_workers(
     )
     async with workers_running(workers):
         yield queue
+
+
+async def refused(update: Awaitable[Any], says: str, otherwise: str) -> None:
+    """The update is refused with a message that says `says`; `otherwise` if it went through."""
+    try:
+        await update
+    except WorkflowUpdateFailedError as refusal:
+        assert says in str(refusal.cause), refusal.cause
+    else:
+        raise AssertionError(otherwise)
 
 
 async def start_applied(

@@ -23,7 +23,7 @@ from domain.points import ledger_adds_up
 from domain.reviews import Decision, ReviewPolicy
 from services import provider_webhooks
 from services.context import HubContext
-from storage import reviews
+from storage import provider_inbox, reviews
 from storage.ledger import ledger_moves
 from storage.models import PaymentProvider
 from storage.models.audit import AuditEntry
@@ -35,6 +35,7 @@ from tests.workflow.receipts_support import (
     Running,
     hub_workers,
     provider_catalog,
+    refused,
     start_review,
     start_with_receipt,
 )
@@ -247,3 +248,44 @@ async def _settled(handle: WorkflowHandle[Any, Any], ctx: HubContext, review_id:
             )
         )
         return rows.first() is not None
+
+
+async def _pull(ctx: HubContext, provider_id: str) -> list[str]:
+    """What the pull API hands out (`GET /v1/providers/{id}/credit-requests`): listed, counted."""
+    async with ctx.sessions.begin() as session:
+        found = await provider_inbox.pending_credit_requests(
+            session, provider_id, include_crediting=True, limit=100
+        )
+        return sorted(await provider_inbox.count_pulls(session, [r.id for r in found]))
+
+
+async def test_a_pull_mode_receipt_is_returned_only_if_no_pull_came_after_the_answer(
+    skipping_env: WorkflowEnvironment, ctx: HubContext
+) -> None:
+    gate = asyncio.Event()
+    fake = FakeProvider(mode="accepted", statuses=["not_found", "not_found"], status_gate=gate)
+    measure_id, service_id, provider_id = await provider_catalog(ctx, ack_mode="pull")
+    async with hub_workers(skipping_env, ctx, fake) as queue:
+        run = await start_with_receipt(skipping_env, ctx, queue, measure_id, service_id)
+        await eventually(lambda: _receipt_is(ctx, run.receipt_id, "accepted"))
+        back = SupportAction(run.receipt_id, "return_to_unreceived", actor="support:a")
+        returning = await run.handle.start_update(
+            ApplicationWorkflow.support_action, back, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        await eventually(lambda: _polled(fake, 1))  # not pulled yet: the provider says not_found
+        assert await _pull(ctx, provider_id) == [run.receipt_id]  # ... and pulls it now
+        gate.set()
+        await refused(
+            returning.result(),
+            "fetched this credit request",
+            "returned although the provider pulled it after its answer",
+        )
+        assert await grant_state(ctx, run.grant_id) == "crediting"
+
+        # Not pulled again: the return goes through and withdraws it from the pull queue.
+        outcome = await run.handle.execute_update(ApplicationWorkflow.support_action, back)
+        assert outcome.receipt_state == "returned"
+        assert await _pull(ctx, provider_id) == []
+        assert await grant_state(ctx, run.grant_id) == "unreceived"
+        await record(run.handle, "application_pull_return")
+        await run.handle.terminate("test over")
