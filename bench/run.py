@@ -20,7 +20,7 @@ from bench.cards import CardDeck, ensure_cards
 from bench.databases import server_version
 from bench.machine import ProcessWatch, code_identity, machine, versions
 from bench.processes import CODE_DIR
-from bench.scenarios import api_read, bulk_grant, lifecycle, receipt_wave
+from bench.scenarios import api_read, bulk_grant, lifecycle, receipt_wave, rush
 from bench.scenarios.common import VariantResult
 from bench.stack import Stack, StackOptions, open_stack
 from hub.devserver import temporal_cli
@@ -31,6 +31,7 @@ SCENARIOS: dict[str, Runner] = {
     "bulk-grant": bulk_grant.run,
     "receipt-wave": receipt_wave.run,
     "api-read": api_read.run,
+    "rush": rush.run,
 }
 RESULTS_DIR = CODE_DIR / "bench" / "results"
 
@@ -128,6 +129,7 @@ async def run_scenario(
             found_limits["postgres"] = await asyncio.to_thread(
                 ceilings.postgres_commits, options.stack.database, options.postgres_seconds
             )
+    report.ceiling_shares(scenario, variants, found_limits)
     found_ratios = report.ratios(scenario, variants)
     document.update(
         finished_at=datetime.now(UTC).isoformat(),

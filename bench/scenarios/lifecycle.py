@@ -101,6 +101,7 @@ async def run(
     }
     result.latency_ms = {**driven["calls"], "whole_lifecycle": summary(lifecycles)}
     result.drivers["residents"] = driven["usage"]
+    result.unit = ("lifecycle", len(credited_at))
     result.checks = {
         "grants": grants,
         "receipts": receipts,
