@@ -324,6 +324,54 @@ def rush(
     _run("rush", params, common)
 
 
+@app.command("open-loop")
+def open_loop(
+    lifecycles: Annotated[int, typer.Option(help="lifecycles started at the fixed rate")] = 1000,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="lifecycles/s (default: half the hub's closed-loop throughput)"),
+    ] = None,
+    closed_residents: Annotated[
+        int, typer.Option(help="residents of the closed-loop measurement first")
+    ] = 1000,
+    closed_concurrency: Annotated[int, typer.Option(help="closed-loop residents in flight")] = 128,
+    timeout: Timeout = 3600,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """Lifecycles at a fixed rate below saturation: p50/p95/p99 per step, credited latency."""
+    from bench.scenarios.open_loop import OpenLoopParams
+
+    params = OpenLoopParams(
+        lifecycles=lifecycles,
+        rate=rate,
+        closed_residents=closed_residents,
+        closed_concurrency=closed_concurrency,
+        timeout_s=timeout,
+    )
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+    )
+    _run("open-loop", params, common)
+
+
 @app.command("limits")
 def limits_only(
     database: Database = "",

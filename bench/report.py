@@ -45,6 +45,30 @@ HEADLINES: dict[str, list[tuple[str, str, bool]]] = {
         ("p99_ms", "p99 (ms)", False),
         ("errors", "errors", False),
     ],
+    "open-loop": [
+        ("closed_loop_lifecycles_per_s", "closed-loop lifecycles / s (measured first)", True),
+        ("percent_of_noop_ceiling", "closed loop as % of no-op workflows / s", True),
+        ("rate", "open-loop rate (lifecycles / s)", True),
+        ("achieved_rate", "rate achieved by the driver", True),
+        ("completed", "lifecycles credited", True),
+        ("errors", "errors (target 0)", False),
+        ("challenge_p99_ms", "challenge p99 ms (target ≤ 50)", False),
+        ("login_p99_ms", "login p99 ms (target ≤ 100)", False),
+        ("apply_p99_ms", "apply p99 ms (target ≤ 200)", False),
+        ("receipt_request_p99_ms", "receipt request p99 ms (target ≤ 200)", False),
+        (
+            "registration_beyond_provider_p99_ms",
+            "registration p99 ms less provider's (≤ 150)",
+            False,
+        ),
+        (
+            "credited_after_request_sync_p99_ms",
+            "credited after request p99 ms, sync (≤ 1,000)",
+            False,
+        ),
+        ("cpu_ms_per_unit.api+worker", "CPU ms per lifecycle: API + workers", False),
+        ("cpu_ms_per_unit.temporal", "CPU ms per lifecycle: dev server", False),
+    ],
     "rush": [
         ("granted", "granted (exactly the budget)", True),
         ("refused_budget_exhausted", "refused budget_exhausted (every other applicant)", True),
@@ -68,6 +92,16 @@ TARGETS: dict[str, list[tuple[str, str, float, int | None]]] = {
     "bulk-grant": [("seconds", "<=", 30.0, 100_000)],
     "receipt-wave": [("seconds", "<=", 120.0, 100_000)],
     "api-read": [("p99_ms", "<", 50.0, None), ("errors", "==", 0, None)],
+    "open-loop": [
+        ("challenge_p99_ms", "<=", 50.0, None),
+        ("login_p99_ms", "<=", 100.0, None),
+        ("apply_p99_ms", "<=", 200.0, None),
+        ("receipt_request_p99_ms", "<=", 200.0, None),
+        ("registration_beyond_provider_p99_ms", "<=", 150.0, None),
+        ("credited_after_request_sync_p99_ms", "<=", 1000.0, None),
+        ("errors", "==", 0, None),
+        ("percent_of_noop_ceiling", ">=", 40.0, None),
+    ],
     "rush": [
         ("refusal_p99_after_budget_gone_ms", "<=", 100.0, 20_000),
         ("server_errors", "==", 0, None),
@@ -78,7 +112,7 @@ TARGETS: dict[str, list[tuple[str, str, float, int | None]]] = {
 
 
 # the throughput figure of a scenario that is compared with the no-op workflow ceiling
-THROUGHPUT = {"lifecycle": "lifecycles_per_s"}
+THROUGHPUT = {"lifecycle": "lifecycles_per_s", "open-loop": "closed_loop_lifecycles_per_s"}
 
 
 def figure(figures: dict[str, Any], name: str) -> Any:

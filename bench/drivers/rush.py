@@ -33,7 +33,7 @@ import aiohttp
 import uvloop
 
 from bench.drivers.reads import login_all
-from bench.machine import own_usage
+from bench.machine import own_usage, usage_since
 from bench.timing import CallLog, summary
 from simulators.resident_app import ResidentApp
 
@@ -192,7 +192,6 @@ async def main(plan: dict[str, Any], out_file: Path) -> dict[str, Any]:
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
     await session.close()
-    usage = own_usage()
     last_grant = max(rush.granted_at, default=None)
     return {
         "first_request": first,
@@ -209,10 +208,7 @@ async def main(plan: dict[str, Any], out_file: Path) -> dict[str, Any]:
         "latency_ms": rush.summaries(),
         "send_lateness_ms": summary(lateness),
         "login_ms": setup.summaries(),
-        "usage": {
-            "cpu_s": round(usage["cpu_s"] - usage_before["cpu_s"], 2),
-            "peak_rss_mib": usage["peak_rss_mib"],
-        },
+        "usage": usage_since(usage_before),
     }
 
 
