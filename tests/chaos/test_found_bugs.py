@@ -4,13 +4,7 @@ the machine's settle and invariant check (`ChaosMachine.teardown`)."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.chaos.machine import ChaosMachine, Runner
-
-OLD_CARRIER = pytest.mark.xfail(
-    strict=False, reason="fails on the carrier before issue 17's rewrite (H1, on main)"
-)
 
 
 def replay(runner: Runner) -> ChaosMachine:
@@ -18,7 +12,6 @@ def replay(runner: Runner) -> ChaosMachine:
     return ChaosMachine()
 
 
-@OLD_CARRIER
 def test_pull_provider_refusing_the_status_check_leaves_no_failed_workflow(
     runner: Runner,
 ) -> None:
@@ -31,7 +24,6 @@ def test_pull_provider_refusing_the_status_check_leaves_no_failed_workflow(
     machine.teardown()
 
 
-@OLD_CARRIER
 def test_an_unknown_status_word_then_silence_still_ends_credited(runner: Runner) -> None:
     """F2: a webhook provider accepts, never sends its webhook, and its status endpoint answers
     a word of its own ("processing")."""
@@ -57,7 +49,6 @@ def test_status_endpoint_failing_then_a_late_webhook_ends_credited(runner: Runne
     machine.teardown()
 
 
-@OLD_CARRIER
 def test_support_asking_a_rate_limited_provider_gets_an_answer_not_a_500(
     runner: Runner,
 ) -> None:
