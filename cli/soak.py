@@ -42,6 +42,7 @@ def soak(
     from hypothesis.errors import HypothesisException
     from hypothesis.stateful import run_state_machine_as_test
 
+    quiet_temporal_core()
     deadline = time.monotonic() + minutes * 60
     rounds = errors = 0
     with tempfile.TemporaryDirectory(prefix="mph-soak-") as tmp, running(Path(tmp)) as runner:
@@ -87,3 +88,15 @@ def soak(
             typer.echo("  steps: " + "; ".join(trace))
     broken = tally.failed_runs or errors
     raise typer.Exit(1 if broken else 0)
+
+
+def quiet_temporal_core() -> None:
+    """The SDK core warns about the test server's missing capabilities at every worker start;
+    a soak kills and starts workers hundreds of times, so only its errors are printed."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet))),
+        error_if_already_set=False,
+    )

@@ -47,6 +47,7 @@ HEALTHY: dict[str, Any] = {
     "ack_reorder": False,
     "ack_drop_rate": 0.0,
     "ack_contradict_rate": 0.0,
+    "credit_error_rate": 0.0,
     "status_error_rate": 0.0,
     "status_word": "",
     "auth_error_status": 0,
@@ -62,6 +63,7 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "contradicting_answers": {"ack_contradict_rate": 1.0},
     "5xx_burst": {"error_rate": 1.0},
     "5xx_some": {"error_rate": 0.5},
+    "credit_endpoint_down": {"credit_error_rate": 1.0},  # status checks still answer
     "429_retry_after": {"burst_every": 1, "burst_length": 4, "retry_after_s": 1},
     "slow_answers": {"latency_ms": 400},  # slower than usual, within the adapter's time-out
     "slower_than_timeout": {"latency_ms": 1300},

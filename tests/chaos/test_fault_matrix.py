@@ -4,7 +4,7 @@ server, a real database, real HTTP to the provider simulator), each run checked 
 invariant: no Application workflow fails or needs terminating, every receipt ends credited,
 returned or rejected exactly once at the provider and in the hub, and the ledger adds up.
 
-`CHAOS_EXAMPLES` sets how many runs (default 60: about five minutes on a loaded two-core
+`CHAOS_EXAMPLES` sets how many runs (default 40: about five minutes on a loaded two-core
 machine; `mph soak` runs more); `CHAOS_SHRINK=1` shrinks a failing run to a
 minimal one (slow: each run is a few seconds of real work).
 """
@@ -19,7 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from tests.chaos.machine import ChaosMachine, Runner
 
-EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "40"))
 PHASES = (Phase.explicit, Phase.generate) + (
     (Phase.shrink,) if os.environ.get("CHAOS_SHRINK") else ()
 )
