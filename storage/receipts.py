@@ -264,12 +264,15 @@ async def _move_receipt(
     now: datetime,
     actor: str,
     detail: str | None = None,
+    pulls: int | None = None,
     **values: object,
 ) -> bool:
-    """Move a receipt only from one of the `expected` states: the first writer wins a race."""
+    """Move a receipt only from one of the `expected` states (and, given `pulls`, only while
+    its pull count is that): the first writer wins a race."""
+    unpulled = [] if pulls is None else [Receipt.pulls == pulls]
     result = await session.execute(
         update(Receipt)
-        .where(Receipt.id == receipt.id, Receipt.state.in_([s.value for s in expected]))
+        .where(Receipt.id == receipt.id, Receipt.state.in_([s.value for s in expected]), *unpulled)
         .values(state=to_state.value, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
@@ -496,9 +499,19 @@ async def mark_stuck(
 
 
 async def return_to_unreceived(
-    session: AsyncSession, receipt_id: str, *, now: datetime, actor: str, note: str | None
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    now: datetime,
+    actor: str,
+    note: str | None,
+    pulls: int | None = None,
 ) -> tuple[str, str]:
-    """Support returns the points after the provider said it did not credit them (SPEC §3)."""
+    """Support returns the points after the provider said it did not credit them (SPEC §3).
+
+    With `pulls` (the pull count read before the provider's answer) the receipt moves only if
+    no pull came since: returned, it leaves the pull queue in the same statement, and a pull
+    provider that fetched it after its answer is asked again instead."""
     receipt = await get_receipt(session, receipt_id)
     moved = await _move_receipt(
         session,
@@ -508,11 +521,18 @@ async def return_to_unreceived(
         now=now,
         actor=actor,
         detail=note,
+        pulls=pulls,
         stuck=False,
         stuck_reason=None,
         stuck_since=None,
         finished_at=now,
     )
+    if not moved and receipt.state in {s.value for s in OPEN_RECEIPT_STATES}:
+        raise RuleViolation(
+            "provider_not_confirmed_uncredited",
+            "the provider fetched this credit request after it answered not_found; ask again",
+            status=409,
+        )
     grant = await session.get(Grant, receipt.grant_id)
     assert grant is not None
     if moved:

@@ -58,6 +58,9 @@ class Receipt(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # How many times a pull provider fetched this credit request (a return needs none since
+    # the provider's `not_found`; migration 0017).
+    pulls: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ReceiptEvent(Base):
