@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.errors import RuleViolation
 from domain.measures import check_destination
 from domain.points import GrantState
+from domain.provider_errors import rejection
 from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptPlan, ReceiptState, receipt_id_for
 from storage import batches
 from storage.catalog import load_terms, profile_of, provider_for_service
@@ -327,12 +328,19 @@ async def begin_credit(
 
 
 async def note_failure(
-    session: AsyncSession, receipt_id: str, *, attempt: int, error: str, now: datetime
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    attempt: int,
+    error: str,
+    now: datetime,
+    code: str | None = None,
 ) -> None:
+    """Keep the last failure: its stable `code` (domain.provider_errors) and its raw detail."""
     await session.execute(
         update(Receipt)
         .where(Receipt.id == receipt_id)
-        .values(attempts=attempt, last_error=error[:2000], updated_at=now)
+        .values(attempts=attempt, last_error=error[:2000], last_error_code=code, updated_at=now)
     )
 
 
@@ -379,6 +387,9 @@ async def finish_credit(
         detail=reason,
         provider_reference=provider_reference,
         last_error=reason if status == "rejected" else receipt.last_error,
+        last_error_code=(
+            rejection(reason).code if status == "rejected" else receipt.last_error_code
+        ),
         stuck=False,
         stuck_reason=None,
         stuck_since=None,
@@ -467,8 +478,10 @@ async def mark_stuck(
     detail: str | None,
     now: datetime,
     actor: str,
+    code: str | None = None,
 ) -> bool:
-    """Flag an open receipt for support staff; the first reason and its time are kept."""
+    """Flag an open receipt for support staff; the first reason and its time are kept, with the
+    stable code of the provider failure behind it (`code`, when there is one)."""
     receipt = await get_receipt(session, receipt_id)
     if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES} or receipt.stuck:
         return False
@@ -478,9 +491,10 @@ async def mark_stuck(
     receipt.updated_at = now
     if detail:
         receipt.last_error = detail[:2000]
-    session.add(
-        _event(receipt_id, "stuck", actor, now, f"{reason}: {detail}" if detail else reason)
-    )
+    if code:
+        receipt.last_error_code = code
+    cause = f"{reason} ({code})" if code else reason
+    session.add(_event(receipt_id, "stuck", actor, now, f"{cause}: {detail}" if detail else cause))
     return True
 
 

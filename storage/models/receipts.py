@@ -47,6 +47,9 @@ class Receipt(Base):
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The stable code of the last provider failure (domain.provider_errors), shown with its
+    # message; `last_error` keeps the raw detail.
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
     provider_reference: Mapped[str | None] = mapped_column(String(128))
     stuck: Mapped[bool] = mapped_column(Boolean, default=False)
     stuck_reason: Mapped[str | None] = mapped_column(String(64))
