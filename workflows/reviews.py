@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
 POLICY_ACTOR = "policy:review-deadline"
+# The default decision that staff beat reads the application's grants back after the review.
+REVIEW_READ_BACK = "review-read-back"
 
 
 class ReviewDesk:
@@ -135,6 +137,8 @@ class ReviewDesk:
         )
         try:
             await self.decide(repeat)
+            if not workflow.patched(REVIEW_READ_BACK):
+                return
             # The repeat carries no grant: the application's grants are read back as well.
             loaded = await db_step_or_refusal(
                 "load_application",
