@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from api.deps import Context, CurrentResident, ReadingResident, SessionDep
+from api.deps import Context, CurrentResident, ReadingResident, ResidentToken, SessionDep
+from api.middleware import note_resident
 from api.pagination import PageRequest, paging
 from api.read_cache import ReadCache, render
 from api.schemas import CardProofBody
@@ -18,7 +19,7 @@ from domain.errors import RuleViolation
 from domain.points import GrantState
 from services import applications, identity, receipts, registrations
 from storage.catalog import offers_by_measure, published_measures
-from storage.models import Application, Grant, PaymentServiceRegistration, Receipt
+from storage.models import Application, Grant, MyKey, PaymentServiceRegistration, Receipt
 from storage.models import Measure as MeasureRow
 
 router = APIRouter(prefix="/v1", tags=["resident"])
@@ -145,15 +146,23 @@ async def register_my_payment_service(
 )
 async def apply(
     measure_id: str,
-    resident: CurrentResident,
+    request: Request,
+    token: ResidentToken,
     ctx: Context,
     body: schema.ApplicationBody | None = None,
 ) -> dict[str, Any]:
+    """Without review, decided in this request (one transaction, the session's included)."""
+
+    async def seen(resident: MyKey) -> None:
+        await note_resident(request, resident)
+
     decision = await applications.apply(
         ctx,
         measure_id=measure_id,
-        mykey_id=resident.mykey_id,
+        token=token,
         fixed_registration_id=body.payment_service_registration_id if body else None,
+        request_id=getattr(request.state, "request_id", None),
+        seen=seen,
     )
     return {
         "application_id": decision.application_id,
