@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -71,7 +72,10 @@ def worker(
 
 @app.command()
 def sim(
-    config: Annotated[str, typer.Option(help="simulator configuration (JSON)")] = ".data/sim.json",
+    config: Annotated[
+        str,
+        typer.Option(help="simulator configuration (JSON); default: sim.json in HUB_DATA_DIR"),
+    ] = "",
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8100,
     tls_cert: Annotated[str, typer.Option(help="serve HTTPS with this certificate (PEM)")] = "",
@@ -83,6 +87,9 @@ def sim(
     """Serve the simulated payment providers (over HTTPS with --tls-cert, as production needs)."""
     from cli.runtime import serve_sim
 
+    config = config or str(get_settings().data_dir / "sim.json")
+    if not Path(config).is_file():
+        raise typer.BadParameter(f"{config} does not exist", param_hint="--config")
     serve_sim(config, host, port, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
 
 
