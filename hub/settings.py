@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     challenge_ttl_s: int = 300
     # A request that waits on a workflow (an update, a start) answers within this: past it, 503
     # `temporal_unavailable` with Retry-After, or 202 where the work was already accepted.
-    workflow_wait_s: float = Field(default=10.0, gt=0, le=300)
+    workflow_wait_s: float = Field(default=30.0, gt=0, le=300)
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.
     api_max_in_flight: int = Field(default=512, ge=0)

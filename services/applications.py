@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from sqlalchemy import exists, select
@@ -37,17 +37,15 @@ from domain.errors import RuleViolation
 from domain.identifiers import application_key
 from domain.measures import ApplicantStanding, MeasureKind, MeasureState, check_application
 from services.context import HubContext
+from services.identity import ResidentSeen
 from services.workflow_errors import violation_from
 from storage import identity
 from storage.catalog import terms_of
-from storage.models import Application, Measure, MeasureTarget, MyKey
+from storage.models import Application, Measure, MeasureTarget
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
 
 T = TypeVar("T")
-# Called with the session's resident before the application is looked at (the audit's actor,
-# the per-MyKey rate limit).
-ResidentSeen = Callable[[MyKey], Awaitable[None]]
 
 
 def application_ids(ctx: HubContext, measure_id: str, mykey_id: str) -> tuple[str, str]:
