@@ -19,7 +19,9 @@ from adapters.providers.contract import (
     TransientProviderError,
 )
 from adapters.providers.registry import AdapterRegistry
+from domain.provider_errors import ProviderFailure, classify, failure
 from domain.receipts import TERMINAL_RECEIPT_STATES
+from services import provider_pause
 from storage import audit, batches, receipts
 from storage.catalog import profile_of
 from storage.database import SessionFactory
@@ -39,6 +41,7 @@ class ProviderActivities:
         self.registry = registry
         self.clock = clock
         self._profiles: dict[str, tuple[float, ProviderAdapter]] = {}
+        self._styles: dict[str, str] = {}  # provider ID -> adapter style, for `classify`
 
     async def adapter_for(self, provider_id: str) -> ProviderAdapter:
         cached = self._profiles.get(provider_id)
@@ -53,13 +56,38 @@ class ProviderActivities:
             profile.provider_id, profile.adapter, profile.config, profile.secrets
         )
         self._profiles[provider_id] = (time.monotonic(), adapter)
+        self._styles[provider_id] = profile.adapter
         return adapter
+
+    def classify(self, provider_id: str, error: BaseException) -> ProviderFailure:
+        return classify(self._styles.get(provider_id, "unknown"), error)
+
+    async def note_outcome(self, provider_id: str, found: ProviderFailure | None) -> bool:
+        """Tell the provider's pause book how a call went; True when the provider is paused."""
+        async with self.sessions.begin() as session:
+            if found is None:
+                await provider_pause.record_success(session, provider_id)
+                return False
+            return await provider_pause.record_failure(
+                session, provider_id, found, now=self.clock()
+            )
 
     @activity.defn(name="credit")
     async def credit(self, request: CreditInput) -> CreditResult:
-        """Credit one receipt; the receipt ID is the idempotency key, so retries are safe."""
+        """Credit one receipt; the receipt ID is the idempotency key, so retries are safe.
+
+        A transient failure is raised for Temporal to retry under the provider's policy; the
+        last attempt's failure, a permanent one and a paused provider come back as data
+        (`CreditResult.failure`): the workflow decides, nothing fails it."""
         attempt = activity.info().attempt
         async with self.sessions.begin() as session:
+            if await provider_pause.is_paused(session, request.provider_id):
+                return CreditResult(
+                    request.receipt_id,
+                    "failed",
+                    failure=failure("provider_paused", "the provider's queue is paused"),
+                    paused=True,
+                )
             receipt = await receipts.begin_credit(
                 session,
                 request.receipt_id,
@@ -103,6 +131,7 @@ class ProviderActivities:
                     )
                 outcome = CreditOutcome(status="accepted")
         except (TransientProviderError, PermanentProviderError) as error:
+            found = self.classify(request.provider_id, error)
             async with self.sessions.begin() as session:
                 await receipts.note_failure(
                     session,
@@ -117,10 +146,18 @@ class ProviderActivities:
                     action="credit_attempt_failed",
                     object_type="receipt",
                     object_id=request.receipt_id,
-                    outcome=type(error).__name__,
-                    detail={"attempt": attempt, "error": str(error)},
+                    outcome=found.code,
+                    detail={"attempt": attempt, "error": str(error), "kind": found.kind},
                 )
-            raise provider_error(error) from error
+                paused = await provider_pause.record_failure(
+                    session, request.provider_id, found, now=self.clock()
+                )
+            last = 0 < request.max_attempts <= attempt
+            if found.kind == "transient" and not last and not paused:
+                raise provider_error(error) from error
+            return CreditResult(request.receipt_id, "failed", failure=found, paused=paused)
+        if attempt > 1:  # a success after failures: the provider's pause book may reset
+            await self.note_outcome(request.provider_id, None)
         return CreditResult(
             receipt_id=request.receipt_id,
             status=outcome.status,

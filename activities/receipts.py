@@ -114,13 +114,14 @@ class ReceiptActivities:
 
     @activity.defn(name="return_receipt")
     async def return_receipt(self, request: ReturnReceiptInput) -> RecordOutcomeResult:
-        async with self.sessions.begin() as session:
+        async with refusals(), self.sessions.begin() as session:
             state, grant_state = await receipts.return_to_unreceived(
                 session,
                 request.receipt_id,
                 now=self.clock(),
                 actor=request.actor,
                 note=request.note,
+                pulls=request.pulls,
             )
             audit.record(
                 session,

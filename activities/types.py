@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.applications import ApplicationDecision, GrantView
+from domain.provider_errors import ProviderFailure
 from domain.receipts import ReceiptPlan
 
 __all__ = ["ApplicationDecision", "GrantView", "ReceiptPlan"]
@@ -60,14 +61,19 @@ class ClaimReceiptsResult:
 class CreditInput:
     receipt_id: str
     provider_id: str
+    # The provider's attempts: the last one returns its failure as data instead of raising
+    # (0: unknown, every transient failure is raised for Temporal to retry).
+    max_attempts: int = 0
 
 
 @dataclass
 class CreditResult:
     receipt_id: str
-    status: str  # credited | accepted | rejected
+    status: str  # credited | accepted | rejected | failed (with `failure`)
     provider_reference: str | None = None
     reason: str | None = None
+    failure: ProviderFailure | None = None
+    paused: bool = False  # the provider is paused: its receipts wait instead of turning stuck
 
 
 @dataclass
@@ -115,6 +121,9 @@ class ReturnReceiptInput:
     receipt_id: str
     actor: str
     note: str | None = None
+    # The receipt's pull count read before the provider said `not_found`: the return needs it
+    # unchanged (no pull since that answer). None: not checked (histories before issue 17).
+    pulls: int | None = None
 
 
 @dataclass
@@ -126,9 +135,11 @@ class CreditStatusInput:
 @dataclass
 class CreditStatusResult:
     receipt_id: str
-    status: str  # credited | rejected | pending | not_found
+    status: str  # credited | rejected | pending | not_found | failed (with `failure`)
     provider_reference: str | None = None
     reason: str | None = None
+    failure: ProviderFailure | None = None
+    pulls: int | None = None  # the receipt's pull count, read before the provider was asked
 
 
 @dataclass

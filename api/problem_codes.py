@@ -95,6 +95,8 @@ ROUTE_CODES: dict[str, Codes] = {
     "create_municipality": {409: ("already_exists",), 422: ("invalid_municipality_code",)},
     "create_provider": {409: ("already_exists",), 422: ("invalid_provider_config",)},
     "update_provider": {422: ("invalid_provider_config",)},
+    "pause_provider": {409: ("provider_paused",)},
+    "resume_provider": {409: ("provider_not_paused",)},
     "create_payment_service": {409: ("already_exists",), 422: ("unknown_provider",)},
     "create_api_key": {422: ("invalid_scope",)},
     "list_municipalities": PAGED,

@@ -279,6 +279,99 @@ def api_read(
     _run("api-read", params, common)
 
 
+@app.command("rush")
+def rush(
+    residents: Annotated[int, typer.Option(help="signed-in residents who all apply")] = 20_000,
+    budget_grants: Annotated[int, typer.Option(help="grants the measure's budget covers")] = 5_000,
+    window: Annotated[float, typer.Option(help="seconds over which they apply (open loop)")] = 60.0,
+    client_timeout: Annotated[
+        float, typer.Option(help="seconds of silence that count as a hung request")
+    ] = 30.0,
+    timeout: Timeout = 3600,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """The opening rush: residents apply at once to a measure whose budget covers some."""
+    from bench.scenarios.rush import RushParams
+
+    params = RushParams(
+        residents=residents,
+        budget_grants=budget_grants,
+        window_s=window,
+        client_timeout_s=client_timeout,
+        timeout_s=timeout,
+    )
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+    )
+    _run("rush", params, common)
+
+
+@app.command("open-loop")
+def open_loop(
+    lifecycles: Annotated[int, typer.Option(help="lifecycles started at the fixed rate")] = 1000,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="lifecycles/s (default: half the hub's closed-loop throughput)"),
+    ] = None,
+    closed_residents: Annotated[
+        int, typer.Option(help="residents of the closed-loop measurement first")
+    ] = 1000,
+    closed_concurrency: Annotated[int, typer.Option(help="closed-loop residents in flight")] = 128,
+    timeout: Timeout = 3600,
+    variant: Variant = "both",
+    database: Database = "",
+    latency_ms: LatencyMs = 50,
+    hub_workers: HubWorkers = 1,
+    worker_arg: WorkerArg = None,
+    apis: Apis = 1,
+    limits: Limits = True,
+    keep: Keep = False,
+    results_dir: ResultsDir = DEFAULT_RESULTS,
+    committed: Committed = False,
+) -> None:
+    """Lifecycles at a fixed rate below saturation: p50/p95/p99 per step, credited latency."""
+    from bench.scenarios.open_loop import OpenLoopParams
+
+    params = OpenLoopParams(
+        lifecycles=lifecycles,
+        rate=rate,
+        closed_residents=closed_residents,
+        closed_concurrency=closed_concurrency,
+        timeout_s=timeout,
+    )
+    common = _common(
+        variant=variant,
+        database=database,
+        latency_ms=latency_ms,
+        hub_workers=hub_workers,
+        worker_arg=worker_arg,
+        apis=apis,
+        limits=limits,
+        keep=keep,
+        results_dir=results_dir,
+        committed=committed,
+    )
+    _run("open-loop", params, common)
+
+
 @app.command("limits")
 def limits_only(
     database: Database = "",

@@ -199,6 +199,13 @@ def now_s() -> float:
     return time.time()
 
 
+def usage_since(before: dict[str, float]) -> dict[str, float]:
+    """`own_usage` of the work since `before` (a driver's start-up and card loading left out);
+    the peak resident set is the process's own."""
+    now = own_usage()
+    return {"cpu_s": round(now["cpu_s"] - before["cpu_s"], 2), "peak_rss_mib": now["peak_rss_mib"]}
+
+
 def own_usage() -> dict[str, float]:
     """This process's CPU seconds and peak resident set, for a driver to report as it ends
     (a process that has exited can no longer be sampled from outside)."""

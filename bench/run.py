@@ -20,7 +20,7 @@ from bench.cards import CardDeck, ensure_cards
 from bench.databases import server_version
 from bench.machine import ProcessWatch, code_identity, machine, versions
 from bench.processes import CODE_DIR
-from bench.scenarios import api_read, bulk_grant, lifecycle, receipt_wave
+from bench.scenarios import api_read, bulk_grant, lifecycle, open_loop, receipt_wave, rush
 from bench.scenarios.common import VariantResult
 from bench.stack import Stack, StackOptions, open_stack
 from hub.devserver import temporal_cli
@@ -31,6 +31,8 @@ SCENARIOS: dict[str, Runner] = {
     "bulk-grant": bulk_grant.run,
     "receipt-wave": receipt_wave.run,
     "api-read": api_read.run,
+    "rush": rush.run,
+    "open-loop": open_loop.run,
 }
 RESULTS_DIR = CODE_DIR / "bench" / "results"
 
@@ -60,7 +62,13 @@ def typed_command(scenario: str) -> str:
     return f"mph bench {scenario}"
 
 
-def _params_for(variant: str, params: Any, options: RunOptions) -> Any:
+def _params_for(
+    variant: str, params: Any, options: RunOptions, earlier: dict[str, VariantResult]
+) -> Any:
+    if isinstance(params, open_loop.OpenLoopParams) and params.rate is None and "hub" in earlier:
+        # the baseline carries the hub's load: half the hub's closed-loop throughput
+        rate = earlier["hub"].figures.get("rate")
+        return replace(params, rate=rate) if rate else params
     if variant == "baseline" and options.baseline_residents is not None:
         return replace(params, residents=min(params.residents, options.baseline_residents))
     return params
@@ -115,7 +123,7 @@ async def run_scenario(
         deck = await asyncio.to_thread(ensure_cards, needed)
     variants: dict[str, VariantResult] = {}
     for variant in options.variants:
-        variant_params = _params_for(variant, params, options)
+        variant_params = _params_for(variant, params, options, variants)
         with console.status(f"{scenario}: {variant} ({variant_params.residents:,} residents)"):
             variants[variant] = await run_variant(scenario, variant, variant_params, options, deck)
         state = "ok" if variants[variant].ok else f"FAILED: {variants[variant].failures}"
@@ -128,6 +136,7 @@ async def run_scenario(
             found_limits["postgres"] = await asyncio.to_thread(
                 ceilings.postgres_commits, options.stack.database, options.postgres_seconds
             )
+    report.ceiling_shares(scenario, variants, found_limits)
     found_ratios = report.ratios(scenario, variants)
     document.update(
         finished_at=datetime.now(UTC).isoformat(),

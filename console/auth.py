@@ -1,7 +1,8 @@
 """Who is using the console: sign-in with an API key, and the role each page requires.
 
-Municipality staff and support staff use the console; operator and provider keys are refused at
-sign-in (their work is the API's). A municipality key's scope is its municipality code, and every
+Municipality staff and support staff use the console, and platform operators its providers'
+pages (a paused provider: why, since when, resume); provider keys are refused at sign-in (their
+work is the API's). A municipality key's scope is its municipality code, and every
 municipality page takes the code from the key, never from the URL, so editing a URL can only name
 an object that the services then refuse as another tenant's (404).
 """
@@ -24,8 +25,12 @@ from storage.models import ApiKey, Municipality
 
 from . import session as cookies
 
-CONSOLE_ROLES = (Role.MUNICIPALITY, Role.SUPPORT)
-HOME = {Role.MUNICIPALITY: "/console/measures", Role.SUPPORT: "/console/support/stuck"}
+CONSOLE_ROLES = (Role.MUNICIPALITY, Role.SUPPORT, Role.OPERATOR)
+HOME = {
+    Role.MUNICIPALITY: "/console/measures",
+    Role.SUPPORT: "/console/support/stuck",
+    Role.OPERATOR: "/console/providers",
+}
 
 
 class SignInRequired(Exception):
@@ -89,10 +94,10 @@ async def load_user(request: Request, ctx: HubContext) -> ConsoleUser:
     return user
 
 
-def _requires(role: Role) -> Callable[..., Coroutine[Any, Any, ConsoleUser]]:
+def _requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, ConsoleUser]]:
     async def dependency(request: Request, ctx: Context) -> ConsoleUser:
         user = await load_user(request, ctx)
-        if user.role is not role:
+        if user.role not in roles:
             raise RuleViolation("forbidden", "this key's role cannot open this page", status=403)
         return user
 
@@ -105,6 +110,9 @@ async def _any_user(request: Request, ctx: Context) -> ConsoleUser:
 
 StaffUser = Annotated[ConsoleUser, Depends(_requires(Role.MUNICIPALITY))]
 SupportUser = Annotated[ConsoleUser, Depends(_requires(Role.SUPPORT))]
+OperatorUser = Annotated[ConsoleUser, Depends(_requires(Role.OPERATOR))]
+# Support staff read the providers' pages too: why a provider's receipts wait.
+ProvidersReader = Annotated[ConsoleUser, Depends(_requires(Role.SUPPORT, Role.OPERATOR))]
 AnyUser = Annotated[ConsoleUser, Depends(_any_user)]
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from fastapi import Request
 
+from domain.provider_errors import describe
+
 LANGUAGES = ("ja", "en")
 DEFAULT_LANGUAGE = "ja"
 LANG_COOKIE = "mph_lang"
@@ -62,6 +64,10 @@ class Translator:
         if self.has(f"errors.{code}"):
             return self(f"errors.{code}")
         return detail or code
+
+    def provider_failure(self, code: str) -> str:
+        """A provider failure's stable code (`domain/provider_errors.py`) as a sentence."""
+        return describe(code, self.lang)
 
     def row_reason(self, reason: str) -> str:
         """A target-list row's reason (`domain/targets.py` sentences), translated when known."""

@@ -28,6 +28,7 @@ from temporalio.runtime import OpenTelemetryConfig, PrometheusConfig, Runtime, T
 
 from hub.settings import Settings
 from storage.database import SessionFactory
+from storage.models.provider_status import ProviderStatus
 from storage.models.receipts import Receipt
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def prometheus_text() -> tuple[bytes, str]:
 class ReceiptSnapshot:
     by_state: dict[tuple[str, str], int] = field(default_factory=dict)  # (provider, state)
     stuck: dict[str, int] = field(default_factory=dict)  # provider
+    paused: dict[str, str] = field(default_factory=dict)  # provider -> the pause's reason code
 
 
 class ReceiptGauges:
@@ -120,6 +122,11 @@ class ReceiptGauges:
             callbacks=[self._observe_stuck],
             description="Receipts marked stuck, by provider (database-wide: aggregate with max)",
         )
+        meter.create_observable_gauge(
+            "hub.providers.paused",
+            callbacks=[self._observe_paused],
+            description="1 for each provider whose queue is paused, with the reason's code",
+        )
 
     def _observe_states(self, _options: CallbackOptions) -> Iterable[Observation]:
         for (provider, state), count in self.snapshot.by_state.items():
@@ -128,6 +135,10 @@ class ReceiptGauges:
     def _observe_stuck(self, _options: CallbackOptions) -> Iterable[Observation]:
         for provider, count in self.snapshot.stuck.items():
             yield Observation(count, {"provider": provider})
+
+    def _observe_paused(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for provider, reason in self.snapshot.paused.items():
+            yield Observation(1, {"provider": provider, "reason": reason})
 
     async def refresh(self) -> ReceiptSnapshot:
         async with self.sessions() as session:
@@ -141,9 +152,15 @@ class ReceiptGauges:
                 .where(Receipt.stuck.is_(True))
                 .group_by(Receipt.provider_id)
             )
+            paused = await session.execute(
+                select(ProviderStatus.provider_id, ProviderStatus.paused_reason).where(
+                    ProviderStatus.status == "paused"
+                )
+            )
             snapshot = ReceiptSnapshot(
                 by_state={(p, s): int(n) for p, s, n in states.all()},
                 stuck={p: int(n) for p, n in stuck.all()},
+                paused={p: r or "unknown" for p, r in paused.all()},
             )
         # A provider whose stuck receipts all cleared reports 0, not a stale last value.
         for provider in {p for p, _ in snapshot.by_state}:

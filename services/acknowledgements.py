@@ -7,7 +7,8 @@ result file's answers are also applied to their receipts in the same transaction
 workflow named on the receipt. The same answer again is harmless
 and re-signals if the first signal never went out; a contradicting answer is refused with
 `ack_conflict`. A late answer never changes a final receipt: the workflow ignores it, and
-`storage.receipts.finish_credit` only moves open receipts.
+`storage.receipts.finish_credit` only moves open receipts. An answer whose workflow has ended is
+applied here, where it was received (`deliver`).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ async def acknowledge_many(
             results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.DUPLICATE)
             if earlier.signalled_at is None:  # the first delivery did not happen: try again
                 to_signal.append((facts[item.receipt_id].workflow_id, _as_item(earlier)))
-    delivered = await deliver(ctx, to_signal)
+    delivered = await deliver(ctx, to_signal, provider_id=provider_id)
     for _, item in to_signal:
         if item.receipt_id not in delivered:
             results[item.receipt_id] = AckResult(
@@ -233,13 +234,17 @@ async def acknowledge(
     return result
 
 
-async def deliver(ctx: AckContext, answers: Sequence[tuple[str, AckItem]]) -> set[str]:
-    """Signal each answer to its workflow; returns the receipts delivered (or whose workflow
-    has ended, which needs no answer any more) and marks them in the database."""
+async def deliver(
+    ctx: AckContext, answers: Sequence[tuple[str, AckItem]], *, provider_id: str | None = None
+) -> set[str]:
+    """Signal each answer to its workflow; returns the receipts delivered and marks them in the
+    database. An answer whose workflow has ended (failed, terminated, finished) is applied to
+    its receipt here, where it was received: no answer is lost for want of a workflow."""
     if not answers:
         return set()
     client = ctx.client()
     gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+    closed: list[AckItem] = []
 
     async def one(workflow_id: str, item: AckItem) -> str | None:
         async with gate:
@@ -260,12 +265,17 @@ async def deliver(ctx: AckContext, answers: Sequence[tuple[str, AckItem]]) -> se
                 if error.status != RPCStatusCode.NOT_FOUND:
                     log.warning("acknowledgement not delivered yet: %s", error.message)
                     return None
+                if item.receipt_state is None:  # not yet applied where it was received
+                    closed.append(item)
             return item.receipt_id
 
-    outcomes = await asyncio.gather(*(one(w, i) for w, i in answers))
-    delivered = {receipt_id for receipt_id in outcomes if receipt_id is not None}
+    delivered_ids = await asyncio.gather(*(one(w, i) for w, i in answers))
+    delivered = {receipt_id for receipt_id in delivered_ids if receipt_id is not None}
     if delivered:
         async with ctx.sessions.begin() as session:
+            if closed:
+                actor = f"provider:{provider_id}" if provider_id else "provider"
+                await outcomes.finish_credits(session, closed, now=ctx.clock(), actor=actor)
             await provider_inbox.mark_signalled(session, sorted(delivered), ctx.clock())
     return delivered
 
@@ -282,4 +292,4 @@ async def redeliver(
     answers = [
         (facts[r.receipt_id].workflow_id, _as_item(r)) for r in rows if r.receipt_id in facts
     ]
-    return len(await deliver(ctx, answers))
+    return len(await deliver(ctx, answers, provider_id=provider_id))

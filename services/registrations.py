@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from domain.errors import RuleViolation
+from domain.provider_errors import classify
 from services.context import HubContext
 from storage.catalog import profile_of, provider_for_service
 from storage.ids import new_id
@@ -55,6 +56,12 @@ async def register(
             status=503,
         ) from exc
     except PermanentProviderError as exc:
+        if classify(profile.adapter, exc).pauses_provider:  # the hub's keys or settings, not
+            raise RuleViolation(  # the resident's account: the provider cannot be used now
+                "provider_unavailable",
+                "the payment service cannot be reached right now; try again later",
+                status=503,
+            ) from exc
         raise RuleViolation(
             "account_verification_failed",
             "the payment service refused the account details",

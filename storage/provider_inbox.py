@@ -190,3 +190,21 @@ async def pending_credit_requests(
         .offset(offset)
     )
     return list(rows.scalars())
+
+
+async def count_pulls(session: AsyncSession, receipt_ids: Sequence[str]) -> set[str]:
+    """A pull provider fetched these requests: count it on each one still awaiting an answer,
+    in the transaction of the listing; returns those (a receipt returned meanwhile is not
+    handed out: the return withdrew it from the queue)."""
+    counted: set[str] = set()
+    awaiting = [ReceiptState.ACCEPTED.value, ReceiptState.CREDITING.value]
+    for part in chunks(receipt_ids):
+        rows = await session.execute(
+            update(Receipt)
+            .where(Receipt.id.in_(part), Receipt.state.in_(awaiting))
+            .values(pulls=Receipt.pulls + 1)
+            .returning(Receipt.id)
+            .execution_options(synchronize_session=False)
+        )
+        counted.update(rows.scalars())
+    return counted

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.errors import RuleViolation
 from domain.measures import check_destination
 from domain.points import GrantState
+from domain.provider_errors import rejection
 from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptPlan, ReceiptState, receipt_id_for
 from storage import batches
 from storage.catalog import load_terms, profile_of, provider_for_service
@@ -263,12 +264,15 @@ async def _move_receipt(
     now: datetime,
     actor: str,
     detail: str | None = None,
+    pulls: int | None = None,
     **values: object,
 ) -> bool:
-    """Move a receipt only from one of the `expected` states: the first writer wins a race."""
+    """Move a receipt only from one of the `expected` states (and, given `pulls`, only while
+    its pull count is that): the first writer wins a race."""
+    unpulled = [] if pulls is None else [Receipt.pulls == pulls]
     result = await session.execute(
         update(Receipt)
-        .where(Receipt.id == receipt.id, Receipt.state.in_([s.value for s in expected]))
+        .where(Receipt.id == receipt.id, Receipt.state.in_([s.value for s in expected]), *unpulled)
         .values(state=to_state.value, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
@@ -324,12 +328,19 @@ async def begin_credit(
 
 
 async def note_failure(
-    session: AsyncSession, receipt_id: str, *, attempt: int, error: str, now: datetime
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    attempt: int,
+    error: str,
+    now: datetime,
+    code: str | None = None,
 ) -> None:
+    """Keep the last failure: its stable `code` (domain.provider_errors) and its raw detail."""
     await session.execute(
         update(Receipt)
         .where(Receipt.id == receipt_id)
-        .values(attempts=attempt, last_error=error[:2000], updated_at=now)
+        .values(attempts=attempt, last_error=error[:2000], last_error_code=code, updated_at=now)
     )
 
 
@@ -376,6 +387,9 @@ async def finish_credit(
         detail=reason,
         provider_reference=provider_reference,
         last_error=reason if status == "rejected" else receipt.last_error,
+        last_error_code=(
+            rejection(reason).code if status == "rejected" else receipt.last_error_code
+        ),
         stuck=False,
         stuck_reason=None,
         stuck_since=None,
@@ -464,8 +478,10 @@ async def mark_stuck(
     detail: str | None,
     now: datetime,
     actor: str,
+    code: str | None = None,
 ) -> bool:
-    """Flag an open receipt for support staff; the first reason and its time are kept."""
+    """Flag an open receipt for support staff; the first reason and its time are kept, with the
+    stable code of the provider failure behind it (`code`, when there is one)."""
     receipt = await get_receipt(session, receipt_id)
     if receipt.state in {s.value for s in TERMINAL_RECEIPT_STATES} or receipt.stuck:
         return False
@@ -475,16 +491,27 @@ async def mark_stuck(
     receipt.updated_at = now
     if detail:
         receipt.last_error = detail[:2000]
-    session.add(
-        _event(receipt_id, "stuck", actor, now, f"{reason}: {detail}" if detail else reason)
-    )
+    if code:
+        receipt.last_error_code = code
+    cause = f"{reason} ({code})" if code else reason
+    session.add(_event(receipt_id, "stuck", actor, now, f"{cause}: {detail}" if detail else cause))
     return True
 
 
 async def return_to_unreceived(
-    session: AsyncSession, receipt_id: str, *, now: datetime, actor: str, note: str | None
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    now: datetime,
+    actor: str,
+    note: str | None,
+    pulls: int | None = None,
 ) -> tuple[str, str]:
-    """Support returns the points after the provider said it did not credit them (SPEC §3)."""
+    """Support returns the points after the provider said it did not credit them (SPEC §3).
+
+    With `pulls` (the pull count read before the provider's answer) the receipt moves only if
+    no pull came since: returned, it leaves the pull queue in the same statement, and a pull
+    provider that fetched it after its answer is asked again instead."""
     receipt = await get_receipt(session, receipt_id)
     moved = await _move_receipt(
         session,
@@ -494,11 +521,18 @@ async def return_to_unreceived(
         now=now,
         actor=actor,
         detail=note,
+        pulls=pulls,
         stuck=False,
         stuck_reason=None,
         stuck_since=None,
         finished_at=now,
     )
+    if not moved and receipt.state in {s.value for s in OPEN_RECEIPT_STATES}:
+        raise RuleViolation(
+            "provider_not_confirmed_uncredited",
+            "the provider fetched this credit request after it answered not_found; ask again",
+            status=409,
+        )
     grant = await session.get(Grant, receipt.grant_id)
     assert grant is not None
     if moved:

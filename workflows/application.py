@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.attendance import ReportOutcome
     from domain.points import TERMINAL_GRANT_STATES, GrantState
+    from domain.receipt_machine import Phase
     from domain.receipts import ReceiptState
     from domain.reviews import ReviewResult
     from workflows.messages import (
@@ -96,6 +97,8 @@ class ApplicationWorkflow:
                 break
             if self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._history_is_long():  # a carrier took its receipt meanwhile
+                    continue
                 state.runs += 1
                 key = state.input
                 workflow.continue_as_new(
@@ -144,13 +147,14 @@ class ApplicationWorkflow:
         return not waiting_for_reports or state.deadline_passed
 
     def _history_is_long(self) -> bool:
-        """Long event registrations continue as new, once no receipt is in flight."""
+        """Long runs continue as new: event registrations, and receipts polled for months; once
+        no receipt is in a call (its carrier waits for an answer, a timer or support)."""
         info = workflow.info()
         long = (
             info.get_current_history_length() >= self.state.input.history_limit
             or info.is_continue_as_new_suggested()
         )
-        return long and not self.receipts.busy
+        return long and (not self.receipts.busy or self.receipts.parked())
 
     def _publish(self) -> None:
         self.receipts.stuck_changed = False
@@ -234,10 +238,13 @@ class ApplicationWorkflow:
             state.decision = claimed.decision
             state.grants = {g.grant_id: g for g in claimed.decision.grants}
         for plan in claimed.receipts:
+            if plan.receipt_id in state.receipts and self.receipts.patched():
+                continue  # the same request again, validated in the same activation: one carrier
             # A receipt queued for a batch file at its claim is already with its provider.
             state.receipts[plan.receipt_id] = ReceiptProgress(
                 plan=plan,
                 state=(ReceiptState.ACCEPTED if plan.queued else ReceiptState.REQUESTED).value,
+                phase=(Phase.AWAITING if plan.queued else Phase.READY).value,
             )
             state.grants[plan.grant_id].state = (
                 GrantState.CREDITING if plan.queued else GrantState.RECEIPT_REQUESTED
@@ -314,11 +321,6 @@ class ApplicationWorkflow:
     def revoke(self, reason: str) -> None:
         """The MyKey ID was revoked: forfeit every point not yet with a provider, then end."""
         self.state.revoked = True
-
-    @workflow.signal
-    def retry_receipt(self, receipt_id: str) -> None:
-        """Another attempt of a receipt whose attempts were exhausted, or a status check now."""
-        self.receipts.retry(receipt_id)
 
     @workflow.update
     async def support_action(self, action: SupportAction) -> SupportOutcome:

@@ -54,13 +54,20 @@ class Acknowledgement:
 
 @dataclass
 class ReceiptProgress:
+    """One receipt in its carrier: the database state it was last seen in and its phase in the
+    carrier's state machine (`domain.receipt_machine`); survives continue-as-new."""
+
     plan: ReceiptPlan
     state: str
-    attempts_exhausted: bool = False
     last_error: str | None = None
-    attempting: bool = False  # a credit call is under way or in its retry back-off
     stuck_reason: str | None = None
     provider_status: str | None = None  # the provider's last answer to a status check
+    phase: str = ""  # domain.receipt_machine.Phase; empty in state carried from before it
+    retry: bool = False  # support asked for another attempt (or a status check) now
+    poll_wait_s: float = 0.0  # the status polling's current back-off
+    pause_wait_s: float = 0.0  # the wait for a paused provider's current back-off
+    next_check_at: datetime | None = None  # when the provider's status is asked next
+    failure_code: str | None = None  # the last provider failure's stable code
 
 
 @dataclass
@@ -115,7 +122,6 @@ class ApplicationState:
     receipts: dict[str, ReceiptProgress] = field(default_factory=dict)
     receipts_to_start: list[str] = field(default_factory=list)
     acknowledgements: dict[str, Acknowledgement] = field(default_factory=dict)
-    retry_requested: list[str] = field(default_factory=list)
     deadline_passed: bool = False
     revoked: bool = False
     forfeited: bool = False

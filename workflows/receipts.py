@@ -1,15 +1,18 @@
-"""Carrying receipts inside the application workflow: credit on the provider's queue, wait for
-its answer, record it. One coroutine per receipt; the workflow starts and reaps them.
+"""Carrying receipts inside the application workflow: one coroutine per receipt walks it through
+the state machine of `domain.receipt_machine` (ready, crediting, awaiting, polling, stuck,
+paused, final); this module only orchestrates what that machine allows.
 
-A receipt becomes stuck when the provider's retries are exhausted or its acknowledgement deadline
-passes; from then on the carrier asks the provider for the credit status with back-off, and
-support staff can retry at once, ask for the status, or return the points (only when the provider
-says it did not credit them).
+Nothing a provider does fails the workflow: credit and status activities return provider
+failures as data (`failure`), an activity that still fails is turned into such a failure, and
+waiting for an answer is durable timers with back-off to a cap, for as long as it takes.
+One receipt has one actor at a time: the carrier's own steps and support actions hold the
+receipt's lock, and every decision is checked again after every await.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -30,8 +33,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from adapters.providers.contract import PROVIDER_PERMANENT
     from domain.points import GrantState
+    from domain.provider_errors import failure
     from domain.providers import ProviderPolicy, provider_queue
-    from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptState
+    from domain.receipt_machine import (
+        FINAL_RECEIPT_STATES,
+        Phase,
+        after_retry_status,
+        backoff_s,
+        may_return,
+        move,
+        phase_of,
+        status_applies,
+    )
+    from domain.receipts import ReceiptState
     from workflows.messages import (
         Acknowledgement,
         ApplicationState,
@@ -39,16 +53,21 @@ with workflow.unsafe.imports_passed_through():
         SupportAction,
         SupportOutcome,
     )
-    from workflows.steps import db_step, refusal
+    from workflows.steps import db_step, db_step_or_refusal, refusal
 
 CREDIT_TIMEOUT = timedelta(seconds=60)
 STATUS_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 STATUS_POLL_MAX = timedelta(hours=6)
-_FINAL_RECEIPTS = {s.value for s in TERMINAL_RECEIPT_STATES}
-NOT_CREDITED = ("not_found", "rejected")
+PAUSE_WAIT_FIRST = timedelta(minutes=1)
+PAUSE_WAIT_MAX = timedelta(minutes=30)
+SUPPORT_ACTIONS = ("retry_now", "check_provider_status", "return_to_unreceived")
 # A credit its provider confirmed it never made, reversed by reconciliation after this workflow
 # recorded it: the signal carries the receipt's and the grant's new states.
 CREDIT_REVERSAL = "credit-reversal"
+# The carrier as one state machine (issue 17): `retry_now` on a stuck receipt asks the
+# provider's status before crediting again, a receipt request repeated in one activation starts
+# no second carrier, and the workflow continues as new while carriers wait.
+RECEIPT_MACHINE = "receipt-machine"
 
 
 def credit_retry(policy: ProviderPolicy) -> RetryPolicy:
@@ -62,17 +81,46 @@ def credit_retry(policy: ProviderPolicy) -> RetryPolicy:
     )
 
 
+class CarrierBroken(RuntimeError):
+    """A carrier ended with an error that is not a provider's (a bug, a refused database rule):
+    raised as a plain error, it fails the workflow task, which the server retries, never the
+    workflow execution."""
+
+
 class ReceiptCarrier:
     """The receipts of one application, each carried by its own coroutine."""
 
     def __init__(self, state: ApplicationState) -> None:
         self.state = state
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.machine: bool | None = None  # RECEIPT_MACHINE, once asked
         self.stuck_changed = False  # read and reset by the workflow (search attributes)
+        for receipt_id, progress in state.receipts.items():  # carried over by continue-as-new
+            if not progress.phase:
+                progress.phase = phase_of(
+                    progress.state,
+                    stuck=progress.stuck_reason is not None,
+                    queued=progress.plan.queued,
+                )
+            if progress.phase != Phase.FINAL and receipt_id not in state.receipts_to_start:
+                state.receipts_to_start.append(receipt_id)
+
+    def patched(self) -> bool:
+        if self.machine is None:
+            self.machine = workflow.patched(RECEIPT_MACHINE)
+        return self.machine
 
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
+
+    def parked(self) -> bool:
+        """Every carrier waits (for an answer, a timer or support): none holds its receipt, so
+        the workflow may continue as new and the next run carries on from the phases."""
+        return bool(self.machine) and not any(
+            self._lock(receipt_id).locked() for receipt_id in self._tasks
+        )
 
     def any_stuck(self) -> bool:
         return any(p.stuck_reason for p in self.state.receipts.values())
@@ -86,16 +134,29 @@ class ReceiptCarrier:
         )
 
     def start_pending(self) -> None:
+        if self.state.receipts_to_start:
+            self.patched()
         while self.state.receipts_to_start:
             receipt_id = self.state.receipts_to_start.pop(0)
+            running = self._tasks.get(receipt_id)
+            if running is not None and not running.done() and self.machine:
+                continue  # one carrier per receipt
             self._tasks[receipt_id] = asyncio.create_task(self._carry(receipt_id))
 
     def reap(self) -> None:
-        """Forget finished carriers; one that failed fails this workflow task loudly."""
+        """Forget finished carriers; one that broke fails this workflow task, not the workflow."""
         for receipt_id, task in list(self._tasks.items()):
             if task.done():
                 del self._tasks[receipt_id]
-                task.result()
+                error = task.exception()
+                if error is not None:
+                    raise CarrierBroken(f"the carrier of {receipt_id} broke: {error}") from error
+
+    def _lock(self, receipt_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(receipt_id, asyncio.Lock())
+
+    def _final(self, receipt_id: str) -> bool:
+        return self.state.receipts[receipt_id].state in FINAL_RECEIPT_STATES
 
     # ----- messages from outside -----------------------------------------------------------
 
@@ -105,7 +166,7 @@ class ReceiptCarrier:
         progress = self.state.receipts.get(ack.receipt_id)
         if progress is None:
             return
-        if progress.state in _FINAL_RECEIPTS:
+        if progress.state in FINAL_RECEIPT_STATES:
             reversed_credit = (
                 progress.state == ReceiptState.CREDITED.value
                 and ack.receipt_state == ReceiptState.RETURNED.value
@@ -120,190 +181,296 @@ class ReceiptCarrier:
             return
         self.state.acknowledgements.setdefault(ack.receipt_id, ack)
 
-    def retry(self, receipt_id: str) -> bool:
-        """Another attempt now; while a call or its back-off is under way there is nothing to do."""
-        progress = self.state.receipts.get(receipt_id)
-        if progress is None or progress.state in _FINAL_RECEIPTS or progress.attempting:
-            return False
-        if receipt_id not in self.state.retry_requested:
-            self.state.retry_requested.append(receipt_id)
-        return True
-
     def validate_support(self, action: SupportAction) -> None:
         progress = self.state.receipts.get(action.receipt_id)
         if progress is None:
             raise refusal("not_found", "no such receipt in this application", status=404)
-        if progress.state in _FINAL_RECEIPTS:
+        if progress.state in FINAL_RECEIPT_STATES:
             raise refusal("receipt_final", f"the receipt is already {progress.state}")
-        if action.action not in ("retry_now", "check_provider_status", "return_to_unreceived"):
+        if action.action not in SUPPORT_ACTIONS:
             raise refusal("unknown_action", f"unknown support action {action.action!r}", 422)
+        if action.action == "return_to_unreceived" and progress.phase == Phase.CREDITING:
+            raise _credit_in_progress()
 
     async def support(self, action: SupportAction) -> SupportOutcome:
         progress = self.state.receipts[action.receipt_id]
         if action.action == "retry_now":
-            started = self.retry(action.receipt_id)
-            return SupportOutcome(
-                action.receipt_id,
-                action.action,
-                receipt_state=progress.state,
-                message="another attempt was started"
-                if started
-                else "the provider is being called already; its retries continue",
-            )
-        if action.action == "return_to_unreceived" and progress.attempting:
-            raise refusal(
-                "credit_in_progress",
-                "a credit call is under way; wait until it ends or its retries are exhausted",
-            )
+            return self._retry(progress, action)
+        async with self._lock(action.receipt_id):  # one actor per receipt
+            return await self._support_holding(progress, action)
+
+    def _retry(self, progress: ReceiptProgress, action: SupportAction) -> SupportOutcome:
+        """Another attempt now: the carrier takes it (a stuck receipt's provider is asked its
+        status first); while a call is under way there is nothing to do."""
+        started = progress.phase != Phase.CREDITING and progress.state not in FINAL_RECEIPT_STATES
+        if started:
+            progress.retry = True
+        return SupportOutcome(
+            action.receipt_id,
+            action.action,
+            receipt_state=progress.state,
+            message="another attempt was started"
+            if started
+            else "the provider is being called already; its retries continue",
+        )
+
+    async def _support_holding(
+        self, progress: ReceiptProgress, action: SupportAction
+    ) -> SupportOutcome:
+        receipt_id = action.receipt_id
+        if self._final(receipt_id):  # decided while this action waited for the receipt
+            raise refusal("receipt_final", f"the receipt is already {progress.state}")
+        if action.action == "return_to_unreceived" and progress.phase == Phase.CREDITING:
+            raise _credit_in_progress()
         answer = await self.check_status(progress)
+        said = answer.failure.code if answer.failure else answer.status
         if action.action == "check_provider_status":
             return SupportOutcome(
-                action.receipt_id,
+                receipt_id,
                 action.action,
                 provider_status=answer.status,
                 receipt_state=progress.state,
-                message=f"the provider answered {answer.status}",
+                message=f"the provider answered {said}",
             )
-        if answer.status not in NOT_CREDITED:
+        # Checked again after the await: an answer, a final state or a credit since then wins.
+        if self._final(receipt_id) or receipt_id in self.state.acknowledgements:
+            raise refusal("receipt_final", "the provider answered meanwhile: nothing to return")
+        if not may_return(progress.phase, answer.status):
             raise refusal(
                 "provider_not_confirmed_uncredited",
-                f"the provider answered {answer.status}: the points cannot be returned",
+                f"the provider answered {said}: the points cannot be returned",
             )
-        recorded = await db_step(
+        recorded = await db_step_or_refusal(
             "return_receipt",
-            ReturnReceiptInput(action.receipt_id, actor=action.actor, note=action.note),
+            ReturnReceiptInput(receipt_id, action.actor, action.note, answer.pulls),
             RecordOutcomeResult,
         )
         self._apply(progress, recorded)
         return SupportOutcome(
-            action.receipt_id,
+            receipt_id,
             action.action,
             provider_status=answer.status,
             receipt_state=progress.state,
-            message="the points are unreceived again",
+            message="the points are unreceived again"
+            if progress.state == ReceiptState.RETURNED.value
+            else f"the receipt is {progress.state}",
         )
 
     async def check_status(self, progress: ReceiptProgress) -> CreditStatusResult:
-        """Ask the provider; a final answer is delivered like an acknowledgement."""
-        answer = await workflow.execute_activity(
-            "credit_status",
-            CreditStatusInput(progress.plan.receipt_id, progress.plan.provider_id),
-            result_type=CreditStatusResult,
-            task_queue=provider_queue(progress.plan.provider_id),
-            start_to_close_timeout=CREDIT_TIMEOUT,
-            retry_policy=STATUS_RETRY,
-        )
+        """Ask the provider; a final answer is delivered like an acknowledgement. A failure, or
+        a status word the hub does not know, comes back as `failure`: never raised."""
+        receipt_id = progress.plan.receipt_id
+        try:
+            answer: CreditStatusResult = await workflow.execute_activity(
+                "credit_status",
+                CreditStatusInput(receipt_id, progress.plan.provider_id),
+                result_type=CreditStatusResult,
+                task_queue=provider_queue(progress.plan.provider_id),
+                start_to_close_timeout=CREDIT_TIMEOUT,
+                retry_policy=STATUS_RETRY,
+            )
+        except ActivityError as error:
+            detail = str(error.cause or error)
+            answer = CreditStatusResult(
+                receipt_id, "failed", failure=failure("provider_unavailable", detail)
+            )
+        if answer.failure is not None:
+            progress.failure_code = answer.failure.code
+            progress.last_error = answer.failure.detail
+            return answer
         progress.provider_status = answer.status
-        if answer.status == "credited" or (
-            answer.status == "rejected" and progress.state == ReceiptState.ACCEPTED.value
-        ):
+        if status_applies(answer.status, progress.state):
             self.acknowledge(
-                Acknowledgement(
-                    progress.plan.receipt_id,
-                    answer.status,
-                    answer.provider_reference,
-                    answer.reason,
-                )
+                Acknowledgement(receipt_id, answer.status, answer.provider_reference, answer.reason)
             )
         return answer
 
     # ----- one receipt ---------------------------------------------------------------------
 
-    def _final(self, receipt_id: str) -> bool:
-        return self.state.receipts[receipt_id].state in _FINAL_RECEIPTS
-
     async def _carry(self, receipt_id: str) -> None:
         progress = self.state.receipts[receipt_id]
-        if progress.plan.queued:  # on its provider's batch queue since the claim
-            await self._await_answer(progress)
-            return
-        result = await self._credit(receipt_id)
-        if result is None or self._final(receipt_id):
-            return
-        if result.status in ("credited", "rejected"):
-            await self._record(receipt_id, result.status, result.provider_reference, result.reason)
-        elif result.status == "accepted":
-            progress.state = ReceiptState.CREDITING.value
-            await self._record(receipt_id, "accepted", None, None)
-            await self._await_answer(progress)
-        else:  # the receipt was already final in the database
-            progress.state = result.status
+        steps: dict[Phase, Callable[[ReceiptProgress], object]] = {
+            Phase.READY: self._credit,
+            Phase.CREDITING: self._credit,  # a run carried over mid-call: the same key again
+            Phase.AWAITING: self._await_answer,
+            Phase.POLLING: self._await_answer,
+            Phase.STUCK: self._stuck,
+            Phase.PAUSED: self._paused,
+        }
+        while not self._final(receipt_id) and progress.phase != Phase.FINAL:
+            await steps[Phase(progress.phase)](progress)  # type: ignore[misc]
 
-    async def _credit(self, receipt_id: str) -> CreditResult | None:
-        """Credit until the provider answers; with retries exhausted, the receipt is stuck until
-        support retries it, an answer arrives some other way, or its points are returned."""
-        state = self.state
-        progress = state.receipts[receipt_id]
+    async def _credit(self, progress: ReceiptProgress) -> None:
+        """One credit call with the provider's retries; its outcome moves the receipt on."""
+        receipt_id = progress.plan.receipt_id
+        async with self._lock(receipt_id):
+            if self._final(receipt_id) or progress.phase not in (Phase.READY, Phase.CREDITING):
+                return
+            progress.retry = False
+            progress.phase = Phase.CREDITING
+            result = await self._call_credit(progress)
+            if self._final(receipt_id):  # answered meanwhile (applied where it was received)
+                return
+            if result.status == "failed":
+                found = result.failure
+                progress.failure_code = found.code if found else None
+                if result.paused:  # no receipt turns stuck for its provider's pause
+                    progress.phase = move(progress.phase, Phase.PAUSED)
+                    progress.pause_wait_s = backoff_s(
+                        progress.pause_wait_s,
+                        first_s=PAUSE_WAIT_FIRST.total_seconds(),
+                        cap_s=PAUSE_WAIT_MAX.total_seconds(),
+                    )
+                    wait = timedelta(seconds=progress.pause_wait_s)
+                    progress.next_check_at = workflow.now() + wait
+                    return
+                progress.pause_wait_s = 0.0
+                await self._mark_stuck(progress, "attempts_exhausted", progress.last_error)
+                progress.phase = move(progress.phase, Phase.STUCK)
+            elif result.status in ("credited", "rejected"):
+                progress.pause_wait_s = 0.0
+                await self._record(
+                    receipt_id, result.status, result.provider_reference, result.reason
+                )
+            elif result.status == "accepted":
+                progress.state = ReceiptState.CREDITING.value
+                await self._record(receipt_id, "accepted", None, None)
+                self._awaiting(progress)
+            else:  # the receipt was already final in the database
+                progress.state = result.status
+                progress.phase = Phase.FINAL
+
+    async def _call_credit(self, progress: ReceiptProgress) -> CreditResult:
         plan = progress.plan
-        while True:
-            progress.attempting = True
-            try:
-                result: CreditResult = await workflow.execute_activity(
-                    "credit",
-                    CreditInput(receipt_id=receipt_id, provider_id=plan.provider_id),
-                    result_type=CreditResult,
-                    task_queue=provider_queue(plan.provider_id),
-                    start_to_close_timeout=CREDIT_TIMEOUT,
-                    retry_policy=credit_retry(plan.policy),
-                )
-                return result
-            except ActivityError as error:
-                progress.attempts_exhausted = True
-                progress.last_error = str(error.cause or error)
-            finally:
-                progress.attempting = False
-            await self._mark_stuck(progress, "attempts_exhausted", progress.last_error)
-            await workflow.wait_condition(
-                lambda: (
-                    receipt_id in state.retry_requested
-                    or receipt_id in state.acknowledgements
-                    or self._final(receipt_id)
-                )
+        try:
+            result: CreditResult = await workflow.execute_activity(
+                "credit",
+                CreditInput(plan.receipt_id, plan.provider_id, plan.policy.retry.max_attempts),
+                result_type=CreditResult,
+                task_queue=provider_queue(plan.provider_id),
+                start_to_close_timeout=CREDIT_TIMEOUT,
+                retry_policy=credit_retry(plan.policy),
             )
-            if receipt_id in state.retry_requested:
-                state.retry_requested.remove(receipt_id)
-                progress.attempts_exhausted = False
-                continue
-            if self._final(receipt_id):
-                return None
-            ack = state.acknowledgements[receipt_id]
-            return CreditResult(receipt_id, ack.status, ack.provider_reference, ack.reason)
+        except ActivityError as error:  # retries exhausted, or an activity of an older worker
+            progress.last_error = str(error.cause or error)
+            return CreditResult(plan.receipt_id, "failed")
+        if result.failure is not None:
+            progress.last_error = f"{result.failure.code}: {result.failure.detail}"
+        return result
+
+    def _awaiting(self, progress: ReceiptProgress) -> None:
+        progress.phase = move(progress.phase, Phase.AWAITING)
+        progress.poll_wait_s = float(progress.plan.policy.ack_deadline_s)
+        progress.next_check_at = workflow.now() + timedelta(seconds=progress.poll_wait_s)
 
     async def _await_answer(self, progress: ReceiptProgress) -> None:
         """Wait for the acknowledgement; past the provider's deadline, mark the receipt stuck and
-        ask the provider for the status with growing pauses."""
-        state = self.state
+        ask the provider for the status with growing pauses, until an answer or support."""
         receipt_id = progress.plan.receipt_id
-        wait = timedelta(seconds=progress.plan.policy.ack_deadline_s)
-        while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: (
-                        receipt_id in state.acknowledgements
-                        or receipt_id in state.retry_requested
-                        or self._final(receipt_id)
-                    ),
-                    timeout=wait,
-                )
-            except TimeoutError:
-                await self._mark_stuck(progress, "no_acknowledgement", None)
+        if progress.next_check_at is None:  # queued at its claim, or carried over
+            progress.poll_wait_s = progress.poll_wait_s or progress.plan.policy.ack_deadline_s
+            progress.next_check_at = workflow.now() + timedelta(seconds=progress.poll_wait_s)
+        woken = await self._wait(progress, progress.next_check_at - workflow.now())
+        if self._final(receipt_id):
+            return
+        if receipt_id in self.state.acknowledgements:
+            await self._take_answer(progress)
+            return
+        async with self._lock(receipt_id):
+            if self._final(receipt_id) or receipt_id in self.state.acknowledgements:
+                return
+            if woken:  # support asked for a status check now; the back-off stays as it was
+                progress.retry = False
                 await self.check_status(progress)
-                wait = min(wait * 2, STATUS_POLL_MAX)
-                continue
+                progress.next_check_at = workflow.now() + timedelta(seconds=progress.poll_wait_s)
+                return
+            await self._mark_stuck(progress, "no_acknowledgement", None)
+            progress.phase = move(progress.phase, Phase.POLLING)
+            await self.check_status(progress)
+            progress.poll_wait_s = backoff_s(
+                progress.poll_wait_s,
+                first_s=progress.plan.policy.ack_deadline_s,
+                cap_s=STATUS_POLL_MAX.total_seconds(),
+            )
+            progress.next_check_at = workflow.now() + timedelta(seconds=progress.poll_wait_s)
+
+    async def _stuck(self, progress: ReceiptProgress) -> None:
+        """Attempts exhausted: wait for an answer, a return or support's `retry_now`, which asks
+        the provider's status before crediting again."""
+        receipt_id = progress.plan.receipt_id
+        await self._wait(progress, None)
+        if self._final(receipt_id) or progress.phase != Phase.STUCK:
+            return
+        if receipt_id in self.state.acknowledgements:
+            await self._take_answer(progress)
+            return
+        async with self._lock(receipt_id):
+            if self._final(receipt_id) or progress.phase != Phase.STUCK or not progress.retry:
+                return
+            progress.retry = False
+            if self.patched():
+                answer = await self.check_status(progress)
+                if (
+                    self._final(receipt_id)
+                    or receipt_id in self.state.acknowledgements
+                    or answer.failure is not None
+                ):
+                    return  # an answer to apply, or no answer: still stuck, support may retry
+                after = after_retry_status(answer.status)
+                if after == Phase.AWAITING:
+                    self._awaiting(progress)
+                    return
+                if after == Phase.FINAL:
+                    return
+            progress.phase = move(progress.phase, Phase.READY)
+
+    async def _paused(self, progress: ReceiptProgress) -> None:
+        """The provider is paused: wait (a timer backing off to a cap), then send the credit
+        again; the credit activity answers at once while the pause lasts."""
+        receipt_id = progress.plan.receipt_id
+        assert progress.next_check_at is not None
+        await self._wait(progress, progress.next_check_at - workflow.now())
+        if self._final(receipt_id):
+            return
+        if receipt_id in self.state.acknowledgements:
+            await self._take_answer(progress)
+            return
+        progress.retry = False
+        progress.phase = move(progress.phase, Phase.READY)
+
+    async def _wait(self, progress: ReceiptProgress, limit: timedelta | None) -> bool:
+        """Until an answer, a final state, another phase or support's request; True unless the
+        time ran out."""
+        receipt_id = progress.plan.receipt_id
+        phase = progress.phase
+        if limit is not None and limit < timedelta(0):
+            limit = timedelta(0)
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    receipt_id in self.state.acknowledgements
+                    or progress.retry
+                    or progress.phase != phase
+                    or self._final(receipt_id)
+                ),
+                timeout=limit,
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _take_answer(self, progress: ReceiptProgress) -> None:
+        receipt_id = progress.plan.receipt_id
+        async with self._lock(receipt_id):
             if self._final(receipt_id):
                 return
-            if receipt_id in state.retry_requested:
-                state.retry_requested.remove(receipt_id)
-                await self.check_status(progress)
-                continue
-            ack = state.acknowledgements[receipt_id]
+            ack = self.state.acknowledgements[receipt_id]
             if ack.receipt_state is not None:  # applied when it was received
                 self._apply(
                     progress, RecordOutcomeResult(receipt_id, ack.receipt_state, ack.grant_state)
                 )
                 return
             await self._record(receipt_id, ack.status, ack.provider_reference, ack.reason)
-            return
 
     async def _mark_stuck(self, progress: ReceiptProgress, reason: str, detail: str | None) -> None:
         if progress.stuck_reason is not None:
@@ -330,9 +497,11 @@ class ReceiptCarrier:
 
     def _apply(self, progress: ReceiptProgress, recorded: RecordOutcomeResult) -> None:
         progress.state = recorded.state
-        if recorded.state in _FINAL_RECEIPTS and progress.stuck_reason is not None:
-            progress.stuck_reason = None
-            self.stuck_changed = True
+        if recorded.state in FINAL_RECEIPT_STATES:
+            progress.phase = Phase.FINAL
+            if progress.stuck_reason is not None:
+                progress.stuck_reason = None
+                self.stuck_changed = True
         grant = self.state.grants[progress.plan.grant_id]
         if recorded.grant_state is not None:
             grant.state = recorded.grant_state
@@ -340,3 +509,10 @@ class ReceiptCarrier:
             grant.state = GrantState.CREDITED.value
         elif recorded.state == ReceiptState.REJECTED.value:
             grant.state = GrantState.UNRECEIVED.value
+
+
+def _credit_in_progress() -> Exception:
+    return refusal(
+        "credit_in_progress",
+        "a credit call is under way; wait until it ends or its retries are exhausted",
+    )

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.types import DecideReviewInput, RemindReviewInput, RemindReviewResult
     from domain.reviews import DECIDED, Decision, ReviewPlan, ReviewResult, ReviewStatus
     from workflows.messages import ApplicationState, ReviewDecisionRequest
-    from workflows.steps import db_step, db_step_or_refusal, refusal
+    from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
 POLICY_ACTOR = "policy:review-deadline"
 
@@ -44,10 +44,14 @@ class ReviewDesk:
                 self._watchers[review_id] = asyncio.create_task(self._watch(review_id))
 
     def reap(self) -> None:
+        """Forget finished watchers; one that broke fails this workflow task (retried by the
+        server), never the workflow."""
         for review_id, task in list(self._watchers.items()):
             if task.done():
                 del self._watchers[review_id]
-                task.result()
+                error = task.exception()
+                if error is not None:
+                    raise ReviewWatchBroken(f"the watcher of {review_id} broke: {error}") from error
 
     def validate(self, request: ReviewDecisionRequest) -> None:
         plan = self.state.reviews.get(request.review_id)
@@ -88,14 +92,49 @@ class ReviewDesk:
             decision = ReviewDecisionRequest(
                 review_id, plan.default_decision, "review deadline passed", POLICY_ACTOR
             )
-            try:
-                await self.decide(decision)
-            except ApplicationError as error:  # an approval the budget no longer allows: reject
-                if plan.default_decision != Decision.APPROVE.value or decided():
-                    raise
-                workflow.logger.warning("default approval refused (%s); rejecting", error)
-                decision.decision, decision.reason = Decision.REJECT.value, f"{error}"
-                await self.decide(decision)
+            await self._default(plan.default_decision, decision, decided)
+            await workflow.wait_condition(decided)  # refused both ways: staff decide
+
+    async def _default(
+        self, default: str, decision: ReviewDecisionRequest, decided: Callable[[], bool]
+    ) -> None:
+        """The measure's default decision at the deadline. Staff deciding at the same moment
+        win the race (`review_already_decided`); an approval the budget no longer allows
+        becomes a rejection; no refusal ends the workflow."""
+        try:
+            await self.decide(decision)
+            return
+        except ApplicationError as error:
+            if decided():
+                return
+            if refusal_code(error) == "review_already_decided":
+                await self._take_other(decision)
+                return
+            if default != Decision.APPROVE.value:
+                workflow.logger.warning("default decision refused (%s); staff decide", error)
+                return
+            workflow.logger.warning("default approval refused (%s); rejecting", error)
+            decision.decision, decision.reason = Decision.REJECT.value, f"{error}"
+        try:
+            await self.decide(decision)
+        except ApplicationError as error:
+            workflow.logger.warning("default rejection refused (%s); staff decide", error)
+
+    async def _take_other(self, decision: ReviewDecisionRequest) -> None:
+        """Staff decided the other way first: the other decision, repeated, changes nothing and
+        tells this workflow the review's status."""
+        other = Decision.REJECT if decision.decision == Decision.APPROVE.value else Decision.APPROVE
+        repeat = ReviewDecisionRequest(
+            decision.review_id, other.value, "decided by staff before the deadline", POLICY_ACTOR
+        )
+        try:
+            await self.decide(repeat)
+        except ApplicationError as error:
+            workflow.logger.warning("review %s not read back (%s)", decision.review_id, error)
+
+
+class ReviewWatchBroken(RuntimeError):
+    """Not an ApplicationError: raised out of the workflow it fails the task, not the run."""
 
 
 async def _until(condition: Callable[[], bool], moment: datetime) -> bool:

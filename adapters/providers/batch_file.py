@@ -103,7 +103,9 @@ class BatchFileAdapter:
                 points=sum(r.points for r in rows),
             )
         except OSError as exc:
-            raise TransientProviderError(f"cannot write the batch file: {exc}") from exc
+            raise TransientProviderError(
+                f"cannot write the batch file: {exc}", reason="file_io"
+            ) from exc
 
     async def result_files(self, limit: int = 20) -> list[ResultFile]:
         return await asyncio.to_thread(self._result_files, limit)
@@ -156,4 +158,6 @@ class BatchFileAdapter:
                 if source.exists():
                     os.replace(source, target / name)
         except OSError as exc:
-            raise TransientProviderError(f"cannot settle {result.stem}: {exc}") from exc
+            raise TransientProviderError(
+                f"cannot settle {result.stem}: {exc}", reason="file_io"
+            ) from exc

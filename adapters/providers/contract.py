@@ -8,8 +8,14 @@ refuses is not an error: it is a `rejected` outcome that sends the points back t
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Protocol
+
+from domain.provider_errors import CODES, code_for
+
+log = logging.getLogger(__name__)
 
 # Temporal ApplicationError types, shared by activities and workflows.
 PROVIDER_PERMANENT = "ProviderPermanentError"
@@ -69,16 +75,37 @@ class ProviderEvent:
         return {"credit.completed": "credited", "credit.rejected": "rejected"}.get(self.type)
 
 
-class TransientProviderError(Exception):
-    """Worth retrying: the provider may answer differently later."""
+class ProviderError(Exception):
+    """A failed provider call, with the facts `domain.provider_errors.classify` reads: what went
+    wrong before an answer (`reason`: timeout, connection, invalid_json, unknown_status, ...),
+    the HTTP status, the provider's own error code and its `Retry-After`."""
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        reason: str | None = None,
+        http_status: int | None = None,
+        provider_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.reason = reason
+        self.http_status = http_status
+        self.provider_code = provider_code
 
 
-class PermanentProviderError(Exception):
-    """Retrying cannot help: the request itself is wrong for this provider."""
+class TransientProviderError(ProviderError):
+    """Worth retrying: the provider may answer differently later."""
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying cannot help: the request itself (or the provider's configuration) is wrong."""
+
+    # Read by `classify` when nothing more is known (no status, no reason): raised without
+    # facts, it is the hub's configuration (an unknown provider ID, a call of the wrong style).
+    fallback_reason = "config"
 
 
 class ProviderAdapter(Protocol):
@@ -93,6 +120,25 @@ class ProviderAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+def bounded_reference(value: str | None) -> str | None:
+    """A provider's reference as the hub stores it: as given up to `REFERENCE_MAX` characters;
+    a longer one keeps its beginning and ends in `~` and 16 hex digits of the SHA-256 of the
+    whole, so it still fits, stays the same for the same reference (a status check and the
+    credit answer agree) and two long references sharing a beginning stay apart."""
+    if value is None or len(value) <= REFERENCE_MAX:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    bounded = f"{value[: REFERENCE_MAX - 17]}~{digest}"
+    # The whole reference stays findable: the log line pairs it with the stored form.
+    log.warning(
+        "provider reference of %d characters stored as %s; the whole reference: %s",
+        len(value),
+        bounded,
+        value[:4096],
+    )
+    return bounded
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -102,15 +148,32 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def classify_http_failure(status: int, retry_after: str | None, body: str) -> Exception:
-    """Every non-success HTTP answer of every provider goes through here."""
+def classify_http_failure(
+    status: int,
+    retry_after: str | None,
+    body: str,
+    *,
+    adapter_style: str = "hub_rest",
+    provider_code: str | None = None,
+) -> ProviderError:
+    """Every non-success HTTP answer of every provider goes through here: the adapter style's
+    table (`domain.provider_errors`) decides whether it is worth retrying."""
     excerpt = body[:200]
-    if status == 429:
-        return TransientProviderError(
-            f"rate limited (429): {excerpt}", retry_after_s=parse_retry_after(retry_after)
+    code = code_for(adapter_style, http_status=status, provider_code=provider_code)
+    error_type = (
+        TransientProviderError if CODES[code].kind == "transient" else PermanentProviderError
+    )
+    if error_type is TransientProviderError:
+        message = (
+            f"rate limited (429): {excerpt}"
+            if status == 429
+            else f"provider error {status}: {excerpt}"
         )
-    if status >= 500 or status in (408, 425):
-        return TransientProviderError(
-            f"provider error {status}: {excerpt}", retry_after_s=parse_retry_after(retry_after)
-        )
-    return PermanentProviderError(f"provider refused the request ({status}): {excerpt}")
+    else:
+        message = f"provider refused the request ({status}): {excerpt}"
+    return error_type(
+        message,
+        retry_after_s=parse_retry_after(retry_after),
+        http_status=status,
+        provider_code=provider_code,
+    )

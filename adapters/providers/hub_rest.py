@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 import httpx
 
 from adapters.providers.contract import (
-    REFERENCE_MAX,
     AccountCheck,
     CreditOutcome,
     CreditRequest,
     CreditStatus,
-    PermanentProviderError,
     TransientProviderError,
+    bounded_reference,
     classify_http_failure,
 )
 from adapters.signing import sign_headers
@@ -68,9 +67,13 @@ class HubRestAdapter:
         try:
             return await self._http.request(method, path, content=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise TransientProviderError(f"time-out calling {path}: {exc!r}") from exc
+            raise TransientProviderError(
+                f"time-out calling {path}: {exc!r}", reason="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            raise TransientProviderError(f"connection failed calling {path}: {exc!r}") from exc
+            raise TransientProviderError(
+                f"connection failed calling {path}: {exc!r}", reason="connection"
+            ) from exc
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, object]:
@@ -78,11 +81,14 @@ class HubRestAdapter:
             data = response.json()
         except ValueError as exc:
             raise TransientProviderError(
-                f"provider answered {response.status_code} without JSON"
+                f"provider answered {response.status_code} without JSON: {response.text[:200]}",
+                reason="invalid_json",
+                http_status=response.status_code,
             ) from exc
         if not isinstance(data, dict):
-            raise PermanentProviderError(
-                "provider answered with a JSON value that is not an object"
+            raise TransientProviderError(
+                "provider answered with a JSON value that is not an object",
+                reason="not_an_object",
             )
         return data
 
@@ -135,7 +141,9 @@ class HubRestAdapter:
         data = self._json(response)
         status = str(data.get("status", "pending"))
         if status not in {"credited", "rejected", "pending", "not_found"}:
-            raise PermanentProviderError(f"unknown credit status {status!r}")
+            raise TransientProviderError(
+                f"unknown credit status {status[:80]!r}", reason="unknown_status"
+            )
         return CreditStatus(
             status=status,
             provider_reference=_reference(data),
@@ -144,9 +152,8 @@ class HubRestAdapter:
 
 
 def _reference(data: dict[str, object]) -> str | None:
-    """The provider's reference, kept as given up to the length the hub stores."""
-    value = _opt(data, "provider_reference")
-    return None if value is None else value[:REFERENCE_MAX]
+    """The provider's reference, bounded to the length the hub stores."""
+    return bounded_reference(_opt(data, "provider_reference"))
 
 
 def _opt(data: dict[str, object], key: str) -> str | None:

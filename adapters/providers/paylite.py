@@ -30,8 +30,8 @@ from adapters.providers.contract import (
     CreditOutcome,
     CreditRequest,
     CreditStatus,
-    PermanentProviderError,
     TransientProviderError,
+    bounded_reference,
     classify_http_failure,
 )
 from adapters.tls import ClientTls
@@ -43,6 +43,7 @@ REJECTING_CODES = {
     "PL-2003": "account_suspended",
 }
 TOKEN_EXPIRED = "PL-0401"
+UNKNOWN_TENANT = "PL-0404"  # a wrong base URL or provider: not "no such top-up"
 MEMBER_STATES = {"ACTIVE": "active", "CLOSED": "closed", "SUSPENDED": "closed"}
 TOKEN_SKEW_S = 5.0
 
@@ -98,7 +99,9 @@ class PayLiteAdapter:
             body = self._json(response)
             value, expires_in = body.get("access_token"), body.get("expires_in", 60)
             if not isinstance(value, str) or not isinstance(expires_in, int | float):
-                raise TransientProviderError("PayLite token response without a token")
+                raise TransientProviderError(
+                    "PayLite token response without a token", reason="no_token"
+                )
             lifetime = float(expires_in)
             # Renewed a little early: the smaller of five seconds and a tenth of its life.
             self._token = _Token(
@@ -146,9 +149,13 @@ class PayLiteAdapter:
                 method, path, json=json, data=data, headers=headers, auth=auth
             )
         except httpx.TimeoutException as exc:
-            raise TransientProviderError(f"time-out calling PayLite {path}: {exc!r}") from exc
+            raise TransientProviderError(
+                f"time-out calling PayLite {path}: {exc!r}", reason="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            raise TransientProviderError(f"connection to PayLite failed ({path}): {exc!r}") from exc
+            raise TransientProviderError(
+                f"connection to PayLite failed ({path}): {exc!r}", reason="connection"
+            ) from exc
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, object]:
@@ -156,10 +163,14 @@ class PayLiteAdapter:
             data = response.json()
         except ValueError as exc:
             raise TransientProviderError(
-                f"PayLite answered {response.status_code} without JSON"
+                f"PayLite answered {response.status_code} without JSON: {response.text[:200]}",
+                reason="invalid_json",
+                http_status=response.status_code,
             ) from exc
         if not isinstance(data, dict):
-            raise PermanentProviderError("PayLite answered with JSON that is not an object")
+            raise TransientProviderError(
+                "PayLite answered with JSON that is not an object", reason="not_an_object"
+            )
         return data
 
     @staticmethod
@@ -172,11 +183,13 @@ class PayLiteAdapter:
         return code if isinstance(code, str) else None
 
     def _failure(self, response: httpx.Response) -> Exception:
-        code = self._code(response) or "no errorCode"
+        code = self._code(response)
         return classify_http_failure(
             response.status_code,
             response.headers.get("retry-after"),
-            f"PayLite {code}: {response.text}",
+            f"PayLite {code or 'no errorCode'}: {response.text}",
+            adapter_style="paylite",
+            provider_code=code,
         )
 
     # ----- the contract --------------------------------------------------------------------
@@ -185,7 +198,7 @@ class PayLiteAdapter:
         response = await self._authorized(
             "POST", "/v2/members/lookup", json={"memberNo": account_id, "pin": security_code}
         )
-        if response.status_code == 404:
+        if response.status_code == 404 and self._code(response) != UNKNOWN_TENANT:
             return AccountCheck(valid=False, status="unknown")
         if response.status_code == 403:
             return AccountCheck(valid=False, status="active")  # the member exists; wrong pin
@@ -210,7 +223,9 @@ class PayLiteAdapter:
         if response.status_code in (200, 201):
             data = self._json(response)
             if data.get("state") == "COMPLETED":
-                return CreditOutcome(status="credited", provider_reference=_opt(data, "topupId"))
+                return CreditOutcome(
+                    status="credited", provider_reference=bounded_reference(_opt(data, "topupId"))
+                )
             return CreditOutcome(status="accepted")
         code = self._code(response)
         if code in REJECTING_CODES:
@@ -219,14 +234,16 @@ class PayLiteAdapter:
 
     async def credit_status(self, receipt_id: str) -> CreditStatus:
         response = await self._authorized("GET", f"/v2/topups/{receipt_id}")
-        if response.status_code == 404:
+        if response.status_code == 404 and self._code(response) != UNKNOWN_TENANT:
             return CreditStatus(status="not_found")
         if response.status_code != 200:
             raise self._failure(response)
         data = self._json(response)
         state = data.get("state")
         if state == "COMPLETED":
-            return CreditStatus(status="credited", provider_reference=_opt(data, "topupId"))
+            return CreditStatus(
+                status="credited", provider_reference=bounded_reference(_opt(data, "topupId"))
+            )
         if state == "FAILED":
             failure = _opt(data, "failureCode")
             return CreditStatus(

@@ -11,7 +11,9 @@ from api.pagination import PageRequest, paging
 from api.schemas import operator as schema
 from api.views import iso
 from domain.errors import RuleViolation
-from services import operator
+from services import operator, provider_pause
+from services.context import HubContext
+from services.provider_pause import PauseState
 from storage.models import ApiKey, Municipality, PaymentProvider, PaymentService
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
@@ -37,15 +39,31 @@ async def create_provider(body: schema.ProviderBody, _: Operator, ctx: Context) 
     return provider_view(row)
 
 
-def provider_view(row: PaymentProvider) -> dict[str, Any]:
-    return {
+def provider_view(row: PaymentProvider, queue: PauseState | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "provider_id": row.id,
         "name": row.name,
         "adapter": row.adapter,
         "config": row.config,  # secrets are write-only: only their names are shown
         "secrets_set": sorted(row.secrets),
         "created_at": iso(row.created_at),
+        "status": "active",
     }
+    if queue is not None:
+        view.update(
+            status=queue.status,
+            paused_reason=queue.paused_reason,
+            paused_message=(
+                {"ja": queue.paused_reason_ja, "en": queue.paused_reason_en}
+                if queue.paused_reason_ja and queue.paused_reason_en
+                else None
+            ),
+            paused_detail=queue.paused_detail,
+            paused_at=iso(queue.paused_at),
+            paused_by=queue.paused_by,
+            waiting_receipts=queue.waiting_receipts,
+        )
+    return view
 
 
 @router.get("/providers", response_model=schema.ProviderPage)
@@ -55,24 +73,57 @@ async def list_providers(_: Operator, ctx: Context, page: Paging) -> dict[str, A
             ctx, PaymentProvider, PaymentProvider.id, limit=page.fetch, offset=page.offset
         )
     )
-    return {"items": [provider_view(r) for r in rows], "next_cursor": next_cursor}
+    async with ctx.sessions() as session:
+        paused = await provider_pause.paused_states(session)
+    return {"items": [provider_view(r, paused.get(r.id)) for r in rows], "next_cursor": next_cursor}
+
+
+async def _provider_with_queue(ctx: HubContext, provider_id: str) -> dict[str, Any]:
+    async with ctx.sessions() as session:
+        row = await session.get(PaymentProvider, provider_id)
+        if row is None:
+            raise RuleViolation("not_found", "no such provider", status=404)
+        return provider_view(row, await provider_pause.state(session, provider_id))
 
 
 @router.get("/providers/{provider_id}", response_model=schema.Provider)
 async def get_provider(provider_id: str, _: Operator, ctx: Context) -> dict[str, Any]:
-    async with ctx.sessions() as session:
-        row = await session.get(PaymentProvider, provider_id)
-    if row is None:
-        raise RuleViolation("not_found", "no such provider", status=404)
-    return provider_view(row)
+    """The provider with its queue's state: paused or active, and when paused why and since when."""
+    return await _provider_with_queue(ctx, provider_id)
 
 
 @router.patch("/providers/{provider_id}", response_model=schema.Provider)
 async def update_provider(
     provider_id: str, body: schema.ProviderPatch, _: Operator, ctx: Context
 ) -> dict[str, Any]:
-    row = await operator.update_provider(ctx, provider_id, name=body.name, config=body.config)
-    return provider_view(row)
+    await operator.update_provider(ctx, provider_id, name=body.name, config=body.config)
+    return await _provider_with_queue(ctx, provider_id)
+
+
+@router.post("/providers/{provider_id}/pause", response_model=schema.Provider)
+async def pause_provider(
+    provider_id: str, body: schema.PauseBody, operator_key: Operator, ctx: Context
+) -> dict[str, Any]:
+    """Pause a provider's queue (maintenance, a suspected leak of its keys): its receipts wait,
+    none is credited or given up, until it is resumed."""
+    async with ctx.sessions.begin() as session:
+        await provider_pause.pause(
+            session, provider_id, actor=operator_key.actor, reason=body.reason, now=ctx.clock()
+        )
+    return await _provider_with_queue(ctx, provider_id)
+
+
+@router.post("/providers/{provider_id}/resume", response_model=schema.Provider)
+async def resume_provider(
+    provider_id: str, body: schema.ResumeBody, operator_key: Operator, ctx: Context
+) -> dict[str, Any]:
+    """Resume a paused provider once its cause is fixed: its waiting receipts go on, each still
+    exactly once."""
+    async with ctx.sessions.begin() as session:
+        await provider_pause.resume(
+            session, provider_id, actor=operator_key.actor, note=body.note, now=ctx.clock()
+        )
+    return await _provider_with_queue(ctx, provider_id)
 
 
 @router.get("/municipalities", response_model=schema.MunicipalityPage)

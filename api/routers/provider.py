@@ -125,11 +125,14 @@ async def pending_credit_requests(
     simply ask for the first page again."""
     provider = await _provider(ctx, principal, provider_id)
     pull = profile_of(provider).policy.ack_mode == AckMode.PULL.value
-    async with ctx.sessions() as session:
+    async with ctx.sessions.begin() as session:
         found = await provider_inbox.pending_credit_requests(
             session, provider_id, include_crediting=pull, limit=page.fetch, offset=page.offset
         )
-    rows, next_cursor = page.page(found)
+        rows, next_cursor = page.page(found)
+        if pull:  # handed out: counted, so that a return waits for the provider's answer
+            counted = await provider_inbox.count_pulls(session, [r.id for r in rows])
+            rows = [r for r in rows if r.id in counted]
     return {
         "next_cursor": next_cursor,
         "items": [

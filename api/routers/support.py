@@ -3,6 +3,7 @@ Identifiers of residents and accounts are masked but for their last characters."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +12,9 @@ from api.deps import Context, SupportStaff
 from api.pagination import PageRequest, paging
 from api.schemas import support as schema
 from api.views import grant_view, iso, mask, receipt_view
-from services import support
+from domain.provider_errors import describe
+from services import provider_pause, support
+from storage.models import Receipt
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
@@ -22,7 +25,21 @@ def masked_actor(actor: str) -> str:
     return f"{role}:{mask(who)}" if role == "resident" and who else actor
 
 
-def _receipt_row(row: Any) -> dict[str, Any]:
+def failure_fields(receipt: Receipt, paused: Collection[str]) -> dict[str, Any]:
+    """The last provider failure as support staff read it: its stable code and message, the
+    raw detail beside them, and whether the receipt waits for its paused provider."""
+    code = receipt.last_error_code
+    return {
+        "last_error": receipt.last_error,
+        "last_error_code": code,
+        "last_error_message": (
+            {"ja": describe(code, "ja"), "en": describe(code, "en")} if code else None
+        ),
+        "provider_paused": receipt.provider_id in paused,
+    }
+
+
+def _receipt_row(row: Any, paused: Collection[str]) -> dict[str, Any]:
     receipt = row.receipt
     return {
         **receipt_view(receipt),
@@ -32,7 +49,7 @@ def _receipt_row(row: Any) -> dict[str, Any]:
         "reasons": row.reasons,
         "stuck_since": iso(row.since),
         "attempts": receipt.attempts,
-        "last_error": receipt.last_error,
+        **failure_fields(receipt, paused),
         "workflow_id": receipt.workflow_id,
     }
 
@@ -57,8 +74,9 @@ async def stuck_receipts(
         offset=page.offset,
     )
     rows, next_cursor = page.page(found)
+    paused = await provider_pause.paused_ids(ctx)
     return {
-        "items": [_receipt_row(r) for r in rows],
+        "items": [_receipt_row(r, paused) for r in rows],
         "next_cursor": next_cursor,
         "total": total,
     }
@@ -77,7 +95,7 @@ async def receipt_detail(receipt_id: str, _: SupportStaff, ctx: Context) -> dict
         "account_id": mask(receipt.account_id),
         "grant": grant_view(found.grant),
         "attempts": receipt.attempts,
-        "last_error": receipt.last_error,
+        **failure_fields(receipt, await provider_pause.paused_ids(ctx)),
         "provider_reference": receipt.provider_reference,
         "stuck": bool(found.reasons),
         "reasons": found.reasons,

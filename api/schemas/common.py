@@ -38,6 +38,13 @@ class Body(BaseModel):
     """A response body. Fields may be added in v1; none is removed or renamed."""
 
 
+class LocalizedText(Body):
+    """One message in the console's two languages."""
+
+    ja: str
+    en: str
+
+
 class Page(Body, Generic[T]):
     """One page of a list: pass `next_cursor` back as `cursor` for the next; null on the last."""
 

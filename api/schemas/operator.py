@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -11,6 +11,7 @@ from api.schemas.common import (
     EXAMPLE_SETTLEMENT_REPORT,
     EXAMPLE_SETTLEMENT_TOTALS,
     Body,
+    LocalizedText,
     Page,
     SettlementTotals,
     Strict,
@@ -18,6 +19,7 @@ from api.schemas.common import (
     example,
 )
 from domain.mykeys import REASON_MAX_LENGTH, MyKeyStatus
+from domain.provider_errors import CODES
 from domain.settlement import month_digest, sha256_hex
 from storage.keys import Role
 
@@ -85,7 +87,10 @@ class ProviderPatch(Strict):
 
 
 class Provider(Body):
-    """A provider as configured, without its secrets (their names are in `secrets_set`)."""
+    """A provider as configured, without its secrets (their names are in `secrets_set`), and
+    whether its queue runs: `paused` when the hub paused it after repeated authentication or
+    configuration failures (401, 403, an unknown route), or an operator did; its receipts wait
+    meanwhile, none is credited or given up, until an operator resumes it."""
 
     model_config = example(
         provider_id="paysim",
@@ -94,6 +99,17 @@ class Provider(Body):
         config={k: v for k, v in _PROVIDER_CONFIG.items() if "secret" not in k},
         secrets_set=["signing_secret", "webhook_secrets"],
         created_at="2026-11-27T00:00:00+00:00",
+        status="paused",
+        paused_reason="provider_auth_failed",
+        paused_message={
+            "ja": CODES["provider_auth_failed"].ja,
+            "en": CODES["provider_auth_failed"].en,
+        },
+        paused_detail="PermanentProviderError: provider refused the request (401): "
+        '{"error":"bad key"}',
+        paused_at="2026-12-06T01:00:00+00:00",
+        paused_by="hub",
+        waiting_receipts=42,
     )
 
     provider_id: str
@@ -102,6 +118,35 @@ class Provider(Body):
     config: dict[str, Any] = Field(description="the adapter's settings, secrets left out")
     secrets_set: list[str]
     created_at: Timestamp
+    status: Literal["active", "paused"] = Field(
+        "active", description="paused: its receipts wait until an operator resumes it"
+    )
+    paused_reason: str | None = Field(
+        None,
+        description="when paused, a stable code: provider_auth_failed, provider_misconfigured "
+        "(paused by the hub) or operator_paused",
+    )
+    paused_message: LocalizedText | None = Field(None, description="the reason, to read")
+    paused_detail: str | None = Field(
+        None, description="the provider's raw answer that paused it, or the operator's reason"
+    )
+    paused_at: Timestamp | None = None
+    paused_by: str | None = Field(None, description="hub, or the operator's key")
+    waiting_receipts: int | None = Field(
+        None, description="open receipts of this provider (one provider's view only)"
+    )
+
+
+class PauseBody(Strict):
+    model_config = _strict_example({"reason": "事業者側の鍵の漏えい調査のため一時停止"})
+
+    reason: FreeText = Field(min_length=1, max_length=500)
+
+
+class ResumeBody(Strict):
+    model_config = _strict_example({"note": "事業者が署名鍵を再発行、設定を更新済み"})
+
+    note: FreeText | None = Field(None, max_length=2000)
 
 
 class ProviderPage(Page[Provider]):

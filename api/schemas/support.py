@@ -10,9 +10,23 @@ from pydantic import ConfigDict, Field
 
 from api.free_text import FreeText
 from api.pagination import encode_cursor
-from api.schemas.common import Body, Grant, Page, Receipt, Strict, Timestamp, example
+from api.schemas.common import (
+    Body,
+    Grant,
+    LocalizedText,
+    Page,
+    Receipt,
+    Strict,
+    Timestamp,
+    example,
+)
 from domain.mykeys import MyKeyStatus
+from domain.provider_errors import CODES
 
+_UNAVAILABLE = {
+    "ja": CODES["provider_unavailable"].ja,
+    "en": CODES["provider_unavailable"].en,
+}
 _RECEIPT = {
     "receipt_id": "app_7Q2…-g1-r1",
     "grant_id": "app_7Q2…-g1",
@@ -35,8 +49,11 @@ class StuckReceipt(Receipt):
         **_RECEIPT,
         reasons=["no_acknowledgement"],
         stuck_since="2026-11-27T03:06:00+00:00",
-        attempts=1,
-        last_error=None,
+        attempts=10,
+        last_error='ProviderTransientError: provider error 503: {"error":"maintenance"}',
+        last_error_code="provider_unavailable",
+        last_error_message=_UNAVAILABLE,
+        provider_paused=False,
         workflow_id="application-msr_01J9ZK…-5b1f…",
     )
 
@@ -46,7 +63,14 @@ class StuckReceipt(Receipt):
     reasons: list[str]
     stuck_since: Timestamp | None
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="the raw detail of the last provider failure")
+    last_error_code: str | None = Field(
+        None, description="its stable code (docs/providers.md, 失敗コード / failure codes)"
+    )
+    last_error_message: LocalizedText | None = Field(None, description="the code, to read")
+    provider_paused: bool = Field(
+        False, description="the provider is paused: the receipt waits for an operator to resume it"
+    )
     workflow_id: str
 
 
@@ -80,6 +104,9 @@ class ReceiptDetail(Receipt):
         },
         attempts=1,
         last_error=None,
+        last_error_code=None,
+        last_error_message=None,
+        provider_paused=False,
         provider_reference=None,
         stuck=True,
         reasons=["no_acknowledgement"],
@@ -103,7 +130,10 @@ class ReceiptDetail(Receipt):
     account_id: str
     grant: Grant
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="the raw detail of the last provider failure")
+    last_error_code: str | None = Field(None, description="its stable code")
+    last_error_message: LocalizedText | None = Field(None, description="the code, to read")
+    provider_paused: bool = Field(False, description="the provider is paused: the receipt waits")
     provider_reference: str | None
     stuck: bool
     reasons: list[str]

@@ -13,14 +13,14 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.cards import load_cards
-from bench.machine import own_usage
+from bench.machine import own_usage, usage_since
 from bench.timing import CallLog
 from simulators.resident_app import ResidentApp
 
@@ -109,6 +109,7 @@ async def resident(
             "register",
         )
         record["step"] = "receipt_request"
+        record["receipt_sent"] = time.time()  # credited-after-request latency counts from here
 
         async def requested() -> dict[str, Any] | None:
             receipts = (await app.get("/v1/me/receipts")).json()["items"]
@@ -125,43 +126,69 @@ async def resident(
     record["finished"] = time.time()
 
 
+async def lifecycle_of(
+    index: int, app: ResidentApp, plan: dict[str, Any], record: dict[str, Any]
+) -> None:
+    """One resident's run; a refusal or an HTTP failure is recorded in `record`, not raised."""
+    try:
+        await resident(index, app, plan, record)
+    except (Refused, httpx.HTTPError) as error:
+        record["error"] = f"{record.get('step')}: {type(error).__name__}: {error}"
+
+
+def shared_clients(calls: CallLog, plan: dict[str, Any], in_flight: int) -> list[httpx.AsyncClient]:
+    """Small pools: httpx looks over every connection and waiting request of its pool for each
+    request, so one pool of `in_flight` connections cost the driver more CPU than the requests
+    themselves once the API answered slowly."""
+    shards = max(1, in_flight // RESIDENTS_PER_CLIENT)
+    urls: list[str] = plan["api_urls"]
+    return [calls.client(url, RESIDENTS_PER_CLIENT) for _ in range(shards) for url in urls]
+
+
+async def finish(clients: list[httpx.AsyncClient], work: Sequence[Awaitable[None]]) -> None:
+    """Every resident's run to its end, then the clients closed."""
+    try:
+        await asyncio.gather(*work)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def outcome(
+    records: list[dict[str, Any]], calls: CallLog, usage_before: dict[str, float]
+) -> dict[str, Any]:
+    """What every residents' driver reports besides its timing; its CPU since `usage_before`."""
+    return {
+        "residents": records,
+        "calls": calls.summaries(),
+        "failures": calls.failures[:50],
+        "failed_calls": len(calls.failures),
+        "failed_residents": sum(1 for r in records if "error" in r),
+        "retries": sum(r.get("retries", 0) for r in records),
+        "usage": usage_since(usage_before),
+    }
+
+
 async def main(plan: dict[str, Any]) -> dict[str, Any]:
     cards = load_cards(Path(plan["cards_file"]), plan["card_offset"], plan["residents"])
     calls = CallLog()
     concurrency = int(plan["concurrency"])
-    urls: list[str] = plan["api_urls"]
-    # Small pools: httpx looks over every connection and waiting request of its pool for each
-    # request, so one pool of `concurrency` connections cost the driver more CPU than the
-    # requests themselves once the API answered slowly.
-    shards = max(1, concurrency // RESIDENTS_PER_CLIENT)
-    clients = [calls.client(url, RESIDENTS_PER_CLIENT) for _ in range(shards) for url in urls]
+    clients = shared_clients(calls, plan, concurrency)
     records: list[dict[str, Any]] = [{"index": i} for i in range(len(cards))]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(index: int) -> None:
         async with gate:
             app = ResidentApp(clients[index % len(clients)], cards[index])
-            try:
-                await resident(index, app, plan, records[index])
-            except (Refused, httpx.HTTPError) as error:
-                step = records[index].get("step")
-                records[index]["error"] = f"{step}: {type(error).__name__}: {error}"
+            await lifecycle_of(index, app, plan, records[index])
 
+    usage_before = own_usage()
     first = time.time()
-    try:
-        await asyncio.gather(*(one(i) for i in range(len(cards))))
-    finally:
-        for client in clients:
-            await client.aclose()
+    await finish(clients, [one(i) for i in range(len(cards))])
     return {
         "first_request": first,
         "last_response": time.time(),
-        "residents": records,
-        "calls": calls.summaries(),
-        "failures": calls.failures[:50],
-        "failed_residents": sum(1 for r in records if "error" in r),
-        "retries": sum(r.get("retries", 0) for r in records),
-        "usage": own_usage(),
+        **outcome(records, calls, usage_before),
     }
 
 

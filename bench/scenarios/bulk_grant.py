@@ -79,6 +79,7 @@ async def run(
         "target_upload_s": round(upload_s, 2),
     }
     result.checks = {"grants": grants, "ledger": ledger, "upload": uploaded}
+    result.unit = ("grant", granted)
     result.expect(uploaded.get("total") == n, f"target list holds {uploaded.get('total')}")
     result.expect(grants == {"unreceived": n}, f"grants by state {grants}")
     result.expect(ledger["adds_up"], "the ledger does not add up")

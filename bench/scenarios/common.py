@@ -32,6 +32,8 @@ class VariantResult:
     drivers: dict[str, dict[str, Any]] = field(default_factory=dict)  # their own usage reports
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what a reader should know about the run
+    # what the CPU of the measured phase is divided by: (unit, how many were completed)
+    unit: tuple[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,7 @@ class VariantResult:
             entry = self.processes.setdefault(name, {"role": "driver", "last_rss_mib": 0.0})
             entry["cpu_s"] = usage["cpu_s"]
             entry["peak_rss_mib"] = max(entry.get("peak_rss_mib", 0.0), usage["peak_rss_mib"])
+        self.figures.update(cpu_per_unit(self.processes, self.unit))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,32 @@ class VariantResult:
             "parameters": self.parameters,
             "notes": self.notes,
         }
+
+
+ROLES = ("api", "worker", "temporal", "simulator", "driver")
+
+
+def cpu_per_unit(
+    processes: dict[str, dict[str, Any]], unit: tuple[str, int] | None
+) -> dict[str, Any]:
+    """CPU milliseconds per completed unit (a lifecycle, a receipt …) of the measured phase: each
+    process's, written into its entry, and the sums by role (the dev server's role is
+    `temporal`), with API and workers together as the issue's target counts them."""
+    if unit is None or unit[1] <= 0:
+        return {}
+    name, count = unit
+    by_role: dict[str, float] = {}
+    for entry in processes.values():
+        cpu = entry.get("cpu_s")
+        if cpu is None:
+            continue
+        entry["cpu_ms_per_unit"] = round(cpu * 1000 / count, 1)
+        role = entry.get("role", "")
+        by_role[role] = by_role.get(role, 0.0) + cpu * 1000 / count
+    ordered = {r: round(by_role[r], 1) for r in (*ROLES, *sorted(by_role)) if r in by_role}
+    if "api" in by_role or "worker" in by_role:
+        ordered["api+worker"] = round(by_role.get("api", 0.0) + by_role.get("worker", 0.0), 1)
+    return {"cpu_unit": name, "cpu_units": count, "cpu_ms_per_unit": ordered}
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bench import checks
 from bench.cards import CardDeck
 from bench.machine import ProcessWatch
@@ -33,6 +35,32 @@ class LifecycleParams:
 
     def cards_needed(self) -> int:
         return self.card_offset + self.residents
+
+
+async def until_credited(
+    stack: Stack,
+    engine: AsyncEngine,
+    measure_id: str,
+    count: int,
+    timeout_s: float,
+    result: VariantResult,
+) -> None:
+    """Wait until `count` grants of the measure are credited; out of time, the run is failed
+    and its figures are those of what was credited."""
+
+    async def all_credited() -> bool:
+        states = await checks.grant_states(engine, measure_id)
+        return states.get("credited", 0) >= count
+
+    try:
+        await checks.wait_until(
+            all_credited,
+            timeout_s=timeout_s,
+            what=f"{count} grants credited",
+            alive=stack.children.check_alive,
+        )
+    except TimeoutError as late:
+        result.failures.append(str(late))
 
 
 async def run(
@@ -60,20 +88,7 @@ async def run(
     driven = await run_driver(stack, "residents", "bench.drivers.residents", plan, params.timeout_s)
     completed = [r for r in driven["residents"] if "error" not in r]
     async with database(stack) as engine:
-
-        async def all_credited() -> bool:
-            states = await checks.grant_states(engine, measure_id)
-            return states.get("credited", 0) >= len(completed)
-
-        try:
-            await checks.wait_until(
-                all_credited,
-                timeout_s=params.timeout_s,
-                what=f"{len(completed)} grants credited",
-                alive=stack.children.check_alive,
-            )
-        except TimeoutError as late:  # the figures of what was credited, and the failure
-            result.failures.append(str(late))
+        await until_credited(stack, engine, measure_id, len(completed), params.timeout_s, result)
         watch.mark_end()
         credited_at = await checks.moved_at(engine, measure_id, "credited")
         grants = await checks.grant_states(engine, measure_id)
@@ -101,6 +116,7 @@ async def run(
     }
     result.latency_ms = {**driven["calls"], "whole_lifecycle": summary(lifecycles)}
     result.drivers["residents"] = driven["usage"]
+    result.unit = ("lifecycle", len(credited_at))
     result.checks = {
         "grants": grants,
         "receipts": receipts,

@@ -103,6 +103,7 @@ async def run(
     if "latency_ms" in driven:
         result.latency_ms = {"receipt_request": driven["latency_ms"]}
         result.drivers["receipts"] = driven["usage"]
+    result.unit = ("receipt", grants.get("credited", 0))
     result.checks = {
         "granted_in_setup": granted,
         "grants": grants,

@@ -18,6 +18,7 @@ def all_routers() -> list[APIRouter]:
         events,
         fallback,
         measures,
+        providers,
         reviews,
         settlements,
         signin,
@@ -38,5 +39,6 @@ def all_routers() -> list[APIRouter]:
         support_receipts,
         support_breaks,
         support_residents,
+        providers,
     )
     return [m.router for m in modules] + [fallback.router]

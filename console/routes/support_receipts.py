@@ -11,7 +11,7 @@ from console.auth import CsrfChecked, SupportUser
 from console.pages import redirect, render, translator
 from domain.errors import RuleViolation
 from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptState
-from services import operator, support
+from services import operator, provider_pause, support
 from storage.models import PaymentProvider
 
 from . import console_router
@@ -42,6 +42,8 @@ async def stuck_receipts(
         offset=(page - 1) * PAGE_SIZE,
     )
     providers = await operator.list_rows(ctx, PaymentProvider, PaymentProvider.id)
+    async with ctx.sessions() as session:
+        paused_providers = await provider_pause.paused_states(session)
     filters = {
         "provider_id": provider_id or "",
         "state": state or "",
@@ -56,6 +58,7 @@ async def stuck_receipts(
         "filters": filters,
         "filtered": any(filters.values()),
         "providers": providers,
+        "paused_providers": paused_providers,
         "states": OPEN_STATES,
         "mask": mask,
     }
@@ -67,7 +70,9 @@ async def receipt_detail(
     request: Request, receipt_id: str, _: SupportUser, ctx: Context
 ) -> Response:
     found = await support.detail(ctx, receipt_id)
-    context = {"found": found, "mask": mask, "actions": support.ACTIONS}
+    async with ctx.sessions() as session:
+        queue = await provider_pause.state(session, found.receipt.provider_id)
+    context = {"found": found, "mask": mask, "actions": support.ACTIONS, "provider_queue": queue}
     return render(request, "support/receipt.html", context)
 
 

@@ -47,6 +47,9 @@ class Receipt(Base):
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The stable code of the last provider failure (domain.provider_errors), shown with its
+    # message; `last_error` keeps the raw detail.
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
     provider_reference: Mapped[str | None] = mapped_column(String(128))
     stuck: Mapped[bool] = mapped_column(Boolean, default=False)
     stuck_reason: Mapped[str | None] = mapped_column(String(64))
@@ -55,6 +58,9 @@ class Receipt(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # How many times a pull provider fetched this credit request (a return needs none since
+    # the provider's `not_found`; migration 0017).
+    pulls: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ReceiptEvent(Base):

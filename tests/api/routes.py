@@ -88,6 +88,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/operator/providers"): Rule(OPERATOR),
     ("GET", "/v1/operator/providers/{provider_id}"): Rule(OPERATOR),
     ("PATCH", "/v1/operator/providers/{provider_id}"): Rule(OPERATOR),
+    ("POST", "/v1/operator/providers/{provider_id}/pause"): Rule(OPERATOR),
+    ("POST", "/v1/operator/providers/{provider_id}/resume"): Rule(OPERATOR),
     ("GET", "/v1/operator/payment-services"): Rule(OPERATOR),
     ("POST", "/v1/operator/payment-services"): Rule(OPERATOR),
     ("GET", "/v1/operator/api-keys"): Rule(OPERATOR),

@@ -17,7 +17,7 @@ import pytest
 from bench import ceilings
 from bench.cards import CardDeck, ensure_cards
 from bench.machine import ProcessWatch
-from bench.scenarios import api_read, bulk_grant, lifecycle, receipt_wave
+from bench.scenarios import api_read, bulk_grant, lifecycle, open_loop, receipt_wave, rush
 from bench.scenarios.common import VariantResult
 from bench.stack import StackOptions, open_stack
 
@@ -27,6 +27,8 @@ LIFECYCLES = 6
 READERS = 4
 BULK = {"hub": 300, "baseline": 30}
 WAVE = {"hub": 40, "baseline": 20}
+CLOSED, OPEN = 3, 6  # open-loop: the closed-loop measurement, then lifecycles at half its rate
+RUSH, BUDGET = 12, 3  # rush: residents, grants the budget covers
 
 
 def database() -> str:
@@ -35,7 +37,8 @@ def database() -> str:
 
 @pytest.fixture(scope="module")
 def deck(tmp_path_factory: pytest.TempPathFactory) -> CardDeck:
-    return ensure_cards(LIFECYCLES + READERS, tmp_path_factory.mktemp("cards") / "cards.jsonl")
+    cards = LIFECYCLES + READERS + CLOSED + OPEN + RUSH
+    return ensure_cards(cards, tmp_path_factory.mktemp("cards") / "cards.jsonl")
 
 
 def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
@@ -58,6 +61,28 @@ def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
             api_read.run,
             api_read.ApiReadParams(
                 residents=READERS, rate=10, duration_s=2, card_offset=LIFECYCLES, timeout_s=120
+            ),
+        ),
+        (
+            "open-loop",
+            open_loop.run,
+            open_loop.OpenLoopParams(
+                lifecycles=OPEN,
+                closed_residents=CLOSED,
+                closed_concurrency=CLOSED,
+                timeout_s=180,
+                card_offset=LIFECYCLES + READERS,
+            ),
+        ),
+        (
+            "rush",
+            rush.run,
+            rush.RushParams(
+                residents=RUSH,
+                budget_grants=BUDGET,
+                window_s=2,
+                timeout_s=120,
+                card_offset=LIFECYCLES + READERS + CLOSED + OPEN,
             ),
         ),
     ]
@@ -87,6 +112,11 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
     assert per_provider == [LIFECYCLES // 3] * 3  # sync, webhook and batch file in turn
     assert {p["role"] for p in life.processes.values()} >= {"temporal", "api", "worker", "driver"}
     assert all(p["peak_rss_mib"] > 0 for p in life.processes.values())
+    by_role = life.figures["cpu_ms_per_unit"]  # CPU per completed lifecycle, by role
+    assert life.figures["cpu_units"] == LIFECYCLES
+    assert {"api", "worker", "temporal", "simulator", "driver", "api+worker"} <= set(by_role)
+    assert by_role["api+worker"] == pytest.approx(by_role["api"] + by_role["worker"], abs=0.2)
+    assert by_role["api"] > 0 and by_role["temporal"] > 0
 
     bulk = results["bulk-grant"]
     assert bulk.checks["ledger"]["granted_points"] == BULK[variant] * 1000
@@ -101,6 +131,25 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
     reads = results["api-read"]
     assert reads.figures["requests"] == 20
     assert reads.figures["errors"] == 0
+
+    steady = results["open-loop"]
+    assert steady.figures["completed"] == OPEN and steady.figures["errors"] == 0
+    closed_rate = steady.figures["closed_loop_lifecycles_per_s"]
+    assert steady.figures["rate"] == pytest.approx(closed_rate / 2, abs=0.01)  # both rounded
+    assert steady.latency_ms["challenge"]["count"] == 3 * OPEN
+    for step in ("login", "apply", "registration_beyond_provider", "receipt_request"):
+        assert steady.latency_ms[step]["count"] == OPEN, step
+    for mode in ("sync", "webhook", "batch"):  # every grant credited after its request
+        credited = steady.latency_ms[f"credited_after_request_{mode}"]
+        assert credited["count"] == OPEN // 3 and credited["p50"] > 0, mode
+    assert steady.figures["cpu_units"] == OPEN
+
+    opening = results["rush"]  # first come, first served: the budget and no more
+    assert opening.figures["granted"] == BUDGET
+    assert opening.figures["refused_budget_exhausted"] == RUSH - BUDGET
+    assert opening.checks["grants"] == {"unreceived": BUDGET}
+    assert opening.figures["server_errors"] == 0 and opening.figures["hung_requests"] == 0
+    assert opening.latency_ms["refusal_ms"]["count"] == RUSH - BUDGET
 
 
 async def test_the_limits_are_measured(tmp_path: Path) -> None:

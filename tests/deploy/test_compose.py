@@ -30,6 +30,9 @@ HUB_METRICS = {
     "hub_provider_call_errors_total",
     "hub_provider_retries_total",
     "hub_reconciliation_breaks_found_total",
+    "hub_providers_paused",
+    "hub_provider_failures_total",
+    "hub_provider_paused_total",
 }
 
 

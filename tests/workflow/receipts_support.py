@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.types import ApplicationDecision
 from adapters.providers.registry import AdapterRegistry
 from domain.reviews import ReviewPolicy
 from hub.workers import HubWorkers, WorkerOptions
@@ -30,6 +31,7 @@ class Running:
     handle: WorkflowHandle[ApplicationWorkflow, Any]
     receipt_id: str
     grant_id: str
+    mykey_id: str = ""
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +56,45 @@ async def hub_workers(
         yield queue
 
 
+async def refused(update: Awaitable[Any], says: str, otherwise: str) -> None:
+    """The update is refused with a message that says `says`; `otherwise` if it went through."""
+    try:
+        await update
+    except WorkflowUpdateFailedError as refusal:
+        assert says in str(refusal.cause), refusal.cause
+    else:
+        raise AssertionError(otherwise)
+
+
+async def start_applied(
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    queue: str,
+    measure_id: str,
+    mykey_id: str,
+    history_limit: int = 5000,
+) -> tuple[WorkflowHandle[ApplicationWorkflow, Any], ApplicationDecision]:
+    """The application workflow, started, then applied to."""
+    application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
+    handle = await env.client.start_workflow(
+        ApplicationWorkflow.run,
+        ApplicationInput(measure_id, mykey_id, application_id, history_limit=history_limit),
+        id=workflow_id,
+        task_queue=queue,
+    )
+    return handle, await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
+
+
+async def start_review(
+    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str
+) -> tuple[WorkflowHandle[ApplicationWorkflow, Any], ApplicationDecision]:
+    """A new resident applies to a measure that needs review: the handle and the decision."""
+    handle, decision = await start_applied(env, ctx, queue, measure_id, await new_resident(ctx))
+    assert decision.status == "pending_review" and decision.grants == []
+    assert decision.review is not None
+    return handle, decision
+
+
 async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, str]:
     """(measure_id, payment_service_id, provider_id) with the given provider configuration."""
     catalog = await seed_catalog(ctx)
@@ -67,7 +108,12 @@ async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, st
 
 
 async def start_with_receipt(
-    env: WorkflowEnvironment, ctx: HubContext, queue: str, measure_id: str, service_id: str
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    queue: str,
+    measure_id: str,
+    service_id: str,
+    history_limit: int = 5000,
 ) -> Running:
     mykey_id = await new_resident(ctx)
     registration_id = f"reg_{secrets.token_hex(6)}"
@@ -83,18 +129,11 @@ async def start_with_receipt(
                 invalidated_at=None,
             )
         )
-    application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
-    handle = await env.client.start_workflow(
-        ApplicationWorkflow.run,
-        ApplicationInput(measure_id, mykey_id, application_id),
-        id=workflow_id,
-        task_queue=queue,
-    )
-    decision = await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
+    handle, decision = await start_applied(env, ctx, queue, measure_id, mykey_id, history_limit)
     [grant] = decision.grants
     ticket = await handle.execute_update(
         ApplicationWorkflow.request_receipt,
         ReceiptRequest(grant_ids=[grant.grant_id], registration_id=registration_id),
     )
     [plan] = ticket.receipts
-    return Running(handle, plan.receipt_id, grant.grant_id)
+    return Running(handle, plan.receipt_id, grant.grant_id, mykey_id)

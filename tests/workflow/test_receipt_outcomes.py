@@ -7,7 +7,6 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.points import ledger_adds_up
@@ -15,7 +14,13 @@ from services.context import HubContext
 from storage.ledger import ledger_moves
 from storage.models import Grant, Receipt, ReceiptEvent
 from tests.support.fake_provider import FakeProvider
-from tests.workflow.receipts_support import hub_workers, provider_catalog, start_with_receipt
+from tests.support.histories import record
+from tests.workflow.receipts_support import (
+    hub_workers,
+    provider_catalog,
+    refused,
+    start_with_receipt,
+)
 from workflows.application import ApplicationWorkflow
 from workflows.messages import SupportAction
 from workflows.search import STUCK
@@ -61,6 +66,7 @@ async def test_a_lost_acknowledgement_makes_the_receipt_stuck_until_the_provider
         assert described.typed_search_attributes.get(STUCK) is True
 
         status = await run.handle.result()  # the second status check says credited
+        await record(run.handle, "application_receipt_stuck_then_recovered")
     assert status.status == "finished"
     row = await receipt_row(ctx, run.receipt_id)
     assert (row.state, row.stuck, row.stuck_reason) == ("credited", False, None)
@@ -105,12 +111,11 @@ async def test_support_returns_points_only_when_the_provider_says_it_did_not_cre
         assert row.attempts == 3 and "503" in (row.last_error or "")
 
         action = SupportAction(run.receipt_id, "return_to_unreceived", actor="support:test")
-        try:
-            await run.handle.execute_update(ApplicationWorkflow.support_action, action)
-        except WorkflowUpdateFailedError as refused:
-            assert "pending" in str(refused.cause)
-        else:
-            raise AssertionError("the points were returned while the provider said pending")
+        await refused(
+            run.handle.execute_update(ApplicationWorkflow.support_action, action),
+            "pending",
+            "the points were returned while the provider said pending",
+        )
         assert await grant_state(ctx, run.grant_id) == "crediting"
 
         outcome = await run.handle.execute_update(ApplicationWorkflow.support_action, action)
@@ -121,6 +126,7 @@ async def test_support_returns_points_only_when_the_provider_says_it_did_not_cre
         async with ctx.sessions() as session:
             assert ledger_adds_up(await ledger_moves(session, measure_id=measure_id))
         await run.handle.terminate("test over")
+        await record(run.handle, "application_support_return")
     assert fake.applied == {}
 
 

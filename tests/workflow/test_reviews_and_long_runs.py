@@ -14,7 +14,8 @@ from services.context import HubContext
 from storage.models.reviews import Review
 from tests.support.direct import new_resident, seed_catalog
 from tests.support.fake_provider import FakeProvider
-from tests.workflow.receipts_support import hub_workers
+from tests.support.histories import record
+from tests.workflow.receipts_support import hub_workers, start_review
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, AttendanceReportRequest
 
@@ -29,17 +30,8 @@ async def test_an_undecided_review_is_reminded_then_decided_by_the_measure_polic
     skipping_env: WorkflowEnvironment, ctx: HubContext
 ) -> None:
     catalog = await seed_catalog(ctx, review_required=True)
-    mykey_id = await new_resident(ctx)
-    application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
     async with hub_workers(skipping_env, ctx, FakeProvider(), review_policy=POLICY) as queue:
-        handle = await skipping_env.client.start_workflow(
-            ApplicationWorkflow.run,
-            ApplicationInput(catalog.measure_id, mykey_id, application_id),
-            id=workflow_id,
-            task_queue=queue,
-        )
-        decision = await handle.execute_update(ApplicationWorkflow.apply, ApplyRequest())
-        assert decision.status == "pending_review" and decision.grants == []
+        handle, decision = await start_review(skipping_env, ctx, queue, catalog.measure_id)
         assert decision.review is not None
         review_id = decision.review.review_id
 
@@ -53,6 +45,7 @@ async def test_an_undecided_review_is_reminded_then_decided_by_the_measure_polic
         status = await handle.query(ApplicationWorkflow.status)
         assert [(g.points, g.state) for g in status.grants] == [(1000, "unreceived")]
         await handle.terminate("test over")
+        await record(handle, "application_review_timers")
 
 
 async def _review(ctx: HubContext, review_id: str) -> Review:

@@ -1,0 +1,93 @@
+"""The report's arithmetic: CPU per completed unit by role, the share of the no-op ceiling, and
+issue 19's targets judged on the hub's figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report
+from bench.scenarios.common import VariantResult, cpu_per_unit
+
+PROCESSES: dict[str, dict[str, Any]] = {
+    "temporal": {"role": "temporal", "cpu_s": 30.0},
+    "api-1": {"role": "api", "cpu_s": 20.0},
+    "api-2": {"role": "api", "cpu_s": 10.0},
+    "worker-1": {"role": "worker", "cpu_s": 25.0},
+    "simulator": {"role": "simulator", "cpu_s": 2.0},
+    "residents": {"role": "driver", "cpu_s": 8.0},
+    "gone": {"role": "driver", "cpu_s": None},  # ended before the measured phase
+}
+
+
+def test_cpu_per_unit_sums_each_role_and_api_with_workers() -> None:
+    processes = {name: dict(entry) for name, entry in PROCESSES.items()}
+    found = cpu_per_unit(processes, ("lifecycle", 1000))
+    assert found["cpu_unit"] == "lifecycle" and found["cpu_units"] == 1000
+    assert found["cpu_ms_per_unit"] == {
+        "api": 30.0,
+        "worker": 25.0,
+        "temporal": 30.0,
+        "simulator": 2.0,
+        "driver": 8.0,
+        "api+worker": 55.0,
+    }
+    assert processes["api-2"]["cpu_ms_per_unit"] == 10.0
+    assert "cpu_ms_per_unit" not in processes["gone"]
+    assert cpu_per_unit(processes, ("lifecycle", 0)) == {}
+    assert cpu_per_unit(processes, None) == {}
+
+
+def test_merge_processes_adds_the_drivers_own_cpu_before_dividing() -> None:
+    result = VariantResult("hub", unit=("lifecycle", 100))
+    result.drivers["residents"] = {"cpu_s": 1.5, "peak_rss_mib": 80.0}
+    result.merge_processes({"api-1": {"role": "api", "cpu_s": 4.0, "peak_rss_mib": 150.0}})
+    assert result.figures["cpu_ms_per_unit"]["driver"] == 15.0
+    assert result.figures["cpu_ms_per_unit"]["api+worker"] == 40.0
+
+
+def _lifecycle(variant: str, rate: float, api_worker: float, dev_server: float) -> VariantResult:
+    result = VariantResult(variant, figures={"residents": 2000, "lifecycles_per_s": rate})
+    result.figures["cpu_ms_per_unit"] = {"api+worker": api_worker, "temporal": dev_server}
+    return result
+
+
+def test_the_lifecycle_is_judged_against_the_ceiling_of_the_same_command() -> None:
+    variants = {
+        "hub": _lifecycle("hub", 36.0, 40.0, 31.0),
+        "baseline": _lifecycle("baseline", 9.0, 150.0, 80.0),
+    }
+    report.ceiling_shares("lifecycle", variants, {"noop_workflows": {"workflows_per_s": 80.0}})
+    assert variants["hub"].figures["percent_of_noop_ceiling"] == 45.0
+    assert variants["baseline"].figures["percent_of_noop_ceiling"] == 11.2
+    judged = {t["target"]: t["met"] for t in report.judge("lifecycle", variants, {})}
+    assert judged == {
+        "cpu_ms_per_unit.api+worker <= 40.0": True,
+        "cpu_ms_per_unit.temporal <= 30.0": False,
+        "percent_of_noop_ceiling >= 40.0": True,
+    }
+    ratios = report.ratios("lifecycle", variants)
+    assert ratios["lifecycles_per_s"] == 4.0
+    assert ratios["cpu_ms_per_unit.api+worker"] == 0.27
+
+
+def test_no_ceiling_measured_leaves_the_share_unjudged() -> None:
+    variants = {"hub": _lifecycle("hub", 9.0, 100.0, 40.0)}
+    report.ceiling_shares("lifecycle", variants, {})
+    assert "percent_of_noop_ceiling" not in variants["hub"].figures
+    judged = {t["target"]: t.get("met") for t in report.judge("lifecycle", variants, {})}
+    assert judged["percent_of_noop_ceiling >= 40.0"] is None
+
+
+def test_the_rush_p99_is_judged_only_at_the_size_the_issue_states() -> None:
+    figures = {
+        "residents": 200,
+        "refusal_p99_after_budget_gone_ms": 80.0,
+        "server_errors": 0,
+        "hung_requests": 1,
+        "workflows_started_beyond_grants": 0,
+    }
+    judged = report.judge("rush", {"hub": VariantResult("hub", figures=figures)}, {})
+    met = {t["target"]: t["met"] for t in judged}
+    assert met["refusal_p99_after_budget_gone_ms <= 100.0"] is None
+    assert met["hung_requests == 0"] is False
+    assert met["server_errors == 0"] is True
