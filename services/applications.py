@@ -134,6 +134,8 @@ async def apply(
         application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
         if decided_in_request(measure):
             await _refuse_when_budget_gone(session, measure, mykey_id, ctx)
+            # The decision reads the measure again under its lock: not this unlocked copy.
+            session.expunge(measure)
             return await decide(
                 session,
                 DecideApplicationInput(
