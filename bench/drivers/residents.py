@@ -41,7 +41,7 @@ _RETRIED = {429, 503}  # what the app tries again, after Retry-After or a second
 _TRIES = 3
 
 
-async def _retrying(
+async def retrying(
     record: dict[str, Any], call: Callable[[], Awaitable[httpx.Response]]
 ) -> httpx.Response:
     """A call that changes nothing when refused (login, registration), tried again as the app
@@ -87,7 +87,7 @@ async def resident(
 ) -> None:
     record["started"] = time.time()
     record["step"] = "login"
-    _expect(await _retrying(record, app.login), 201, "login")
+    _expect(await retrying(record, app.login), 201, "login")
     record["mykey_id"] = app.mykey_id
     record["step"] = "apply"
 
@@ -107,7 +107,7 @@ async def resident(
         record["step"] = "register"
         account = f"acct-{plan['card_offset'] + index:07d}"
         registered = _expect(
-            await _retrying(record, lambda: app.register_service(service, account)),
+            await retrying(record, lambda: app.register_service(service, account)),
             201,
             "register",
         )
