@@ -87,8 +87,9 @@ def status_applies(status: str, receipt_state: str) -> bool:
 
 def after_retry_status(status: str) -> Phase:
     """`retry_now` on a stuck receipt asks the provider first: credited is recorded, pending
-    means the provider has it (its answer is awaited), anything else is credited again (the
-    receipt ID is the idempotency key, so the provider never credits it twice)."""
+    means the provider has it (its answer is awaited), anything else, no answer (`failed`)
+    included, is credited again (the receipt ID is the idempotency key, so the provider never
+    credits it twice)."""
     if status == "credited":
         return Phase.FINAL
     if status == "pending":

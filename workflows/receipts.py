@@ -68,6 +68,10 @@ CREDIT_REVERSAL = "credit-reversal"
 # provider's status before crediting again, a receipt request repeated in one activation starts
 # no second carrier, and the workflow continues as new while carriers wait.
 RECEIPT_MACHINE = "receipt-machine"
+# F4 (docs/reliability.md): `retry_now` on a stuck receipt whose status check gets no answer
+# (the provider still failing, rate limited) credits again instead of doing nothing: the receipt
+# ID is the idempotency key, and the credit's own retries wait out the provider.
+RETRY_WITHOUT_STATUS = "retry-without-status"
 
 
 def credit_retry(policy: ProviderPolicy) -> RetryPolicy:
@@ -396,7 +400,8 @@ class ReceiptCarrier:
 
     async def _stuck(self, progress: ReceiptProgress) -> None:
         """Attempts exhausted: wait for an answer, a return or support's `retry_now`, which asks
-        the provider's status before crediting again."""
+        the provider's status before crediting again (and credits again when no status answer
+        comes: a retry support asked for is never lost)."""
         receipt_id = progress.plan.receipt_id
         await self._wait(progress, None)
         if self._final(receipt_id) or progress.phase != Phase.STUCK:
@@ -410,12 +415,10 @@ class ReceiptCarrier:
             progress.retry = False
             if self.patched():
                 answer = await self.check_status(progress)
-                if (
-                    self._final(receipt_id)
-                    or receipt_id in self.state.acknowledgements
-                    or answer.failure is not None
-                ):
-                    return  # an answer to apply, or no answer: still stuck, support may retry
+                if self._final(receipt_id) or receipt_id in self.state.acknowledgements:
+                    return  # an answer to apply
+                if answer.failure is not None and not workflow.patched(RETRY_WITHOUT_STATUS):
+                    return  # before F4: no answer left the receipt stuck, support's retry lost
                 after = after_retry_status(answer.status)
                 if after == Phase.AWAITING:
                     self._awaiting(progress)

@@ -75,11 +75,6 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "pull_paused": {"pull_paused": True},
 }
 OUTCOMES = ("credited", "returned", "rejected", "forfeited", "stall", "double_credit")
-# A failure the machine found that is still open (xfail on the tests that meet it until fixed).
-OPEN_F4 = (
-    "F4 (docs/reliability.md): after 429s exhausted a credit's attempts, retry_now leaves the "
-    "receipt crediting for ever; the fix belongs in workflows/receipts.py"
-)
 SUPPORT_ACTIONS = ("retry_now", "check_provider_status", "return_to_unreceived", "add_note")
 
 

@@ -62,6 +62,7 @@ async def _retry_stuck(
     [
         ("not_found", 4),  # the provider never saw the request: the credit goes out again, once
         ("credited", 3),  # the last attempt went through, its answer lost: no call again
+        ("error", 4),  # F4: the status check gets no answer: the credit goes out again all the same
     ],
 )
 async def test_retry_now_asks_the_provider_before_it_credits_again(
