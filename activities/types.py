@@ -166,3 +166,23 @@ class RemindReviewInput:
 class RemindReviewResult:
     review_id: str
     reminded: bool
+
+
+@dataclass
+class LoadOpenReceiptsInput:
+    application_id: str
+
+
+@dataclass
+class OpenReceiptView:
+    plan: ReceiptPlan
+    state: str
+    stuck_reason: str | None = None
+
+
+@dataclass
+class OpenReceiptsResult:
+    """An application and its receipts still waiting for a provider (a resumed run)."""
+
+    decision: ApplicationDecision
+    receipts: list[OpenReceiptView] = field(default_factory=list)

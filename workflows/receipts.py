@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CreditStatusResult,
         MarkStuckInput,
         MarkStuckResult,
+        OpenReceiptView,
         RecordOutcomeInput,
         RecordOutcomeResult,
         ReturnReceiptInput,
@@ -105,6 +106,26 @@ class ReceiptCarrier:
                 )
             if progress.phase != Phase.FINAL and receipt_id not in state.receipts_to_start:
                 state.receipts_to_start.append(receipt_id)
+
+    def take_up(self, open_receipts: list[OpenReceiptView]) -> list[str]:
+        """Receipts still waiting for their provider, from the database, for a run started after
+        the application's workflow ended: each carried on from its phase."""
+        taken = []
+        for found in open_receipts:
+            receipt_id = found.plan.receipt_id
+            if receipt_id in self.state.receipts:
+                continue
+            self.state.receipts[receipt_id] = ReceiptProgress(
+                plan=found.plan,
+                state=found.state,
+                stuck_reason=found.stuck_reason,
+                phase=phase_of(
+                    found.state, stuck=found.stuck_reason is not None, queued=found.plan.queued
+                ).value,
+            )
+            self.state.receipts_to_start.append(receipt_id)
+            taken.append(receipt_id)
+        return taken
 
     def patched(self) -> bool:
         if self.machine is None:
