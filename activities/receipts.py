@@ -114,6 +114,7 @@ class ReceiptActivities:
                 detail=request.detail,
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
+                code=request.code,
             )
             audit.record(
                 session,

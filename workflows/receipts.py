@@ -332,6 +332,9 @@ class ReceiptCarrier:
             result = await self._call_credit(progress)
             if self._final(receipt_id):  # answered meanwhile (applied where it was received)
                 return
+            if result.status != "failed":  # the provider answered: no failure stands
+                progress.failure_code = None
+                progress.pause_wait_s = 0.0
             if result.status == "failed":
                 found = result.failure
                 progress.failure_code = found.code if found else None
@@ -349,7 +352,6 @@ class ReceiptCarrier:
                 await self._mark_stuck(progress, "attempts_exhausted", progress.last_error)
                 progress.phase = move(progress.phase, Phase.STUCK)
             elif result.status in ("credited", "rejected"):
-                progress.pause_wait_s = 0.0
                 await self._record(
                     receipt_id, result.status, result.provider_reference, result.reason
                 )
@@ -366,7 +368,12 @@ class ReceiptCarrier:
         try:
             result: CreditResult = await workflow.execute_activity(
                 "credit",
-                CreditInput(plan.receipt_id, plan.provider_id, plan.policy.retry.max_attempts),
+                CreditInput(
+                    plan.receipt_id,
+                    plan.provider_id,
+                    plan.policy.retry.max_attempts,
+                    after_failure=progress.failure_code is not None,
+                ),
                 result_type=CreditResult,
                 task_queue=provider_queue(plan.provider_id),
                 start_to_close_timeout=CREDIT_TIMEOUT,
@@ -376,7 +383,7 @@ class ReceiptCarrier:
             progress.last_error = str(error.cause or error)
             return CreditResult(plan.receipt_id, "failed")
         if result.failure is not None:
-            progress.last_error = f"{result.failure.code}: {result.failure.detail}"
+            progress.last_error = result.failure.detail
         return result
 
     def _awaiting(self, progress: ReceiptProgress) -> None:
@@ -498,7 +505,7 @@ class ReceiptCarrier:
             return
         await db_step(
             "mark_receipt_stuck",
-            MarkStuckInput(progress.plan.receipt_id, reason, detail),
+            MarkStuckInput(progress.plan.receipt_id, reason, detail, progress.failure_code),
             MarkStuckResult,
         )
         progress.stuck_reason = reason
