@@ -35,8 +35,16 @@ async def decide(
     *,
     now: datetime,
     policy: ReviewPolicy | None = None,
+    actor: str = WORKFLOW_ACTOR,
+    request_id: str | None = None,
+    rerun: bool = True,
 ) -> ApplicationDecision:
-    """The application's decision and its audit entry, in the caller's transaction."""
+    """The application's decision and its audit entry, in the caller's transaction.
+
+    The workflow's `decide_application` step calls it as `workflow`; the API decides an
+    application that needs no review itself, as `resident:<MyKey ID>` with the request's ID
+    (`services/applications.py`). Either way the same rules, ledger line and audit entry.
+    """
     decision = await applications.apply(
         session,
         measure_id=request.measure_id,
@@ -45,16 +53,18 @@ async def decide(
         workflow_id=request.workflow_id,
         fixed_registration_id=request.fixed_registration_id,
         now=now,
-        actor=WORKFLOW_ACTOR,
+        actor=actor,
         review_policy=policy,
+        rerun=rerun,
     )
     audit.record(
         session,
-        actor=WORKFLOW_ACTOR,
+        actor=actor,
         action="decide_application",
         object_type="application",
         object_id=request.application_id,
         outcome=decision.status,
+        request_id=request_id,
     )
     return decision
 

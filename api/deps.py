@@ -64,6 +64,8 @@ async def _resident(request: Request, ctx: Context) -> MyKey:
 
 
 CurrentResident = Annotated[MyKey, Depends(_resident)]
+# The bare session token, for a service that looks the resident up in its own transaction.
+ResidentToken = Annotated[str, Depends(_resident_token)]
 ReadingResident = Annotated[MyKey, Depends(_reading_resident)]
 
 

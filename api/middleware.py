@@ -231,6 +231,38 @@ class RequestAuditMiddleware:
             log.exception("audit entry not written", extra={"request_id": request_id})
 
 
+class InFlightLimit:
+    """Sheds load instead of queueing it: past `limit` requests at once in this process, a new one
+    is answered at once with 503 `overloaded` and Retry-After, so a client backs off rather than
+    waiting on a request that cannot be served in time. Probes and metrics are never shed."""
+
+    UNSHED = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.UNSHED):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            shed = problem(
+                503,
+                "overloaded",
+                "the hub is busy; try again shortly",
+                headers={"Retry-After": "1"},
+            )
+            await shed(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 class CodecCors:
     """The Temporal UI calls the codec endpoint from the operator's browser: CORS from the UI's
     origin, for those two paths only (the bearer key is still required)."""
@@ -257,3 +289,5 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestAuditMiddleware, limits=limits)
     ui = urlsplit(settings.temporal_ui_url)
     app.add_middleware(CodecCors, origin=f"{ui.scheme}://{ui.netloc}")
+    if settings.api_max_in_flight:  # outermost: a shed request costs next to nothing
+        app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     api_port: int = 8000
     session_ttl_s: int = 1800
     challenge_ttl_s: int = 300
+    # A request that waits on a workflow (an update, a start) answers within this: past it, 503
+    # `temporal_unavailable` with Retry-After, or 202 where the work was already accepted.
+    workflow_wait_s: float = Field(default=30.0, gt=0, le=300)
+    # Requests one API process works on at once; more are shed with 503 and Retry-After instead
+    # of queueing without bound (0: no limit). Health and metrics are never shed.
+    api_max_in_flight: int = Field(default=512, ge=0)
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str = ""  # OTLP/HTTP collector base URL, e.g. http://otel-collector:4318
     metrics_exporter: str = "none"  # none | prometheus | otlp | prometheus,otlp

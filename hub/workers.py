@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -42,6 +42,7 @@ from services.batches import ensure_dispatcher
 from services.reconciliation_schedule import ensure_schedule
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
+from storage.identity import purge_spent_challenges
 from workflows.application import ApplicationWorkflow
 from workflows.batch import BatchDispatcherWorkflow
 from workflows.measure import MeasureWorkflow
@@ -50,6 +51,7 @@ from workflows.reconciliation import NightlyReconciliationWorkflow
 log = logging.getLogger(__name__)
 
 _GRACE = timedelta(seconds=20)
+_PURGE_BATCH = 5000
 
 WORKFLOWS: list[type] = [
     ApplicationWorkflow,
@@ -93,6 +95,7 @@ class WorkerOptions:
     attendance_grace: timedelta = timedelta(hours=2)
     audit_key: bytes | None = None  # seals the audit log; None: HUB_AUDIT_HMAC_KEY
     audit_seal_interval_s: float = 1.0
+    challenge_purge_s: float = 60.0  # spent login challenges past their expiry are forgotten
     reconciliation_cron: str | None = None  # the nightly schedule; None: HUB_RECONCILIATION_*
 
 
@@ -210,6 +213,7 @@ class HubWorkers:
             self._hub_worker = self.hub_worker()
             tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))
             tasks.append(asyncio.create_task(self._seal_audit(stop), name="audit-sealer"))
+            tasks.append(asyncio.create_task(self._purge_challenges(stop), name="challenges"))
             settings = get_settings()
             cron = self.options.reconciliation_cron or settings.reconciliation_cron
             if settings.reconciliation_schedule:
@@ -236,6 +240,26 @@ class HubWorkers:
     async def _seal_audit(self, stop: asyncio.Event) -> None:
         key = self.options.audit_key or get_settings().audit_hmac_key.get_secret_value().encode()
         await run_sealer(self.sessions, key, stop, interval_s=self.options.audit_seal_interval_s)
+
+    async def _purge_challenges(self, stop: asyncio.Event) -> None:
+        """Spent challenges are recorded only until they expire (`domain/challenges.py`)."""
+        while not stop.is_set():
+            try:
+                purged = 0
+                while True:
+                    async with self.sessions.begin() as session:
+                        batch = await purge_spent_challenges(
+                            session, now=datetime.now(UTC), limit=_PURGE_BATCH
+                        )
+                    purged += batch
+                    if batch < _PURGE_BATCH or stop.is_set():
+                        break
+                if purged:
+                    log.info("spent challenges purged", extra={"purged": purged})
+            except Exception:
+                log.exception("purging spent challenges failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.options.challenge_purge_s)
 
     async def shutdown(self) -> None:
         """Graceful: running activities get the grace period to finish or hand back."""

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.jpki.links import LinkServiceUnavailable
 from adapters.jpki.verifier import (
@@ -26,9 +29,14 @@ from adapters.jpki.verifier import (
     verify_card_signature,
     verify_certificate,
 )
+from domain import challenges
 from domain.errors import RuleViolation
 from services.context import HubContext
 from storage import identity
+from storage.models import MyKey
+
+# Called with the session's resident once it is known (the audit's actor, the per-MyKey limit).
+ResidentSeen = Callable[[MyKey], Awaitable[None]]
 
 MAX_RENEWAL_HOPS = 32  # a card is renewed every five years; 32 renewals outlive any resident
 
@@ -68,18 +76,42 @@ def _link_service_unavailable(detail: str) -> RuleViolation:
     return RuleViolation("link_service_unavailable", detail, status=503, retry_after_s=30)
 
 
+def _challenge_key(ctx: HubContext) -> bytes:
+    return challenges.challenge_key(ctx.id_secret)
+
+
 async def new_challenge(ctx: HubContext) -> tuple[str, str]:
-    async with ctx.sessions.begin() as session:
-        challenge = await identity.create_challenge(
-            session, now=ctx.clock(), ttl=timedelta(seconds=ctx.settings.challenge_ttl_s)
-        )
-    return challenge.id, base64.b64encode(challenge.nonce).decode()
+    """A signed challenge: nothing is written until it is used (`domain/challenges.py`)."""
+    challenge = challenges.issue(
+        _challenge_key(ctx),
+        secrets.token_bytes(challenges.RANDOM_BYTES),
+        now=ctx.clock(),
+        ttl=timedelta(seconds=ctx.settings.challenge_ttl_s),
+    )
+    return challenge.challenge_id, base64.b64encode(challenge.nonce).decode()
 
 
-async def verify_proof(ctx: HubContext, proof: CardProof) -> VerifiedCertificate:
-    """The challenge is spent first, in its own transaction, so a failed attempt cannot retry it.
+@contextlib.asynccontextmanager
+async def spent_on_refusal(ctx: HubContext, challenge: challenges.Challenge) -> AsyncIterator[None]:
+    """A refused attempt spends its challenge too (in a transaction of its own, since the
+    refusal rolled back the one it was in), so a failed attempt cannot be tried again."""
+    try:
+        yield
+    except RuleViolation as refused:
+        if refused.code != "challenge_used":
+            with contextlib.suppress(RuleViolation):  # already spent: nothing to add
+                async with ctx.sessions.begin() as session:
+                    await identity.spend_challenge(session, challenge, now=ctx.clock())
+        raise
 
-    Rate limits (`ctx.login_limits`): uses of one challenge before it is looked up; uses of one
+
+async def verify_proof(
+    ctx: HubContext, proof: CardProof
+) -> tuple[VerifiedCertificate, challenges.Challenge]:
+    """The card's signature over a challenge the hub issued and the certificate behind it, with
+    no database work: the caller spends the challenge in its own transaction.
+
+    Rate limits (`ctx.login_limits`): uses of one challenge before it is opened; uses of one
     card once its signature shows the card itself signed.
     """
     certificate_der = _b64(proof.certificate, "certificate")
@@ -88,16 +120,16 @@ async def verify_proof(ctx: HubContext, proof: CardProof) -> VerifiedCertificate
     if limits is not None:
         await limits.challenge_use(proof.challenge_id)
     now = ctx.clock()
-    async with ctx.sessions.begin() as session:
-        nonce = await identity.consume_challenge(session, proof.challenge_id, now=now)
-    certificate = parse_certificate(certificate_der)
-    verify_card_signature(certificate, nonce, signature)
-    if limits is not None:
-        await limits.card_use(serial_hex_of(certificate))
-    verified = verify_certificate(certificate, ctx.trust, now)
-    if ctx.crls is not None:
-        ctx.crls.check(verified.serial_hex, verified.issuer_fingerprint, now)
-    return verified
+    challenge = challenges.open_challenge(_challenge_key(ctx), proof.challenge_id, now=now)
+    async with spent_on_refusal(ctx, challenge):
+        certificate = parse_certificate(certificate_der)
+        verify_card_signature(certificate, challenge.nonce, signature)
+        if limits is not None:
+            await limits.card_use(serial_hex_of(certificate))
+        verified = verify_certificate(certificate, ctx.trust, now)
+        if ctx.crls is not None:
+            ctx.crls.check(verified.serial_hex, verified.issuer_fingerprint, now)
+    return verified, challenge
 
 
 async def resolve(ctx: HubContext, verified: VerifiedCertificate) -> Resolution:
@@ -145,32 +177,49 @@ async def _bind(
 
 
 async def login(ctx: HubContext, proof: CardProof) -> Login:
-    verified = await verify_proof(ctx, proof)
-    resolution = await resolve(ctx, verified)
-    if resolution.mykey_id is not None and ctx.login_limits is not None:
-        await ctx.login_limits.login_of(resolution.mykey_id)
+    """A card the hub knows logs in with one transaction: the challenge spent, the binding read,
+    the MyKey ID checked and the session opened. A first login or a renewal asks the linking
+    service outside any transaction, then binds and opens the session in a second one."""
+    verified, challenge = await verify_proof(ctx, proof)
     now = ctx.clock()
-    for attempt in range(2):
-        try:
-            async with ctx.sessions.begin() as session:
-                bound = await identity.bind_certificate(
-                    session,
-                    verified,
-                    now=now,
-                    mykey_id=resolution.mykey_id,
-                    predecessor_serial_hex=resolution.predecessor_serial_hex,
-                )
-                token, expires_at = await identity.open_session(
-                    session,
-                    mykey_id=bound.mykey_id,
-                    serial_hex=verified.serial_hex,
-                    now=now,
-                    ttl=timedelta(seconds=ctx.settings.session_ttl_s),
-                )
-            return Login(token, expires_at, bound.mykey_id, bound.issued)
-        except IntegrityError:  # a concurrent first login bound the serial: use its binding
-            if attempt:
-                raise
+
+    async def _opened(session: AsyncSession, bound: identity.Identity) -> Login:
+        token, expires_at = await identity.open_session(
+            session,
+            mykey_id=bound.mykey_id,
+            serial_hex=verified.serial_hex,
+            now=now,
+            ttl=timedelta(seconds=ctx.settings.session_ttl_s),
+        )
+        return Login(token, expires_at, bound.mykey_id, bound.issued)
+
+    async with spent_on_refusal(ctx, challenge):
+        async with ctx.sessions.begin() as session:
+            await identity.spend_challenge(session, challenge, now=now)
+            binding = await identity.binding_for(session, verified.serial_hex)
+            if binding is not None:
+                if ctx.login_limits is not None:
+                    await ctx.login_limits.login_of(binding.mykey_id)
+                await identity.usable_mykey(session, binding.mykey_id)
+                return await _opened(session, identity.Identity(binding.mykey_id, False))
+        # Unknown so far (committed above: the challenge is spent).
+        resolution = await resolve(ctx, verified)
+        if resolution.mykey_id is not None and ctx.login_limits is not None:
+            await ctx.login_limits.login_of(resolution.mykey_id)
+        for attempt in range(2):
+            try:
+                async with ctx.sessions.begin() as session:
+                    bound = await identity.bind_certificate(
+                        session,
+                        verified,
+                        now=now,
+                        mykey_id=resolution.mykey_id,
+                        predecessor_serial_hex=resolution.predecessor_serial_hex,
+                    )
+                    return await _opened(session, bound)
+            except IntegrityError:  # a concurrent first login bound the serial: use its binding
+                if attempt:
+                    raise
     raise AssertionError("unreachable")
 
 
@@ -179,23 +228,47 @@ async def logout(ctx: HubContext, token: str) -> None:
         await identity.end_session(session, token)
 
 
-async def check_card_proof(ctx: HubContext, proof: CardProof | None, mykey_id: str) -> None:
-    """A fresh card read, whose certificate belongs to the resident of the session.
+async def check_card_proof(
+    ctx: HubContext, proof: CardProof | None, token: str, seen: ResidentSeen | None = None
+) -> MyKey:
+    """The session's resident, with a fresh card read whose certificate belongs to it: for a card
+    the hub knows, one transaction (the session, the challenge spent, the binding).
 
     A renewed card proves itself the same way it logs in: its first use binds it to the MyKey ID
     of the certificate it renewed, which must be the session's.
     """
     if proof is None:
+        async with ctx.sessions() as session:
+            resident = await identity.resident_for_token(session, token, now=ctx.clock())
+        if seen is not None:
+            await seen(resident)
         raise RuleViolation(
             "card_proof_required", "this operation needs a fresh card proof", status=401
         )
-    verified = await verify_proof(ctx, proof)
-    resolution = await resolve(ctx, verified)
-    if resolution.mykey_id != mykey_id:
-        raise RuleViolation(
-            "card_proof_required", "the card proof does not belong to this resident", status=401
-        )
-    if not resolution.bound:
+    verified, challenge = await verify_proof(ctx, proof)
+    now = ctx.clock()
+    async with spent_on_refusal(ctx, challenge):
+        async with ctx.sessions.begin() as session:
+            resident = await identity.resident_for_token(session, token, now=now)
+            if seen is not None:
+                await seen(resident)
+            await identity.spend_challenge(session, challenge, now=now)
+            binding = await identity.binding_for(session, verified.serial_hex)
+            if binding is not None:
+                if binding.mykey_id != resident.mykey_id:
+                    raise _not_this_resident()
+                return resident
+        # A renewed card's first use (committed above: the challenge is spent).
+        resolution = await resolve(ctx, verified)
+        if resolution.mykey_id != resident.mykey_id:
+            raise _not_this_resident()
         # IntegrityError: a login with the same card bound it meanwhile, to the same MyKey ID.
         with contextlib.suppress(IntegrityError):
-            await _bind(ctx, verified, resolution, ctx.clock())
+            await _bind(ctx, verified, resolution, now)
+    return resident
+
+
+def _not_this_resident() -> RuleViolation:
+    return RuleViolation(
+        "card_proof_required", "the card proof does not belong to this resident", status=401
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from domain.errors import RuleViolation
@@ -15,15 +16,14 @@ from storage.ids import new_id
 from storage.models import PaymentServiceRegistration
 
 
-async def _taken(ctx: HubContext, payment_service_id: str, account_id: str) -> bool:
-    async with ctx.sessions() as session:
-        row = await session.execute(
-            select(PaymentServiceRegistration.id).where(
-                PaymentServiceRegistration.payment_service_id == payment_service_id,
-                PaymentServiceRegistration.account_id == account_id,
-            )
+async def _taken(session: AsyncSession, payment_service_id: str, account_id: str) -> bool:
+    row = await session.execute(
+        select(PaymentServiceRegistration.id).where(
+            PaymentServiceRegistration.payment_service_id == payment_service_id,
+            PaymentServiceRegistration.account_id == account_id,
         )
-        return row.first() is not None
+    )
+    return row.first() is not None
 
 
 async def register(
@@ -34,10 +34,11 @@ async def register(
     account_id: str,
     security_code: str,
 ) -> PaymentServiceRegistration:
-    async with ctx.sessions() as session:
+    async with ctx.sessions() as session:  # one read before the provider is asked
         provider = await provider_for_service(session, payment_service_id)
         profile = profile_of(provider)
-    if await _taken(ctx, payment_service_id, account_id):
+        taken = await _taken(session, payment_service_id, account_id)
+    if taken:
         raise RuleViolation(
             "account_already_registered",
             "this account of this payment service is registered to another resident",

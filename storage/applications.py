@@ -53,8 +53,13 @@ async def apply(
     now: datetime,
     actor: str,
     review_policy: ReviewPolicy | None = None,
+    rerun: bool = True,
 ) -> ApplicationDecision:
-    """Decide one application (SPEC §2). Raises `RuleViolation` and writes nothing on refusal."""
+    """Decide one application (SPEC §2). Raises `RuleViolation` and writes nothing on refusal.
+
+    With `rerun` (a workflow step), finding this very application already decided returns that
+    decision; without it (the API deciding in the request) it is `already_applied`.
+    """
     measure = await _locked_measure(session, measure_id)
     if measure.state != MeasureState.PUBLISHED.value:
         raise RuleViolation(
@@ -68,7 +73,7 @@ async def apply(
         )
     ).first()
     if existing is not None:
-        if tuple(existing) == (application_id, workflow_id):
+        if rerun and tuple(existing) == (application_id, workflow_id):
             # This workflow's own decision, committed before a crash: the step runs again.
             return await load_decision(session, application_id)
         raise RuleViolation(

@@ -1,7 +1,8 @@
 """Challenges, MyKey IDs bound to certificate serials, resident sessions, MyKey status changes.
 
-Nothing secret is kept: a nonce is worthless once used, a session token is stored as its SHA-256
-only, and a certificate is known by its serial and dates, never by its holder.
+Nothing secret is kept: a spent challenge is recorded by its random part only, a session token
+is stored as its SHA-256 only, and a certificate is known by its serial and dates, never by its
+holder.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.jpki.verifier import VerifiedCertificate
+from domain.challenges import Challenge
 from domain.errors import RuleViolation
 from domain.identifiers import new_mykey_id
 from domain.mykeys import MyKeyAction, MyKeyStatus, check_usable, next_status
-from storage.ids import new_id
 from storage.models.identity import (
     AuthChallenge,
     CertificateBinding,
@@ -38,38 +39,42 @@ def token_hash(token: str) -> str:
 # ----- challenges --------------------------------------------------------------------------
 
 
-async def create_challenge(
-    session: AsyncSession, *, now: datetime, ttl: timedelta
-) -> AuthChallenge:
-    challenge = AuthChallenge(
-        id=new_id("chl"),
-        nonce=secrets.token_bytes(32),
-        created_at=now,
-        expires_at=now + ttl,
-        used_at=None,
-    )
-    session.add(challenge)
-    return challenge
+def _used() -> RuleViolation:
+    return RuleViolation("challenge_used", "this challenge was already used", status=401)
 
 
-async def consume_challenge(session: AsyncSession, challenge_id: str, *, now: datetime) -> bytes:
-    """The nonce of a challenge, which can be consumed once and only before it expires."""
-    challenge = await session.get(AuthChallenge, challenge_id)
-    if challenge is None:
-        raise RuleViolation("unknown_challenge", "no such challenge", status=401)
-    if challenge.used_at is not None:
-        raise RuleViolation("challenge_used", "this challenge was already used", status=401)
-    if now >= challenge.expires_at:
-        raise RuleViolation("challenge_expired", "this challenge has expired", status=401)
-    result = await session.execute(
-        update(AuthChallenge)
-        .where(AuthChallenge.id == challenge_id, AuthChallenge.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+async def spend_challenge(session: AsyncSession, challenge: Challenge, *, now: datetime) -> None:
+    """Record `challenge` as used, in the caller's transaction: the first statement of the login
+    or card proof that uses it, so a second use is refused (`challenge_used`) and the loser of two
+    concurrent uses rolls back with nothing written."""
+    session.add(
+        AuthChallenge(
+            id=challenge.spent_key,
+            nonce=b"",  # nothing to keep: the ID alone proves the hub issued it
+            created_at=now,
+            expires_at=challenge.expires_at,
+            used_at=now,
+        )
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise RuleViolation("challenge_used", "this challenge was already used", status=401)
-    return challenge.nonce
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise _used() from exc
+
+
+async def purge_spent_challenges(session: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Forget up to `limit` spent challenges that have expired: an expired one is refused by its
+    own expiry, so its record is no longer needed."""
+    expired = (
+        select(AuthChallenge.id)
+        .where(AuthChallenge.expires_at <= now)
+        .order_by(AuthChallenge.expires_at)
+        .limit(limit)
+    )
+    ids = list((await session.execute(expired)).scalars())
+    if ids:
+        await session.execute(delete(AuthChallenge).where(AuthChallenge.id.in_(ids)))
+    return len(ids)
 
 
 # ----- MyKey IDs and their certificates ----------------------------------------------------

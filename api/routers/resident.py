@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from api.deps import Context, CurrentResident, ReadingResident, SessionDep
+from api.deps import Context, ReadingResident, ResidentToken, SessionDep
+from api.middleware import note_resident
 from api.pagination import PageRequest, paging
 from api.read_cache import ReadCache, render
 from api.schemas import CardProofBody
@@ -18,7 +19,7 @@ from domain.errors import RuleViolation
 from domain.points import GrantState
 from services import applications, identity, receipts, registrations
 from storage.catalog import offers_by_measure, published_measures
-from storage.models import Application, Grant, PaymentServiceRegistration, Receipt
+from storage.models import Application, Grant, MyKey, PaymentServiceRegistration, Receipt
 from storage.models import Measure as MeasureRow
 
 router = APIRouter(prefix="/v1", tags=["resident"])
@@ -30,6 +31,16 @@ def _proof(body: CardProofBody | None) -> identity.CardProof | None:
     if body is None:
         return None
     return identity.CardProof(body.challenge_id, body.certificate, body.signature)
+
+
+def _noting(request: Request) -> identity.ResidentSeen:
+    """For services that look the session's resident up in their own transaction: the audit's
+    actor and the per-MyKey rate limit, as the `CurrentResident` dependency notes them."""
+
+    async def seen(resident: MyKey) -> None:
+        await note_resident(request, resident)
+
+    return seen
 
 
 def registration_view(row: PaymentServiceRegistration, *, masked: bool = False) -> dict[str, Any]:
@@ -125,9 +136,11 @@ async def list_my_payment_services(
 
 @router.post("/me/payment-services", status_code=201, response_model=schema.Registration)
 async def register_my_payment_service(
-    body: schema.RegistrationBody, resident: CurrentResident, ctx: Context
+    body: schema.RegistrationBody, request: Request, token: ResidentToken, ctx: Context
 ) -> dict[str, Any]:
-    await identity.check_card_proof(ctx, _proof(body.card_proof), resident.mykey_id)
+    resident = await identity.check_card_proof(
+        ctx, _proof(body.card_proof), token, _noting(request)
+    )
     row = await registrations.register(
         ctx,
         mykey_id=resident.mykey_id,
@@ -145,15 +158,19 @@ async def register_my_payment_service(
 )
 async def apply(
     measure_id: str,
-    resident: CurrentResident,
+    request: Request,
+    token: ResidentToken,
     ctx: Context,
     body: schema.ApplicationBody | None = None,
 ) -> dict[str, Any]:
+    """Without review, decided in this request (one transaction, the session's included)."""
     decision = await applications.apply(
         ctx,
         measure_id=measure_id,
-        mykey_id=resident.mykey_id,
+        token=token,
         fixed_registration_id=body.payment_service_registration_id if body else None,
+        request_id=getattr(request.state, "request_id", None),
+        seen=_noting(request),
     )
     return {
         "application_id": decision.application_id,
@@ -235,9 +252,11 @@ async def my_receipts(
 
 @router.post("/me/receipts", status_code=202, response_model=schema.RequestedReceipts)
 async def request_receipt(
-    body: schema.ReceiptRequestBody, resident: CurrentResident, ctx: Context
+    body: schema.ReceiptRequestBody, request: Request, token: ResidentToken, ctx: Context
 ) -> dict[str, Any]:
-    await identity.check_card_proof(ctx, _proof(body.card_proof), resident.mykey_id)
+    resident = await identity.check_card_proof(
+        ctx, _proof(body.card_proof), token, _noting(request)
+    )
     plans = await receipts.request_receipts(
         ctx,
         mykey_id=resident.mykey_id,

@@ -57,8 +57,16 @@ async def test_a_lifecycle_is_on_the_record_and_the_chain_verifies(hub: Hub) -> 
     assert on_receipt[0]["outcome"] == "credited"
     assert all(e["request_id"] == workflow_id for e in on_receipt)  # the workflow behind them
 
-    decided = await entries(hub, action="decide_application", request_id=workflow_id)
-    assert [(e["actor"], e["outcome"]) for e in decided] == [("workflow", "granted")]
+    # Decided in the apply request itself: the resident's, under that request's ID.
+    [applied] = await entries(
+        hub, actor=resident, action="POST /v1/measures/{measure_id}/applications"
+    )
+    decided = await entries(hub, action="decide_application", request_id=applied["request_id"])
+    assert [(e["actor"], e["outcome"]) for e in decided] == [(resident, "granted")]
+    assert (
+        decided[0]["object_id"]
+        == application_ids(hub.ctx, done.setup.measure_id, done.resident.mykey_id or "")[0]
+    )
 
     report = await verified(hub)
     assert report["ok"] is True and report["first_broken"] is None

@@ -47,6 +47,7 @@ from tests.support.stack import Hub, running_hub
 DOCS = Path(__file__).parents[2] / "docs"
 RECORDED_TRACE = DOCS / "traces" / "lifecycle.json"
 APPLY_ROUTE = "POST /v1/measures/{measure_id}/applications"
+RECEIPT_ROUTE = "POST /v1/me/receipts"
 MY_NUMBER = "123456789018"  # check digit valid
 
 
@@ -109,8 +110,18 @@ async def lifecycle(traced_hub: Hub) -> Lifecycle:
 
 
 def lifecycle_trace(spans: list[ReadableSpan]) -> list[ReadableSpan]:
-    [api] = [s for s in spans if s.name == APPLY_ROUTE and s.kind.name == "SERVER"]
+    """The receipt request's trace: the application was decided in its own request (no
+    workflow), so the workflow starts, and its trace begins, with the first receipt request."""
+    [api] = [s for s in spans if s.name == RECEIPT_ROUTE and s.kind.name == "SERVER"]
     return subtree(spans, api)
+
+
+def test_an_application_without_review_is_answered_without_a_workflow(
+    lifecycle: Lifecycle,
+) -> None:
+    [api] = [s for s in lifecycle.spans if s.name == APPLY_ROUTE and s.kind.name == "SERVER"]
+    names = {s.name for s in subtree(lifecycle.spans, api)}
+    assert not {n for n in names if "Workflow" in n or n.startswith(("HandleUpdate", "Run"))}
 
 
 async def test_one_lifecycle_is_one_connected_trace(lifecycle: Lifecycle) -> None:
@@ -120,8 +131,6 @@ async def test_one_lifecycle_is_one_connected_trace(lifecycle: Lifecycle) -> Non
     for expected in (
         "StartUpdateWithStartWorkflow:Application",
         "RunWorkflow:Application",
-        "HandleUpdate:apply",
-        "RunActivity:decide_application",
         "HandleUpdate:request_receipt",
         "RunActivity:claim_receipts",
         "RunActivity:credit",
@@ -136,7 +145,7 @@ async def test_one_lifecycle_is_one_connected_trace(lifecycle: Lifecycle) -> Non
     assert credit.attributes["hub.provider_id"] == lifecycle.provider_id
     assert credit.attributes["hub.receipt_id"] == lifecycle.receipt_id
     assert ancestors(spans, credit)[:2] == ["RunActivity:credit", "StartActivity:credit"]
-    assert ancestors(spans, credit)[-1] == APPLY_ROUTE
+    assert ancestors(spans, credit)[-1] == RECEIPT_ROUTE
     # The provider HTTP call itself, below the adapter's span, to the provider's /credits.
     http_calls = [
         s
@@ -160,7 +169,7 @@ def test_the_recorded_trace_is_one_lifecycle_and_documented() -> None:
     rows: list[dict[str, Any]] = recorded["spans"]
     ids = {r["span_id"] for r in rows}
     roots = [r for r in rows if r["parent_id"] not in ids]
-    assert [r["name"] for r in roots] == [APPLY_ROUTE]
+    assert [r["name"] for r in roots] == [RECEIPT_ROUTE]
     operations = (DOCS / "operations.md").read_text()
     significant = {
         r["name"] for r in rows if not r["name"].endswith((" http send", " http receive"))

@@ -10,25 +10,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.app import build_context
 from domain.errors import RuleViolation
-from hub.settings import Environment, Settings
 from services.applications import application_ids
 from services.context import HubContext
 from storage import applications, receipts
 from storage.models import LedgerEntry, PaymentServiceRegistration, Receipt
-from tests.support.databases import fresh_database
+from tests.support.databases import database_context
 from tests.support.direct import new_resident, seed_catalog
 
 
 @pytest.fixture
 async def ctx(tmp_path: Path) -> AsyncIterator[HubContext]:
-    with fresh_database(tmp_path) as url:
-        context = build_context(Settings(env=Environment.TEST, database_url=url))
-        try:
-            yield context
-        finally:
-            await context.engine.dispose()
+    async with database_context(tmp_path) as context:
+        yield context
 
 
 async def count(ctx: HubContext, model: type) -> int:

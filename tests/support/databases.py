@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from services.context import HubContext
 from storage.migrate import upgrade
 
 ENV_VAR = "HUB_TEST_DATABASE_URL"
@@ -57,3 +58,17 @@ def fresh_database(tmp_dir: Path, *, backend: str | None = None) -> Iterator[str
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def database_context(tmp_dir: Path) -> AsyncIterator[HubContext]:
+    """A hub context (no Temporal) on a fresh database, for tests of storage and services."""
+    from api.app import build_context
+    from hub.settings import Environment, Settings
+
+    with fresh_database(tmp_dir) as url:
+        context = build_context(Settings(env=Environment.TEST, database_url=url))
+        try:
+            yield context
+        finally:
+            await context.engine.dispose()

@@ -1,0 +1,110 @@
+"""No request hangs (issue 17): with no worker polling the hub's task queue, a call that waits on
+a workflow answers within `HUB_WORKFLOW_WAIT_S` with 503 `temporal_unavailable` and Retry-After;
+an application that needs no review is decided in the request and does not need a worker at all;
+and past `HUB_API_MAX_IN_FLIGHT` requests at once the API sheds load with 503 `overloaded`."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from api.app import create_app
+from simulators.resident_app import ResidentApp
+from tests.identity.stack_support import enrolled, grant_of
+from tests.support.scenario import add_provider, ensure_municipality, municipality_key
+from tests.support.scenario import publish_measure as published
+from tests.support.servers import serve
+from tests.support.stack import Hub
+
+WAIT_S = 1.5
+
+
+@asynccontextmanager
+async def api_without_workers(hub: Hub, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+    """A second API on the hub's database whose task queue no worker polls."""
+    settings = hub.settings.model_copy(
+        update={
+            "task_queue": f"nobody-{secrets.token_hex(4)}",
+            "workflow_wait_s": WAIT_S,
+            **overrides,
+        }
+    )
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield http
+
+
+def as_resident(http: httpx.AsyncClient, resident: ResidentApp) -> ResidentApp:
+    other = ResidentApp(http, resident.card)
+    other.token, other.mykey_id = resident.token, resident.mykey_id
+    return other
+
+
+async def test_workers_down_requests_answer_within_the_deadline(hub: Hub) -> None:
+    await ensure_municipality(hub)
+    provider_id, service_id = await add_provider(hub)
+    key = await municipality_key(hub)
+    plain = await published(hub, key, [service_id])
+    reviewed = await published(hub, key, [service_id], review_required=True)
+    held = await published(hub, key, [service_id])
+    resident = hub.resident()
+    registration_id = await enrolled(hub, resident, service_id, "nohang-0001")
+    grant_id = await grant_of(resident, held)
+
+    async with api_without_workers(hub) as http:
+        down = as_resident(http, resident)
+        # Decided in the request: no worker needed.
+        started = time.monotonic()
+        granted = await down.apply(plain)
+        assert granted.status_code == 201, granted.text
+        assert granted.json()["status"] == "granted"
+        assert time.monotonic() - started < WAIT_S
+
+        # Needs the workflow (review): 503 once the deadline passes, not a hung request.
+        started = time.monotonic()
+        refused = await down.apply(reviewed)
+        waited = time.monotonic() - started
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "temporal_unavailable"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert WAIT_S <= waited < WAIT_S + 5
+
+        started = time.monotonic()
+        receipt = await down.request_receipt([grant_id], registration_id)
+        waited = time.monotonic() - started
+        assert receipt.status_code == 503, receipt.text
+        assert receipt.json()["code"] == "temporal_unavailable"
+        assert "retry-after" in receipt.headers
+        assert WAIT_S <= waited < WAIT_S + 5
+    assert provider_id
+
+
+async def test_past_the_in_flight_limit_requests_are_shed(hub: Hub) -> None:
+    await ensure_municipality(hub)
+    _, service_id = await add_provider(hub)
+    key = await municipality_key(hub)
+    reviewed = await published(hub, key, [service_id], review_required=True)
+    resident = hub.resident()
+    assert (await resident.login()).status_code == 201
+
+    async with api_without_workers(hub, api_max_in_flight=1) as http:
+        down = as_resident(http, resident)
+        waiting = asyncio.create_task(down.apply(reviewed))  # holds the one slot ≤ WAIT_S
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        shed = await down.get("/v1/me")
+        assert time.monotonic() - started < 1
+        assert shed.status_code == 503, shed.text
+        assert shed.json()["code"] == "overloaded"
+        assert shed.headers["retry-after"] == "1"
+        assert (await http.get("/healthz")).status_code == 200  # probes are never shed
+        assert (await waiting).status_code == 503
+        served = await down.get("/v1/me")  # the slot is free again
+        assert served.status_code == 200, served.text
