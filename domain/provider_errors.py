@@ -224,7 +224,8 @@ PAYLITE_CODES: dict[str, str] = {
     "PL-2003": "account_closed",
     "PL-3009": "provider_conflict",
 }
-# Status words of PayLite's OAuth token endpoint (RFC 6749 errors have no `errorCode`).
+# PayLite's HTTP statuses when it gives no code of its own: only its OAuth token endpoint does
+# that (RFC 6749 errors), where a 400 is the hub's grant request or client, not one top-up.
 PAYLITE_STATUS: dict[int, str] = {**HUB_REST_STATUS, 400: "provider_misconfigured"}
 
 STATUS_TABLES: dict[str, dict[int, str]] = {

@@ -117,6 +117,10 @@ def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
         if isinstance(checked, JSONResponse):
             return checked
         provider, body = checked
+        config = provider.config
+        if config.credit_error_rate and provider.rng.random() < config.credit_error_rate:
+            provider.count("credits_answered_503")  # the credit service is down, not the API
+            return JSONResponse(_error("unavailable"), status_code=503)
         key = request.headers.get("idempotency-key", "")
         data = json.loads(body or b"{}")
         if not key or key != data.get("receipt_id"):

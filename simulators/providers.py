@@ -62,6 +62,7 @@ class SimProviderConfig:
     ack_reorder: bool = False  # webhook: due acknowledgements leave in random order
     ack_drop_rate: float = 0.0  # webhook: accepted, then never a word (only the status knows)
     ack_contradict_rate: float = 0.0  # webhook: the answer, then its opposite for the same key
+    credit_error_rate: float = 0.0  # share of credit requests answered 503; status checks work
     status_error_rate: float = 0.0  # share of status checks answered 500 (the rest unharmed)
     status_word: str = ""  # status checks answer this word of the provider's own ("processing")
     auth_error_status: int = 0  # 401 or 403: every call refused (a rotated or revoked secret)
@@ -93,6 +94,7 @@ FAULT_KNOBS = frozenset(
         "ack_reorder",
         "ack_drop_rate",
         "ack_contradict_rate",
+        "credit_error_rate",
         "status_error_rate",
         "status_word",
         "auth_error_status",

@@ -25,6 +25,7 @@ import httpx
 import uvloop
 
 from bench.cards import load_cards
+from bench.drivers.residents import retrying
 from bench.machine import own_usage
 from bench.timing import CallLog, summary
 from simulators.resident_app import ResidentApp
@@ -37,7 +38,7 @@ async def login_all(plan: dict[str, Any], clients: list[httpx.AsyncClient]) -> l
 
     async def one(app: ResidentApp) -> None:
         async with gate:
-            response = await app.login()
+            response = await retrying({}, app.login)  # 503/429: after Retry-After, as the app
             if response.status_code != 201:
                 raise RuntimeError(f"login refused: {response.status_code} {response.text[:200]}")
 

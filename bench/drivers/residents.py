@@ -41,7 +41,7 @@ _RETRIED = {429, 503}  # what the app tries again, after Retry-After or a second
 _TRIES = 3
 
 
-async def _retrying(
+async def retrying(
     record: dict[str, Any], call: Callable[[], Awaitable[httpx.Response]]
 ) -> httpx.Response:
     """A call that changes nothing when refused (login, registration), tried again as the app
@@ -87,12 +87,15 @@ async def resident(
 ) -> None:
     record["started"] = time.time()
     record["step"] = "login"
-    _expect(await _retrying(record, app.login), 201, "login")
+    _expect(await retrying(record, app.login), 201, "login")
     record["mykey_id"] = app.mykey_id
     record["step"] = "apply"
 
     async def granted() -> dict[str, Any] | None:
-        mine = [g for g in (await app.points())["grants"] if g["measure_id"] == plan["measure_id"]]
+        response = await app.get("/v1/me/points")
+        if response.status_code != 200:  # not known now (shed, busy): asked again
+            return None
+        mine = [g for g in response.json()["grants"] if g["measure_id"] == plan["measure_id"]]
         return {"grants": mine} if mine else None
 
     applied = await _written(record, lambda: app.apply(plan["measure_id"]), 201, "apply", granted)
@@ -104,7 +107,7 @@ async def resident(
         record["step"] = "register"
         account = f"acct-{plan['card_offset'] + index:07d}"
         registered = _expect(
-            await _retrying(record, lambda: app.register_service(service, account)),
+            await retrying(record, lambda: app.register_service(service, account)),
             201,
             "register",
         )
@@ -112,7 +115,10 @@ async def resident(
         record["receipt_sent"] = time.time()  # credited-after-request latency counts from here
 
         async def requested() -> dict[str, Any] | None:
-            receipts = (await app.get("/v1/me/receipts")).json()["items"]
+            response = await app.get("/v1/me/receipts")
+            if response.status_code != 200:  # not known now (shed, busy): asked again
+                return None
+            receipts = response.json()["items"]
             mine = [r for r in receipts if r["grant_id"] == record["grant_id"]]
             return {"receipts": mine} if mine else None
 
@@ -132,7 +138,7 @@ async def lifecycle_of(
     """One resident's run; a refusal or an HTTP failure is recorded in `record`, not raised."""
     try:
         await resident(index, app, plan, record)
-    except (Refused, httpx.HTTPError) as error:
+    except (Refused, httpx.HTTPError, KeyError, ValueError) as error:  # an unexpected answer
         record["error"] = f"{record.get('step')}: {type(error).__name__}: {error}"
 
 

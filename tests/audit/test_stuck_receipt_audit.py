@@ -91,7 +91,7 @@ async def test_every_step_of_a_support_return_is_on_the_record(hub: Hub) -> None
     on_first = await audit_of(hub, object_type="receipt", object_id=receipt_id)
     steps = [(e["actor"].split(":")[0], e["action"], e["outcome"]) for e in on_first]
     assert steps[0] == ("resident", "claim_receipts", "claimed 1")
-    assert steps.count(("provider-worker", "credit_attempt_failed", "TransientProviderError")) == 3
+    assert steps.count(("provider-worker", "credit_attempt_failed", "provider_unavailable")) == 3
     assert ("workflow", "mark_receipt_stuck", "attempts_exhausted") in steps
     assert ("support", "POST /v1/support/receipts/{receipt_id}/actions", "200") in steps
     assert ("support", "return_receipt", "returned") in steps

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.points import ledger_adds_up
 from domain.receipts import TERMINAL_RECEIPT_STATES
@@ -132,15 +132,21 @@ async def ledger_moves_of(session: Any, mykey_ids: list[str]) -> list[Any]:
     return moves
 
 
-async def first_run(stack: ChaosStack, mykey_id: str) -> tuple[str, str]:
-    """(workflow id, run id) of this resident's application workflow as it runs now."""
+async def first_run(stack: ChaosStack, mykey_id: str) -> tuple[str, str | None]:
+    """(workflow id, run id) of this resident's application workflow as it runs now; no run id
+    while none runs (an application decided without a workflow starts one at its receipt)."""
     async with stack.ctx.sessions() as session:
         workflow_id = (
             await session.execute(
                 select(Application.workflow_id).where(Application.mykey_id == mykey_id)
             )
         ).scalar_one()
-    described = await stack.env.client.get_workflow_handle(workflow_id).describe()
+    try:
+        described = await stack.env.client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return workflow_id, None
     return workflow_id, described.run_id
 
 
@@ -154,6 +160,8 @@ async def workflow_problem(stack: ChaosStack, workflow_id: str, run_id: str | No
         try:
             described = await handle.describe()
         except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND and run_id is None:
+                return None  # decided without a workflow, and none was ever needed
             return f"workflow {workflow_id}: describe failed: {error}"
         if described.status in BAD_ENDINGS:
             return f"workflow {workflow_id} run {described.run_id} ended {described.status.name}"

@@ -47,6 +47,7 @@ HEALTHY: dict[str, Any] = {
     "ack_reorder": False,
     "ack_drop_rate": 0.0,
     "ack_contradict_rate": 0.0,
+    "credit_error_rate": 0.0,
     "status_error_rate": 0.0,
     "status_word": "",
     "auth_error_status": 0,
@@ -62,6 +63,7 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "contradicting_answers": {"ack_contradict_rate": 1.0},
     "5xx_burst": {"error_rate": 1.0},
     "5xx_some": {"error_rate": 0.5},
+    "credit_endpoint_down": {"credit_error_rate": 1.0},  # status checks still answer
     "429_retry_after": {"burst_every": 1, "burst_length": 4, "retry_after_s": 1},
     "slow_answers": {"latency_ms": 400},  # slower than usual, within the adapter's time-out
     "slower_than_timeout": {"latency_ms": 1300},
@@ -73,6 +75,11 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "pull_paused": {"pull_paused": True},
 }
 OUTCOMES = ("credited", "returned", "rejected", "forfeited", "stall", "double_credit")
+# A failure the machine found that is still open (xfail on the tests that meet it until fixed).
+OPEN_F4 = (
+    "F4 (docs/reliability.md): after 429s exhausted a credit's attempts, retry_now leaves the "
+    "receipt crediting for ever; the fix belongs in workflows/receipts.py"
+)
 SUPPORT_ACTIONS = ("retry_now", "check_provider_status", "return_to_unreceived", "add_note")
 
 
@@ -301,8 +308,6 @@ class ChaosMachine(RuleBasedStateMachine):
         applied = await resident.apply(await stack.current_measure())
         assert applied.status_code == 201, applied.text
         [grant] = applied.json()["grants"]
-        workflow_id, run_id = await first_run(stack, resident.mykey_id)
-        self.runs[workflow_id] = run_id
         account_id = f"acct-{secrets.token_hex(5)}"
         sim = stack.sim_providers[provider_id]
         sim.accounts[account_id] = {"security_code": "1234", "status": "active"}
@@ -321,6 +326,9 @@ class ChaosMachine(RuleBasedStateMachine):
         if then is not None:
             await stack.set_faults(provider_id, **then)
         requested = await resident.request_receipt([receiving.grant_id], receiving.registration_id)
+        workflow_id, run_id = await first_run(stack, resident.mykey_id)
+        if run_id is not None:
+            self.runs[workflow_id] = run_id
         self._answered("request_receipt", requested)
 
     @precondition(lambda self: not self.down and self.asked > 0)

@@ -4,7 +4,8 @@ server, a real database, real HTTP to the provider simulator), each run checked 
 invariant: no Application workflow fails or needs terminating, every receipt ends credited,
 returned or rejected exactly once at the provider and in the hub, and the ledger adds up.
 
-`CHAOS_EXAMPLES` sets how many runs (default 200); `CHAOS_SHRINK=1` shrinks a failing run to a
+`CHAOS_EXAMPLES` sets how many runs (default 40: about five minutes on a loaded two-core
+machine; `mph soak` runs more); `CHAOS_SHRINK=1` shrinks a failing run to a
 minimal one (slow: each run is a few seconds of real work).
 """
 
@@ -17,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.chaos.machine import ChaosMachine, Runner
+from tests.chaos.machine import OPEN_F4, ChaosMachine, Runner
 
-EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "40"))
 PHASES = (Phase.explicit, Phase.generate) + (
     (Phase.shrink,) if os.environ.get("CHAOS_SHRINK") else ()
 )
@@ -45,10 +46,6 @@ def run_machine(runner: Runner, examples: int, steps: int) -> None:
         print("fault matrix:", json.dumps({k: dict(v) for k, v in runner.tally.matrix.items()}))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 17 bugs in today's carrier (workflow fails when the status check fails, "
-    "return/retry race double credit, …): H1's rewrite of workflows/receipts.py fixes them",
-)
+@pytest.mark.xfail(strict=False, reason=OPEN_F4)  # one run in about a hundred meets it
 def test_no_fault_stalls_fails_or_doubles_a_receipt(runner: Runner) -> None:
     run_machine(runner, EXAMPLES, steps=10)

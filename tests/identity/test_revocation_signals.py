@@ -3,7 +3,8 @@ taken for "the workflow has ended" (issue 17, item 6).
 
 The workflow service is stood in for by a client whose signal answers as the test says (a unit
 test of `services/revocation.py` over the real database); the real one is used where it must
-answer NOT_FOUND for an ended workflow.
+answer NOT_FOUND for a workflow that is not running. Signals reaching running workflows over
+the whole hub: `tests/identity/test_revocation_in_flight.py`.
 """
 
 from __future__ import annotations
@@ -110,16 +111,30 @@ async def test_an_unavailable_workflow_service_is_a_503_and_sending_again_tells_
         await revoke_mykey(with_client(hub, still_down), mykey_id, reason="再送", actor="op")
     assert again.value.code == "temporal_unavailable"
 
-    # The real workflow service: the running workflow is told, then the usual 409.
+    # Back up: the workflow is told (a second signal is harmless), then the usual 409.
+    up = Client(None)
     with pytest.raises(RuleViolation) as told:
-        await revoke_mykey(with_client(hub, hub.client), mykey_id, reason="再送", actor="op")
+        await revoke_mykey(with_client(hub, up), mykey_id, reason="再送", actor="op")
     assert (told.value.code, told.value.status) == ("mykey_revoked", 409)
-    handle = hub.client.get_workflow_handle(workflow_id)
-    history = [e async for e in handle.fetch_history_events()]
-    signals = [e for e in history if e.HasField("workflow_execution_signaled_event_attributes")]
-    assert [s.workflow_execution_signaled_event_attributes.signal_name for s in signals] == [
-        "revoke"
-    ]
+    assert up.calls == [workflow_id, "signal"]
+
+
+async def test_the_real_workflow_service_answers_not_found_for_no_running_workflow(
+    hub: Hub,
+) -> None:
+    """An application decided in the request has no workflow yet: Temporal's NOT_FOUND is read
+    as "nothing to tell", and the revocation succeeds."""
+    mykey_id = await resident_with_application(hub)
+    async with hub.ctx.sessions() as session:
+        workflow_id = (
+            await session.execute(
+                select(Application.workflow_id).where(Application.mykey_id == mykey_id)
+            )
+        ).scalar_one()
+    real = with_client(hub, hub.client)
+    assert await revocation._tell(real, workflow_id) is Told.ENDED
+    result = await revoke_mykey(real, mykey_id, reason="本人の申出", actor="op")
+    assert (result.signalled_workflows, result.unsignalled_workflows) == (0, 0)
 
 
 async def test_an_ended_workflow_needs_no_signal(hub: Hub) -> None:
