@@ -6,12 +6,13 @@ workflow boundary, and the payload converter resolves them inside the workflow s
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from temporalio import activity
 
 from domain.identifiers import application_key
 from storage import audit, bulk_grants
+from storage.audit import utcnow
 from storage.database import SessionFactory
 
 WORKFLOW_ACTOR = "workflow:measure"
@@ -34,10 +35,6 @@ class MeasureBatchResult:
     more: bool
     budget_exhausted: bool = False
     cursor: str = ""  # grant_targets: the last MyKey ID this batch looked at
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class MeasureActivities:

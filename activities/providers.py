@@ -8,7 +8,6 @@ from datetime import datetime
 
 from temporalio import activity
 
-from activities.applications import utcnow
 from activities.errors import provider_error
 from activities.types import CreditInput, CreditResult
 from adapters.providers.contract import (
@@ -23,6 +22,7 @@ from domain.provider_errors import ProviderFailure, classify, failure
 from domain.receipts import TERMINAL_RECEIPT_STATES
 from services import provider_pause
 from storage import audit, batches, receipts
+from storage.audit import utcnow
 from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.models import PaymentProvider

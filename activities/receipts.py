@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.applications import WORKFLOW_ACTOR, utcnow
+from activities.applications import WORKFLOW_ACTOR
 from activities.errors import refusals
 from activities.types import (
     ClaimReceiptsInput,
@@ -21,6 +21,7 @@ from activities.types import (
 )
 from domain.receipts import ReceiptPlan
 from storage import applications, audit, receipts
+from storage.audit import utcnow
 from storage.database import SessionFactory
 
 

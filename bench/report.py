@@ -73,6 +73,7 @@ HEADLINES: dict[str, list[tuple[str, str, bool]]] = {
         ("granted", "granted (exactly the budget)", True),
         ("refused_budget_exhausted", "refused budget_exhausted (every other applicant)", True),
         ("seconds", "first application → last answer (s)", False),
+        ("settled_after_s", "then until no application or grant changed for 5 s (s)", False),
         ("budget_gone_after_s", "budget gone after (s, last grant answered)", False),
         ("refusal_p99_after_budget_gone_ms", "refusal p99 once the budget is gone (ms)", False),
         ("shed_503", "503 with Retry-After (retried)", False),

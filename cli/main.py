@@ -15,6 +15,7 @@ from cli.audit import app as audit_app
 from cli.card import app as card_app
 from cli.provider_check import provider_check
 from cli.settlement import app as settlement_app
+from cli.soak import soak
 from cli.targets import app as targets_app
 from cli.tls import app as tls_app
 from hub.settings import get_settings
@@ -27,6 +28,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(tls_app, name="tls")
 app.command("provider-check")(provider_check)
+app.command("soak")(soak)
 
 
 @app.command()

@@ -48,7 +48,6 @@ FINAL_RECEIPT_STATES = frozenset(
         ReceiptState.FORFEITED.value,
     }
 )
-FINAL_ANSWERS = frozenset({"credited", "rejected"})
 # Answers of a status check that say the provider did not credit (and will not).
 NOT_CREDITED = frozenset({"not_found", "rejected"})
 STATUS_WORDS = frozenset({"credited", "rejected", "pending", "not_found"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,11 +15,8 @@ from adapters.jpki.links import LinkService
 from adapters.jpki.verifier import TrustStore
 from adapters.providers.registry import AdapterRegistry
 from hub.settings import Settings
+from storage.audit import utcnow
 from storage.database import SessionFactory
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class LoginLimits(Protocol):

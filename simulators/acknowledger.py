@@ -131,6 +131,11 @@ async def poll_hub(provider: SimProvider, http: httpx.AsyncClient) -> None:
             answer["reason"] = entry.reason
         if entry.provider_reference:
             answer["provider_reference"] = entry.provider_reference
+        if config.ack_drop_rate and provider.rng.random() < config.ack_drop_rate:
+            provider.count("acks_dropped")  # credited, not acknowledged: listed again next round
+            continue
+        if config.ack_delay_ms:  # credited now, acknowledged later (a return may come between)
+            await asyncio.sleep(provider.rng.uniform(0, config.ack_delay_ms / 1000))
         times = 2 if provider.rng.random() < config.ack_duplicate_rate else 1
         for _ in range(times):
             with contextlib.suppress(httpx.HTTPError):
@@ -231,7 +236,8 @@ async def run_acknowledger(providers: dict[str, SimProvider], stop: asyncio.Even
                     if provider.outgoing:
                         work.append(("webhooks", send_due_webhooks(provider, http)))
                     if now >= next_round.get(provider_id, 0.0):
-                        if config.mode == "pull" and config.hub_api_url and config.hub_api_key:
+                        pulling = config.hub_api_url and config.hub_api_key
+                        if config.mode == "pull" and pulling and not config.pull_paused:
                             work.append(("round", poll_hub(provider, http)))
                         elif config.mode == "batch" and config.outbox_dir and config.inbox_dir:
                             work.append(("round", answer_request_files(provider)))

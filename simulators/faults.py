@@ -85,11 +85,15 @@ PROTOCOL_FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 async def before_call(provider: SimProvider, error_body: ErrorBody) -> JSONResponse | None:
-    """Latency first; then a 429 burst or a 503, or None when the call may proceed."""
+    """Latency first; then a 401/403, a 429 burst or a 503, or None when the call may proceed."""
     config = provider.config
     if config.latency_ms:
         await asyncio.sleep(config.latency_ms / 1000)
     provider.calls += 1
+    if config.auth_error_status in (401, 403):
+        provider.count(f"answered_{config.auth_error_status}")
+        kind = "unauthorized" if config.auth_error_status == 401 else "forbidden"
+        return JSONResponse(error_body(kind), status_code=config.auth_error_status)
     if provider.burst_left > 0 or (config.burst_every and provider.calls % config.burst_every == 0):
         provider.burst_left = (
             provider.burst_left - 1 if provider.burst_left else max(config.burst_length - 1, 0)
@@ -111,3 +115,16 @@ async def after_apply(provider: SimProvider) -> None:
     if config.timeout_after_apply_rate and provider.rng.random() < config.timeout_after_apply_rate:
         provider.count("answered_too_late")
         await asyncio.sleep(config.timeout_after_apply_ms / 1000)
+
+
+def status_fault(provider: SimProvider, error_body: ErrorBody) -> JSONResponse | None:
+    """A status endpoint that fails on its own (500) or answers a word of its own; None when the
+    status check may be answered truthfully."""
+    config = provider.config
+    if config.status_error_rate and provider.rng.random() < config.status_error_rate:
+        provider.count("status_answered_500")
+        return JSONResponse(error_body("internal_error"), status_code=500)
+    if config.status_word:
+        provider.count("status_own_word")
+        return JSONResponse({"status": config.status_word}, status_code=200)
+    return None

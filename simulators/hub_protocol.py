@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from standardwebhooks.webhooks import Webhook
 
 from adapters.signing import WebhookVerificationError, verify_signed
-from simulators.faults import after_apply, before_call
+from simulators.faults import after_apply, before_call, status_fault
 from simulators.providers import Credit, SimProvider, queue_webhook
 
 
@@ -143,6 +143,9 @@ def hub_protocol_routes(providers: dict[str, SimProvider]) -> APIRouter:
         if isinstance(checked, JSONResponse):
             return checked
         provider, _ = checked
+        faulty = status_fault(provider, _error)
+        if faulty is not None:
+            return faulty
         entry = provider.credits.get(receipt_id)
         if entry is None:
             return {"status": "not_found"}

@@ -11,8 +11,10 @@ Each speaks one style, its `mode`:
 
 Faults are knobs on each provider's configuration, settable at start (the JSON file) or at
 runtime (`PATCH /p/{provider_id}/admin/faults`): latency, error rate, 429 bursts with
-`Retry-After`, time-outs after applying a credit, closed accounts, and delayed, duplicated and
-reordered acknowledgements. `GET /p/{provider_id}/admin/ledger` shows what was credited.
+`Retry-After`, time-outs after applying a credit, closed accounts, 401/403 for every call, a
+status endpoint that fails or answers words of its own, pull providers that stop polling, and
+delayed, duplicated, reordered, dropped and contradicting acknowledgements.
+`GET /p/{provider_id}/admin/ledger` shows what was credited.
 
 `protocol_faults` break one rule of the Hub Provider Protocol each, as a provider's own
 implementation might (`simulators/faults.py` lists them): `mph provider-check` must name the
@@ -58,6 +60,12 @@ class SimProviderConfig:
     ack_delay_ms: int = 0  # webhook: each acknowledgement waits up to this long
     ack_duplicate_rate: float = 0.0  # webhook and pull: some acknowledgements are sent twice
     ack_reorder: bool = False  # webhook: due acknowledgements leave in random order
+    ack_drop_rate: float = 0.0  # webhook: accepted, then never a word (only the status knows)
+    ack_contradict_rate: float = 0.0  # webhook: the answer, then its opposite for the same key
+    status_error_rate: float = 0.0  # share of status checks answered 500 (the rest unharmed)
+    status_word: str = ""  # status checks answer this word of the provider's own ("processing")
+    auth_error_status: int = 0  # 401 or 403: every call refused (a rotated or revoked secret)
+    pull_paused: bool = False  # pull: the provider does not poll the hub for now
     # ----- how this provider reaches the hub ---------------------------------------------
     hub_api_url: str = ""  # pull: the hub's base URL
     hub_api_key: str = ""  # pull: a provider API key scoped to this provider
@@ -83,6 +91,12 @@ FAULT_KNOBS = frozenset(
         "ack_delay_ms",
         "ack_duplicate_rate",
         "ack_reorder",
+        "ack_drop_rate",
+        "ack_contradict_rate",
+        "status_error_rate",
+        "status_word",
+        "auth_error_status",
+        "pull_paused",
         "hub_api_url",
         "hub_api_key",
         "poll_interval_ms",
@@ -242,6 +256,9 @@ def webhook_body(event_type: str, data: dict[str, Any]) -> bytes:
     ).encode()
 
 
+CONTRADICTIONS = {"credit.completed": "credit.rejected", "credit.rejected": "credit.completed"}
+
+
 def queue_webhook(provider: SimProvider, event_type: str, data: dict[str, Any]) -> None:
     """Queue a webhook; the knobs may delay it and send it twice (a replay or a re-send)."""
     config = provider.config
@@ -250,10 +267,24 @@ def queue_webhook(provider: SimProvider, event_type: str, data: dict[str, Any]) 
     now = asyncio.get_running_loop().time()
     if event_type == "credit.completed" and provider.broken("webhook_unknown_event"):
         event_type = "credit.succeeded"  # the fault: a name of the provider's own
+    dropped = config.ack_drop_rate and provider.rng.random() < config.ack_drop_rate
+    if event_type.startswith("credit.") and dropped:
+        provider.count("webhooks_dropped")  # the fault: accepted, then silence
+        return
     body = webhook_body(event_type, data)
     delay = provider.rng.uniform(0, config.ack_delay_ms / 1000) if config.ack_delay_ms else 0.0
     message_id = "msg_" + secrets.token_hex(12)
     provider.outgoing.append(Delivery(message_id, body, now + delay))
+    opposite = CONTRADICTIONS.get(event_type)
+    contradicted = config.ack_contradict_rate and provider.rng.random() < config.ack_contradict_rate
+    if opposite and contradicted:
+        # the fault: a second, signed answer for the same credit that says the opposite
+        contradiction = {**data, "reason": "contradiction", "provider_reference": "contra"}
+        later = now + delay + provider.rng.uniform(0, max(config.ack_delay_ms, 200) / 1000)
+        provider.outgoing.append(
+            Delivery("msg_" + secrets.token_hex(12), webhook_body(opposite, contradiction), later)
+        )
+        provider.count("webhooks_contradicted")
     if config.ack_duplicate_rate and provider.rng.random() < config.ack_duplicate_rate:
         again = message_id if provider.rng.random() < 0.5 else "msg_" + secrets.token_hex(12)
         later = now + provider.rng.uniform(0, max(config.ack_delay_ms, 200) / 1000)

@@ -43,6 +43,8 @@ def _knob_value(name: str, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"{name} is a non-negative number")
+    if name == "auth_error_status" and value not in (0, 401, 403):
+        raise ValueError("auth_error_status is 0, 401 or 403")
     if name.endswith("_rate") and value > 1:
         raise ValueError(f"{name} is between 0 and 1")
     return float(value) if kind == "float" else int(value)
@@ -102,6 +104,25 @@ def admin_routes(providers: dict[str, SimProvider]) -> APIRouter:
             provider, "account.closed", {"payment_service_id": service, "account_id": account_id}
         )
         return {"ok": True}
+
+    @router.post("/p/{provider_id}/admin/credits/{receipt_id}/resend")
+    async def resend_answer(provider_id: str, receipt_id: str) -> Any:
+        """The provider's answer for one credit sent again (a dashboard's "resend" button, or
+        a provider that answers once its own incident is over): a late webhook."""
+        provider = providers.get(provider_id)
+        if provider is None:
+            return _missing()
+        entry = provider.credits.get(receipt_id)
+        if entry is None:
+            return JSONResponse({"error": "no such credit"}, status_code=404)
+        if entry.status == "credited":
+            data = {"receipt_id": receipt_id, "provider_reference": entry.provider_reference}
+            queue_webhook(provider, "credit.completed", data)
+        else:
+            queue_webhook(
+                provider, "credit.rejected", {"receipt_id": receipt_id, "reason": entry.reason}
+            )
+        return {"queued": entry.status}
 
     @router.get("/p/{provider_id}/admin/faults")
     async def get_faults(provider_id: str) -> Any:

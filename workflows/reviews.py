@@ -12,12 +12,20 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.types import DecideReviewInput, RemindReviewInput, RemindReviewResult
+    from activities.types import (
+        ApplicationDecision,
+        DecideReviewInput,
+        LoadApplicationInput,
+        RemindReviewInput,
+        RemindReviewResult,
+    )
     from domain.reviews import DECIDED, Decision, ReviewPlan, ReviewResult, ReviewStatus
     from workflows.messages import ApplicationState, ReviewDecisionRequest
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
 POLICY_ACTOR = "policy:review-deadline"
+# The default decision that staff beat reads the application's grants back after the review.
+REVIEW_READ_BACK = "review-read-back"
 
 
 class ReviewDesk:
@@ -129,8 +137,21 @@ class ReviewDesk:
         )
         try:
             await self.decide(repeat)
+            if not workflow.patched(REVIEW_READ_BACK):
+                return
+            # The repeat carries no grant: the application's grants are read back as well.
+            loaded = await db_step_or_refusal(
+                "load_application",
+                LoadApplicationInput(self.state.input.application_id),
+                ApplicationDecision,
+            )
         except ApplicationError as error:
             workflow.logger.warning("review %s not read back (%s)", decision.review_id, error)
+            return
+        for grant in loaded.grants:
+            self.state.grants.setdefault(grant.grant_id, grant)
+        if self.state.decision is not None:
+            self.state.decision.status = loaded.status
 
 
 class ReviewWatchBroken(RuntimeError):

@@ -24,6 +24,7 @@ from adapters.providers.contract import (
     ProviderAdapter,
     TransientProviderError,
 )
+from domain.provider_errors import classify
 
 T = TypeVar("T")
 
@@ -66,9 +67,10 @@ def _attempt() -> int:
 class InstrumentedAdapter:
     """Forwards every call to `inner`; anything not in the contract is forwarded untouched."""
 
-    def __init__(self, inner: ProviderAdapter) -> None:
+    def __init__(self, inner: ProviderAdapter, style: str = "hub_rest") -> None:
         self.inner = inner
         self.provider_id = inner.provider_id
+        self.style = style  # the adapter style, whose table names each failure's code
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -89,10 +91,12 @@ class InstrumentedAdapter:
                 result = await call()
             except (TransientProviderError, PermanentProviderError) as error:
                 kind = "transient" if isinstance(error, TransientProviderError) else "permanent"
-                tools.errors.add(1, {**labels, "kind": kind})
+                code = classify(self.style, error).code
+                tools.errors.add(1, {**labels, "kind": kind, "code": code})
                 tools.latency.record(time.perf_counter() - started, {**labels, "outcome": kind})
-                span.set_status(Status(StatusCode.ERROR, f"{kind} provider error"))
+                span.set_status(Status(StatusCode.ERROR, f"{kind} provider error: {code}"))
                 span.set_attribute("hub.provider_error", kind)
+                span.set_attribute("hub.provider_failure_code", code)
                 raise
             except Exception:
                 tools.errors.add(1, {**labels, "kind": "unexpected"})
@@ -130,7 +134,7 @@ class InstrumentedAdapter:
         await self.inner.aclose()
 
 
-def instrument(adapter: ProviderAdapter) -> ProviderAdapter:
+def instrument(adapter: ProviderAdapter, style: str = "hub_rest") -> ProviderAdapter:
     if isinstance(adapter, InstrumentedAdapter):
         return adapter
-    return InstrumentedAdapter(adapter)
+    return InstrumentedAdapter(adapter, style)

@@ -100,7 +100,7 @@ class AdapterRegistry:
                 require_https(str(config["base_url"]), f"provider {provider_id}'s base_url")
             except InsecureUrl as refused:
                 raise PermanentProviderError(str(refused), reason="insecure_url") from refused
-        built = instrument(factory(provider_id, config, secrets))  # latency, errors, span
+        built = instrument(factory(provider_id, config, secrets), adapter)  # latency, errors, span
         self._adapters[provider_id] = (fingerprint, built)
         return built
 

@@ -5,7 +5,9 @@ Untimed: a published measure with a budget of `budget_grants` grants, and every 
 in by the driver (`bench/drivers/rush.py`). Timed: the applications, open-loop over `window_s`.
 The checks: exactly `budget_grants` grants, every other applicant refused `budget_exhausted`,
 no 5xx but 503 with `Retry-After` (counted; the driver retries those), no hung request, the
-ledger adds up, and how many workflows the rush started (a refusal should start none).
+ledger adds up, and how many workflows the rush started (a refusal should start none). The
+database is checked, and the measured phase ends, once no application or grant has changed for
+5 s after the last answer: a request the driver gave up on may still be carried out.
 """
 
 from __future__ import annotations
@@ -49,6 +51,27 @@ async def workflows_so_far(stack: Stack) -> int | None:
     return int(counted.count)
 
 
+async def settle(
+    stack: Stack, measure_id: str, quiet_s: float = 5.0, limit_s: float = 300.0
+) -> float:
+    """Wait until the measure's applications and grants stop changing for `quiet_s` (a request
+    the driver gave up on may still be carried out); returns the seconds waited."""
+    started = time.monotonic()
+    last: tuple[Any, ...] | None = None
+    quiet_since = started
+    async with database(stack) as engine:
+        while time.monotonic() - started < limit_s:
+            stack.children.check_alive()
+            ledger = await checks.ledger(engine, measure_id)
+            now = (ledger["applications"], ledger["granted_points"])
+            if now != last:
+                last, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                break
+            await asyncio.sleep(0.5)
+    return round(time.monotonic() - started, 1)
+
+
 async def _wait_ready(driver_out: Path, alive: Any, timeout_s: float) -> None:
     ready = Path(f"{driver_out}.ready")
     deadline = time.monotonic() + timeout_s
@@ -89,6 +112,7 @@ async def run(
         if driven is not None:
             break
         await asyncio.sleep(0.25)
+    settled_s = await settle(stack, measure_id)
     watch.mark_end()
     workflows_after = await workflows_so_far(stack)
     async with database(stack) as engine:
@@ -110,6 +134,7 @@ async def run(
         "granted": granted,
         "refused_budget_exhausted": refused,
         "seconds": driven["elapsed_s"],
+        "settled_after_s": settled_s,
         "applications_per_s": round(n / driven["elapsed_s"], 1) if driven["elapsed_s"] else None,
         "budget_gone_after_s": driven["budget_gone_after_s"],
         "refusal_p99_after_budget_gone_ms": latency["refusal_after_budget_gone_ms"].get("p99"),

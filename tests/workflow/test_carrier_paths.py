@@ -10,6 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.points import ledger_adds_up
+from services import provider_pause
 from services.context import HubContext
 from storage.ledger import ledger_moves
 from storage.models import MyKey
@@ -74,18 +75,33 @@ async def test_retry_now_asks_the_provider_before_it_credits_again(
 async def test_a_paused_provider_makes_its_receipts_wait_not_stick(
     skipping_env: WorkflowEnvironment, ctx: HubContext
 ) -> None:
-    # 401 three times (a wrong key, fixed by the operator meanwhile), then the credit goes.
+    # 401 three times pauses the provider; its receipt waits (timers) without turning stuck;
+    # an operator fixes the key and resumes the provider; the credit then goes, once.
     fake = FakeProvider(refuse_first=3)
-    measure_id, service_id, _ = await provider_catalog(ctx, retry=EXHAUSTED_AFTER_3)
+    measure_id, service_id, provider_id = await provider_catalog(ctx, retry=EXHAUSTED_AFTER_3)
     async with hub_workers(skipping_env, ctx, fake) as queue:
         run = await start_with_receipt(skipping_env, ctx, queue, measure_id, service_id)
-        status = await run.handle.result()  # timers: 1, 2 and 4 minutes
-        await record(run.handle, "application_provider_paused")
+        await skipping_env.sleep(timedelta(minutes=10))  # waits of 1, 2 and 4 minutes
+        await eventually(lambda: _paused(ctx, provider_id))
+        await skipping_env.sleep(timedelta(hours=2))  # paused: no call, no stuck receipt
+        assert fake.calls == 3
+        row = await receipt_row(ctx, run.receipt_id)
+        assert (row.state, row.stuck) == ("crediting", False)
+
+        async with ctx.sessions.begin() as session:
+            await provider_pause.resume(session, provider_id, actor="operator:test", note="key")
+        status = await run.handle.result()
+        await record(run.handle, "application_provider_paused_then_resumed")
     assert status.status == "finished"
     assert (fake.calls, fake.applied) == (4, {run.receipt_id: 1})
     row = await receipt_row(ctx, run.receipt_id)
     assert (row.state, row.stuck, row.stuck_since) == ("credited", False, None)
     await _ledger_adds_up(ctx, measure_id)
+
+
+async def _paused(ctx: HubContext, provider_id: str) -> bool:
+    async with ctx.sessions() as session:
+        return await provider_pause.is_paused(session, provider_id)
 
 
 async def test_a_receipt_polled_for_long_continues_as_new_and_is_credited_in_the_next_run(
