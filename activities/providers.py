@@ -139,6 +139,7 @@ class ProviderActivities:
                     attempt=attempt,
                     error=str(error),
                     now=self.clock(),
+                    code=found.code,
                 )
                 audit.record(
                     session,
@@ -156,7 +157,7 @@ class ProviderActivities:
             if found.kind == "transient" and not last and not paused:
                 raise provider_error(error) from error
             return CreditResult(request.receipt_id, "failed", failure=found, paused=paused)
-        if attempt > 1:  # a success after failures: the provider's pause book may reset
+        if attempt > 1 or request.after_failure:  # after failures: the pause book resets
             await self.note_outcome(request.provider_id, None)
         return CreditResult(
             receipt_id=request.receipt_id,

@@ -13,8 +13,11 @@ from activities.errors import refusals
 from activities.types import (
     ClaimReceiptsInput,
     ClaimReceiptsResult,
+    LoadOpenReceiptsInput,
     MarkStuckInput,
     MarkStuckResult,
+    OpenReceiptsResult,
+    OpenReceiptView,
     RecordOutcomeInput,
     RecordOutcomeResult,
     ReturnReceiptInput,
@@ -67,6 +70,15 @@ class ReceiptActivities:
             plans = await claim(session, request, now=self.clock())
         return ClaimReceiptsResult(receipts=plans, decision=decision)
 
+    @activity.defn(name="load_open_receipts")
+    async def load_open_receipts(self, request: LoadOpenReceiptsInput) -> OpenReceiptsResult:
+        async with refusals(), self.sessions() as session:
+            decision = await applications.load_decision(session, request.application_id)
+            found = await receipts.open_receipts(session, request.application_id)
+        return OpenReceiptsResult(
+            decision, [OpenReceiptView(r.plan, r.state, r.stuck_reason) for r in found]
+        )
+
     @activity.defn(name="record_credit_outcome")
     async def record_credit_outcome(self, request: RecordOutcomeInput) -> RecordOutcomeResult:
         async with self.sessions.begin() as session:
@@ -102,6 +114,7 @@ class ReceiptActivities:
                 detail=request.detail,
                 now=self.clock(),
                 actor=WORKFLOW_ACTOR,
+                code=request.code,
             )
             audit.record(
                 session,

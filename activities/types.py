@@ -64,6 +64,7 @@ class CreditInput:
     # The provider's attempts: the last one returns its failure as data instead of raising
     # (0: unknown, every transient failure is raised for Temporal to retry).
     max_attempts: int = 0
+    after_failure: bool = False  # an earlier call for this receipt failed: report a success
 
 
 @dataclass
@@ -108,6 +109,7 @@ class MarkStuckInput:
     receipt_id: str
     reason: str  # no_acknowledgement | attempts_exhausted
     detail: str | None = None
+    code: str | None = None  # the stable code of the provider failure behind it
 
 
 @dataclass
@@ -166,3 +168,23 @@ class RemindReviewInput:
 class RemindReviewResult:
     review_id: str
     reminded: bool
+
+
+@dataclass
+class LoadOpenReceiptsInput:
+    application_id: str
+
+
+@dataclass
+class OpenReceiptView:
+    plan: ReceiptPlan
+    state: str
+    stuck_reason: str | None = None
+
+
+@dataclass
+class OpenReceiptsResult:
+    """An application and its receipts still waiting for a provider (a resumed run)."""
+
+    decision: ApplicationDecision
+    receipts: list[OpenReceiptView] = field(default_factory=list)

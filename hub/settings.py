@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # A request that waits on a workflow (an update, a start) answers within this: past it, 503
     # `temporal_unavailable` with Retry-After, or 202 where the work was already accepted.
     workflow_wait_s: float = Field(default=30.0, gt=0, le=300)
+    # …while the update call itself goes on this long in the background, so that an update not
+    # yet accepted into history is re-sent (`services/applications.within_deadline`).
+    workflow_keep_trying_s: float = Field(default=600.0, gt=0)
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.
     api_max_in_flight: int = Field(default=512, ge=0)

@@ -158,6 +158,7 @@ class HubWorkers:
                 self.receipts.record_credit_outcome,
                 self.receipts.mark_receipt_stuck,
                 self.receipts.return_receipt,
+                self.receipts.load_open_receipts,
                 self.attendance.record_attendance,
                 self.attendance.decide_review,
                 self.attendance.remind_review,

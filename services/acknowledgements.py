@@ -21,16 +21,20 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import RuleViolation
 from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
-from storage import outcomes, provider_inbox
+from services.applications import update_application
+from services.context import HubContext
+from storage import outcomes, provider_inbox, receipts
 from storage.database import SessionFactory
+from storage.models import Application
 from workflows.application import ApplicationWorkflow
-from workflows.messages import Acknowledgement
+from workflows.messages import Acknowledgement, ResumeRequest
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +281,32 @@ async def deliver(
                 actor = f"provider:{provider_id}" if provider_id else "provider"
                 await outcomes.finish_credits(session, closed, now=ctx.clock(), actor=actor)
             await provider_inbox.mark_signalled(session, sorted(delivered), ctx.clock())
+    if closed and isinstance(ctx, HubContext):
+        workflow_of = dict((item.receipt_id, w) for w, item in answers)
+        await resume_remaining(ctx, {workflow_of[item.receipt_id] for item in closed})
     return delivered
+
+
+async def resume_remaining(ctx: HubContext, workflow_ids: set[str]) -> int:
+    """Applications whose workflow ended while some of their receipts still wait for a provider
+    get a new run that carries those on (`resume_receipts`); returns how many were resumed.
+    Best effort: what is not resumed now is at the next support action or answer."""
+    async with ctx.sessions() as session:
+        found = await session.execute(
+            select(Application).where(Application.workflow_id.in_(sorted(workflow_ids)))
+        )
+        waiting = [a for a in found.scalars() if await receipts.open_receipts(session, a.id)]
+    resumed = 0
+    for application in waiting:
+        try:
+            await update_application(
+                ctx, application, ApplicationWorkflow.resume_receipts, ResumeRequest("answer")
+            )
+        except (RuleViolation, RPCError) as error:
+            log.warning("application %s not resumed yet: %s", application.id, error)
+            continue
+        resumed += 1
+    return resumed
 
 
 async def redeliver(

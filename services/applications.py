@@ -17,8 +17,9 @@ whether the workers are down or the server is slow, never a request that hangs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections.abc import Awaitable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy import exists, select
@@ -46,6 +47,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def application_ids(ctx: HubContext, measure_id: str, mykey_id: str) -> tuple[str, str]:
@@ -65,14 +67,42 @@ def workflow_unavailable(ctx: HubContext) -> RuleViolation:
     )
 
 
-async def within_deadline(ctx: HubContext, call: Awaitable[T]) -> T:
-    """`call`, cancelled once the request has waited `HUB_WORKFLOW_WAIT_S` on it."""
-    try:
-        async with asyncio.timeout(ctx.settings.workflow_wait_s):
-            return await call
-    except (TimeoutError, RPCTimeoutOrCancelledError) as exc:
-        # The SDK turns the cancellation at the deadline into its own time-out error.
-        raise workflow_unavailable(ctx) from exc
+# Update calls the request stopped waiting for, still running (a task nobody holds is collected).
+_KEPT: set[asyncio.Task[Any]] = set()
+
+
+async def within_deadline(
+    ctx: HubContext, call: Coroutine[Any, Any, T], cleanup: Callable[[], None] | None = None
+) -> T:
+    """`call`'s result, or 503 `temporal_unavailable` once the request has waited
+    `HUB_WORKFLOW_WAIT_S` on it.
+
+    The call itself goes on in the background for up to `HUB_WORKFLOW_KEEP_TRYING_S`: until an
+    update is accepted into the workflow's history it is not durable, and the SDK re-sends it
+    while its caller waits. A request that simply gave up would let the server drop an update
+    whose database step (a receipt claim) already committed when the workflow task carrying it
+    failed; kept going, the update is delivered again and its step returns the committed result.
+    """
+    task: asyncio.Task[T] = asyncio.ensure_future(call)
+    done, _ = await asyncio.wait({task}, timeout=ctx.settings.workflow_wait_s)
+    if done:
+        try:
+            return task.result()
+        except RPCTimeoutOrCancelledError as exc:
+            raise workflow_unavailable(ctx) from exc
+    _KEPT.add(task)
+    cancel = asyncio.get_running_loop().call_later(ctx.settings.workflow_keep_trying_s, task.cancel)
+
+    def finished(kept: asyncio.Task[T]) -> None:
+        cancel.cancel()
+        _KEPT.discard(kept)
+        if cleanup is not None:
+            cleanup()
+        if not kept.cancelled() and kept.exception() is not None:
+            log.info("a workflow call answered after its request: %r", kept.exception())
+
+    task.add_done_callback(finished)
+    raise workflow_unavailable(ctx)
 
 
 def decided_in_request(measure: Measure) -> bool:
@@ -203,22 +233,24 @@ async def _update_with_start(
     ctx: HubContext, update: Any, argument: Any, start: WithStartWorkflowOperation[Any, Any]
 ) -> Any:
     """The update's answer within the deadline; a refused rule as `RuleViolation`."""
+
+    def read_start_error() -> None:
+        # A call given up at last leaves its error in the start operation's handle too, which
+        # nobody reads (asyncio would log it as never retrieved).
+        handle = getattr(start, "_workflow_handle", None)
+        if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
+            handle.exception()
+
     try:
         return await within_deadline(
             ctx,
             ctx.client().execute_update_with_start_workflow(
                 update, argument, start_workflow_operation=start
             ),
+            read_start_error,
         )
     except WorkflowUpdateFailedError as error:
         violation = violation_from(error)
         if violation is None:
             raise
         raise violation from error
-    except RuleViolation:
-        # Cancelled at the deadline: the start operation's handle future holds the
-        # cancellation, which nobody will read (else asyncio logs it as never retrieved).
-        handle = getattr(start, "_workflow_handle", None)
-        if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
-            handle.exception()
-        raise

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from opentelemetry import metrics
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,10 +44,6 @@ _paused = _meter.create_counter(
     "hub.provider.paused",
     description="Providers paused, by provider and reason (alert on any increase)",
 )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ async def record_success(
     session: AsyncSession, provider_id: str, *, now: datetime | None = None
 ) -> None:
     """The provider answered: its run of configuration failures starts again from zero."""
-    await provider_status.note_success(session, provider_id, now=now or _utcnow())
+    await provider_status.note_success(session, provider_id, now=now or audit.utcnow())
 
 
 async def is_paused(session: AsyncSession, provider_id: str) -> bool:
@@ -155,7 +151,7 @@ async def pause(
 ) -> None:
     """An operator pauses a provider (planned maintenance, a suspected leak of its keys)."""
     await _require_provider(session, provider_id)
-    now = now or _utcnow()
+    now = now or audit.utcnow()
     if not await provider_status.pause(
         session, provider_id, reason=OPERATOR_PAUSED, detail=reason, actor=actor, now=now
     ):
@@ -185,7 +181,7 @@ async def resume(
     """An operator resumes a paused provider: its waiting receipts go on at their carrier's
     next check, each still exactly once (the receipt ID stays the idempotency key)."""
     await _require_provider(session, provider_id)
-    now = now or _utcnow()
+    now = now or audit.utcnow()
     before = await provider_status.get(session, provider_id)
     if not await provider_status.resume(session, provider_id, actor=actor, note=note, now=now):
         raise RuleViolation("provider_not_paused", "the provider is not paused", status=409)

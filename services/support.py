@@ -14,7 +14,7 @@ from storage import support
 from storage.models import Application, Grant, Measure, MyKey, Receipt, ReceiptEvent
 from storage.receipts import get_receipt
 from workflows.application import ApplicationWorkflow
-from workflows.messages import SupportAction, SupportOutcome
+from workflows.messages import ResumeOutcome, ResumeRequest, SupportAction, SupportOutcome
 
 WORKFLOW_ACTIONS = ("retry_now", "check_provider_status", "return_to_unreceived")
 ACTIONS = (*WORKFLOW_ACTIONS, "add_note")
@@ -101,15 +101,35 @@ async def act(
         assert grant is not None
         application = await session.get(Application, grant.application_id)
         assert application is not None
-    outcome: SupportOutcome = await update_application(
-        ctx,
-        application,
-        ApplicationWorkflow.support_action,
-        SupportAction(receipt_id, action, actor=actor, note=note),
+    outcome = await _act_on_workflow(
+        ctx, application, receipt, SupportAction(receipt_id, action, actor=actor, note=note)
     )
     if note:
         async with ctx.sessions.begin() as session:
             support.add_note(session, receipt, f"{action}: {note}", actor=actor, now=ctx.clock())
+    return outcome
+
+
+async def _act_on_workflow(
+    ctx: HubContext, application: Application, receipt: Receipt, action: SupportAction
+) -> SupportOutcome:
+    """The action, by the application's workflow. A receipt still open whose workflow ended
+    (older code failed workflows on provider errors) is taken up by a new run first: the
+    action then finds it there, as does every answer after it."""
+    try:
+        outcome: SupportOutcome = await update_application(
+            ctx, application, ApplicationWorkflow.support_action, action
+        )
+        return outcome
+    except RuleViolation as refused:
+        if refused.code != "not_found" or receipt.state in support.FINAL:
+            raise
+        resumed: ResumeOutcome = await update_application(
+            ctx, application, ApplicationWorkflow.resume_receipts, ResumeRequest("support")
+        )
+        if receipt.id not in resumed.resumed:
+            raise
+    outcome = await update_application(ctx, application, ApplicationWorkflow.support_action, action)
     return outcome
 
 

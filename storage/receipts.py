@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -543,3 +544,40 @@ async def return_to_unreceived(
         )
         await move_grant(session, grant, back_to, actor=actor, now=now, receipt_id=receipt_id)
     return receipt.state, grant.state
+
+
+@dataclass(frozen=True)
+class OpenReceipt:
+    """A receipt still waiting for its provider, as a new workflow run takes it up."""
+
+    plan: ReceiptPlan
+    state: str
+    stuck_reason: str | None
+
+
+async def open_receipts(session: AsyncSession, application_id: str) -> list[OpenReceipt]:
+    """The application's receipts that no final answer has reached yet (each grant's current
+    one): what a run that starts after its workflow ended carries on (issue 17)."""
+    rows = await session.execute(
+        select(Receipt)
+        .join(Grant, Grant.current_receipt_id == Receipt.id)
+        .where(
+            Grant.application_id == application_id,
+            Receipt.state.in_([s.value for s in OPEN_RECEIPT_STATES]),
+        )
+        .order_by(Receipt.id)
+    )
+    found = []
+    for receipt in rows.scalars():
+        provider = await session.get(PaymentProvider, receipt.provider_id)
+        assert provider is not None
+        plan = ReceiptPlan(
+            receipt_id=receipt.id,
+            grant_id=receipt.grant_id,
+            provider_id=receipt.provider_id,
+            points=receipt.points,
+            policy=profile_of(provider).policy,
+            queued=await batches.is_queued(session, receipt.id),
+        )
+        found.append(OpenReceipt(plan, receipt.state, receipt.stuck_reason))
+    return found

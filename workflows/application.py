@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         ForfeitGrantsInput,
         ForfeitGrantsResult,
         LoadApplicationInput,
+        LoadOpenReceiptsInput,
+        OpenReceiptsResult,
         RecordAttendanceInput,
     )
     from domain.attendance import ReportOutcome
@@ -42,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
         ReceiptProgress,
         ReceiptRequest,
         ReceiptTicket,
+        ResumeOutcome,
+        ResumeRequest,
         ReviewDecisionRequest,
         SupportAction,
         SupportOutcome,
@@ -269,6 +273,21 @@ class ApplicationWorkflow:
                 raise refusal("not_found", f"no such grant: {grant_id}", status=404)
             if grant.state != GrantState.UNRECEIVED.value:
                 raise refusal("grant_not_unreceived", f"grant {grant_id} is {grant.state}")
+
+    @workflow.update
+    async def resume_receipts(self, request: ResumeRequest) -> ResumeOutcome:
+        """A run started after the application's workflow ended takes up the receipts still
+        waiting for a provider, and the application's decision if it has none yet."""
+        state = self.state
+        loaded = await db_step_or_refusal(
+            "load_open_receipts",
+            LoadOpenReceiptsInput(state.input.application_id),
+            OpenReceiptsResult,
+        )
+        if state.decision is None:
+            state.decision = loaded.decision
+            state.grants = {g.grant_id: g for g in loaded.decision.grants}
+        return ResumeOutcome(self.receipts.take_up(loaded.receipts))
 
     @workflow.signal
     def acknowledge(self, ack: Acknowledgement) -> None:

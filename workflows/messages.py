@@ -71,6 +71,19 @@ class ReceiptProgress:
 
 
 @dataclass
+class ResumeRequest:
+    """Take up the application's receipts still waiting for a provider: sent to a run started
+    after the application's workflow ended (issue 17). Repeated, it adds nothing."""
+
+    reason: str = ""
+
+
+@dataclass
+class ResumeOutcome:
+    resumed: list[str] = field(default_factory=list)  # receipt IDs taken up by this run
+
+
+@dataclass
 class SupportAction:
     """What support staff ask of one receipt (SPEC §5 support actions, except notes)."""
 

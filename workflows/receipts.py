@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CreditStatusResult,
         MarkStuckInput,
         MarkStuckResult,
+        OpenReceiptView,
         RecordOutcomeInput,
         RecordOutcomeResult,
         ReturnReceiptInput,
@@ -109,6 +110,26 @@ class ReceiptCarrier:
                 )
             if progress.phase != Phase.FINAL and receipt_id not in state.receipts_to_start:
                 state.receipts_to_start.append(receipt_id)
+
+    def take_up(self, open_receipts: list[OpenReceiptView]) -> list[str]:
+        """Receipts still waiting for their provider, from the database, for a run started after
+        the application's workflow ended: each carried on from its phase."""
+        taken = []
+        for found in open_receipts:
+            receipt_id = found.plan.receipt_id
+            if receipt_id in self.state.receipts:
+                continue
+            self.state.receipts[receipt_id] = ReceiptProgress(
+                plan=found.plan,
+                state=found.state,
+                stuck_reason=found.stuck_reason,
+                phase=phase_of(
+                    found.state, stuck=found.stuck_reason is not None, queued=found.plan.queued
+                ).value,
+            )
+            self.state.receipts_to_start.append(receipt_id)
+            taken.append(receipt_id)
+        return taken
 
     def patched(self) -> bool:
         if self.machine is None:
@@ -315,6 +336,9 @@ class ReceiptCarrier:
             result = await self._call_credit(progress)
             if self._final(receipt_id):  # answered meanwhile (applied where it was received)
                 return
+            if result.status != "failed":  # the provider answered: no failure stands
+                progress.failure_code = None
+                progress.pause_wait_s = 0.0
             if result.status == "failed":
                 found = result.failure
                 progress.failure_code = found.code if found else None
@@ -332,7 +356,6 @@ class ReceiptCarrier:
                 await self._mark_stuck(progress, "attempts_exhausted", progress.last_error)
                 progress.phase = move(progress.phase, Phase.STUCK)
             elif result.status in ("credited", "rejected"):
-                progress.pause_wait_s = 0.0
                 await self._record(
                     receipt_id, result.status, result.provider_reference, result.reason
                 )
@@ -349,7 +372,12 @@ class ReceiptCarrier:
         try:
             result: CreditResult = await workflow.execute_activity(
                 "credit",
-                CreditInput(plan.receipt_id, plan.provider_id, plan.policy.retry.max_attempts),
+                CreditInput(
+                    plan.receipt_id,
+                    plan.provider_id,
+                    plan.policy.retry.max_attempts,
+                    after_failure=progress.failure_code is not None,
+                ),
                 result_type=CreditResult,
                 task_queue=provider_queue(plan.provider_id),
                 start_to_close_timeout=CREDIT_TIMEOUT,
@@ -359,7 +387,7 @@ class ReceiptCarrier:
             progress.last_error = str(error.cause or error)
             return CreditResult(plan.receipt_id, "failed")
         if result.failure is not None:
-            progress.last_error = f"{result.failure.code}: {result.failure.detail}"
+            progress.last_error = result.failure.detail
         return result
 
     def _awaiting(self, progress: ReceiptProgress) -> None:
@@ -480,7 +508,7 @@ class ReceiptCarrier:
             return
         await db_step(
             "mark_receipt_stuck",
-            MarkStuckInput(progress.plan.receipt_id, reason, detail),
+            MarkStuckInput(progress.plan.receipt_id, reason, detail, progress.failure_code),
             MarkStuckResult,
         )
         progress.stuck_reason = reason

@@ -13,24 +13,29 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from adapters.providers.registry import AdapterRegistry
 from api.app import create_app
+from hub.workers import HubWorkers, WorkerOptions
 from simulators.resident_app import ResidentApp
-from tests.identity.stack_support import enrolled, grant_of
+from tests.identity.stack_support import enrolled, grant_of, wait_for_grant
 from tests.support.scenario import add_provider, ensure_municipality, municipality_key
 from tests.support.scenario import publish_measure as published
 from tests.support.servers import serve
-from tests.support.stack import Hub
+from tests.support.stack import Hub, workers_running
 
 WAIT_S = 1.5
 
 
 @asynccontextmanager
-async def api_without_workers(hub: Hub, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+async def api_without_workers(
+    hub: Hub, queue: str | None = None, **overrides: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """A second API on the hub's database whose task queue no worker polls."""
     settings = hub.settings.model_copy(
         update={
-            "task_queue": f"nobody-{secrets.token_hex(4)}",
+            "task_queue": queue or f"nobody-{secrets.token_hex(4)}",
             "workflow_wait_s": WAIT_S,
+            "workflow_keep_trying_s": 2.0,  # the calls given up go on this long, then stop
             **overrides,
         }
     )
@@ -108,3 +113,31 @@ async def test_past_the_in_flight_limit_requests_are_shed(hub: Hub) -> None:
         assert (await waiting).status_code == 503
         served = await down.get("/v1/me")  # the slot is free again
         assert served.status_code == 200, served.text
+
+
+async def test_a_request_given_up_is_delivered_once_a_worker_polls(hub: Hub) -> None:
+    """The 503 said "may have been taken": the update call goes on behind it, so the receipt
+    is claimed and credited once a worker comes back, and asking again is refused."""
+    await ensure_municipality(hub)
+    _, service_id = await add_provider(hub)
+    key = await municipality_key(hub)
+    measure_id = await published(hub, key, [service_id])
+    resident = hub.resident()
+    registration_id = await enrolled(hub, resident, service_id, "nohang-0002")
+    grant_id = await grant_of(resident, measure_id)
+    queue = f"late-{secrets.token_hex(4)}"
+    async with api_without_workers(hub, queue, workflow_keep_trying_s=120.0) as http:
+        down = as_resident(http, resident)
+        receipt = await down.request_receipt([grant_id], registration_id)
+        assert (receipt.status_code, receipt.json()["code"]) == (503, "temporal_unavailable")
+        workers = HubWorkers(
+            hub.client,
+            hub.ctx.sessions,
+            AdapterRegistry(),
+            WorkerOptions(task_queue=queue, provider_refresh_s=0.2),
+            queues=[queue],
+        )
+        async with workers_running(workers):
+            await wait_for_grant(resident, grant_id, {"credited"}, seconds=60)
+        again = await resident.request_receipt([grant_id], registration_id)
+        assert (again.status_code, again.json()["code"]) == (409, "grant_not_unreceived")

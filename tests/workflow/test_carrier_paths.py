@@ -4,6 +4,8 @@ receipt polled for long continues as new, and a revocation while a receipt is st
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -28,6 +30,18 @@ from workflows.application import ApplicationWorkflow
 from workflows.messages import SupportAction
 
 EXHAUSTED_AFTER_3 = {"initial_interval_s": 1, "max_interval_s": 2, "max_attempts": 3}
+
+
+@contextlib.asynccontextmanager
+async def stuck_after_three(
+    env: WorkflowEnvironment, ctx: HubContext, fake: FakeProvider
+) -> AsyncIterator[tuple[Running, str, str]]:
+    """A receipt stuck after three failed attempts, its workers running: (run, measure, queue)."""
+    measure_id, service_id, _ = await provider_catalog(ctx, retry=EXHAUSTED_AFTER_3)
+    async with hub_workers(env, ctx, fake) as queue:
+        run = await start_with_receipt(env, ctx, queue, measure_id, service_id)
+        await eventually(lambda: _stuck(ctx, run.receipt_id))
+        yield run, measure_id, queue
 
 
 async def _ledger_adds_up(ctx: HubContext, measure_id: str) -> None:
@@ -140,10 +154,7 @@ async def test_a_revocation_while_a_receipt_is_stuck_forfeits_its_points_on_retu
     skipping_env: WorkflowEnvironment, ctx: HubContext
 ) -> None:
     fake = FakeProvider(always_fail=True, statuses=["not_found"])
-    measure_id, service_id, _ = await provider_catalog(ctx, retry=EXHAUSTED_AFTER_3)
-    async with hub_workers(skipping_env, ctx, fake) as queue:
-        run = await start_with_receipt(skipping_env, ctx, queue, measure_id, service_id)
-        await eventually(lambda: _stuck(ctx, run.receipt_id))
+    async with stuck_after_three(skipping_env, ctx, fake) as (run, measure_id, _):
         async with ctx.sessions.begin() as session:  # what services.revocation does first
             mykey = await session.get(MyKey, run.mykey_id)
             assert mykey is not None
