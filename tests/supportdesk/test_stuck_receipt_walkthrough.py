@@ -72,6 +72,7 @@ async def test_support_finds_a_stuck_receipt_and_returns_its_points(hub: Hub) ->
     row = await until(listed)
     assert row["reasons"] == ["attempts_exhausted"]
     assert row["attempts"] == 3 and "503" in row["last_error"]
+    assert row["last_error_code"] == "provider_unavailable"  # the failure's code, as recorded
     assert row["mykey_id"].startswith("****") and row["mykey_id"] != resident.mykey_id
 
     detail = (await hub.http.get(f"/v1/support/receipts/{receipt_id}", headers=support)).json()
