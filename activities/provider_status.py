@@ -13,6 +13,7 @@ from activities.types import CreditStatusInput, CreditStatusResult
 from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from domain.provider_errors import failure
 from domain.receipt_machine import STATUS_WORDS
+from services import provider_pause
 from storage.models import Receipt
 
 
@@ -26,6 +27,7 @@ class ProviderStatusActivities:
             pulls = await session.scalar(
                 select(Receipt.pulls).where(Receipt.id == request.receipt_id)
             )
+            _, failing = await provider_pause.standing(session, request.provider_id)
         try:
             adapter = await self.providers.adapter_for(request.provider_id)
             status = await adapter.credit_status(request.receipt_id)
@@ -34,6 +36,8 @@ class ProviderStatusActivities:
             paused = await self.providers.note_outcome(request.provider_id, found)
             activity.logger.info("credit status failed (%s, paused=%s)", found.code, paused)
             return CreditStatusResult(request.receipt_id, "failed", failure=found, pulls=pulls)
+        if failing:  # the provider answered: a run of failures ends
+            await self.providers.note_outcome(request.provider_id, None)
         if status.status not in STATUS_WORDS:
             return CreditStatusResult(
                 request.receipt_id,

@@ -81,7 +81,8 @@ class ProviderActivities:
         (`CreditResult.failure`): the workflow decides, nothing fails it."""
         attempt = activity.info().attempt
         async with self.sessions.begin() as session:
-            if await provider_pause.is_paused(session, request.provider_id):
+            paused, failing = await provider_pause.standing(session, request.provider_id)
+            if paused:
                 return CreditResult(
                     request.receipt_id,
                     "failed",
@@ -157,7 +158,7 @@ class ProviderActivities:
             if found.kind == "transient" and not last and not paused:
                 raise provider_error(error) from error
             return CreditResult(request.receipt_id, "failed", failure=found, paused=paused)
-        if attempt > 1 or request.after_failure:  # after failures: the pause book resets
+        if failing:  # every success ends a run of failures (401s between successes never add up)
             await self.note_outcome(request.provider_id, None)
         return CreditResult(
             receipt_id=request.receipt_id,

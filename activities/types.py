@@ -64,7 +64,7 @@ class CreditInput:
     # The provider's attempts: the last one returns its failure as data instead of raising
     # (0: unknown, every transient failure is raised for Temporal to retry).
     max_attempts: int = 0
-    after_failure: bool = False  # an earlier call for this receipt failed: report a success
+    after_failure: bool = False  # unused since every success ends a failure run; kept for histories
 
 
 @dataclass

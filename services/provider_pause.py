@@ -136,6 +136,16 @@ async def is_paused(session: AsyncSession, provider_id: str) -> bool:
     return await provider_status.is_paused(session, provider_id)
 
 
+async def standing(session: AsyncSession, provider_id: str) -> tuple[bool, bool]:
+    """(paused, failing) in one read, before a call goes out: whether the provider is paused,
+    and whether a run of configuration failures is open, for a success to end it
+    (`record_success` then; most calls need no write at all)."""
+    row = await provider_status.get(session, provider_id)
+    if row is None:
+        return False, False
+    return row.status == provider_status.PAUSED, row.consecutive_failures > 0
+
+
 async def _require_provider(session: AsyncSession, provider_id: str) -> None:
     if await session.get(PaymentProvider, provider_id) is None:
         raise RuleViolation("not_found", "no such provider", status=404)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -10,10 +11,12 @@ from sqlalchemy import select
 from domain.errors import RuleViolation
 from domain.provider_errors import PAUSE_AFTER_FAILURES, failure
 from services import provider_pause
+from storage import receipts
 from storage.models.audit import AuditEntry
 from tests.api.roles import api_key
-from tests.support.scenario import add_provider
+from tests.support.scenario import add_provider, onboard
 from tests.support.stack import Hub
+from tests.supportdesk.test_stuck_receipt_walkthrough import set_faults, until
 
 NOW = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 
@@ -213,3 +216,50 @@ async def test_a_provider_refusing_the_hubs_signature_is_unavailable_not_a_bad_a
     answer = await resident.register_service(service_id, "acct-pause-1")
     assert answer.status_code == 503, answer.text
     assert answer.json()["code"] == "provider_unavailable"
+
+
+async def test_auth_failures_between_credits_never_add_up_to_a_pause(hub: Hub) -> None:
+    """Every call that goes through ends the run of configuration failures: 401, 401, a credit,
+    401, 401 leaves the provider active with a run of two (the credit activity, end to end)."""
+    onboarded = await onboard(hub)
+    provider_id = onboarded.provider_id
+    receiving = []
+    for n in range(5):  # registered while the provider answers
+        resident = hub.resident()
+        assert (await resident.login()).status_code == 201
+        applied = await resident.apply(onboarded.measure_id)
+        registered = await resident.register_service(onboarded.payment_service_id, f"acct-run-{n}")
+        assert registered.status_code == 201, registered.text
+        grant_id = applied.json()["grants"][0]["grant_id"]
+        receiving.append((resident, grant_id, registered.json()["registration_id"]))
+
+    for n, (resident, grant_id, registration_id) in enumerate(receiving):
+        await set_faults(hub, provider_id, auth_error_status=0 if n == 2 else 401)
+        before = await _failure_run(hub, provider_id)
+        requested = await resident.request_receipt([grant_id], registration_id)
+        assert requested.status_code == 202, requested.text
+        receipt_id = requested.json()["receipts"][0]["receipt_id"]
+        if n == 2:
+            await until(partial(_credited, hub, receipt_id))
+            assert await _failure_run(hub, provider_id) == 0
+        else:
+            assert await until(partial(_run_moved, hub, provider_id, before)) == before + 1
+    async with hub.ctx.sessions() as session:
+        state = await provider_pause.state(session, provider_id)
+    assert (state.status, state.consecutive_failures) == ("active", 2)
+    assert state.last_failure_code == "provider_auth_failed"
+
+
+async def _failure_run(hub: Hub, provider_id: str) -> int:
+    async with hub.ctx.sessions() as session:
+        return (await provider_pause.state(session, provider_id)).consecutive_failures
+
+
+async def _run_moved(hub: Hub, provider_id: str, before: int) -> int | None:
+    now = await _failure_run(hub, provider_id)
+    return now if now != before else None
+
+
+async def _credited(hub: Hub, receipt_id: str) -> bool:
+    async with hub.ctx.sessions() as session:
+        return (await receipts.get_receipt(session, receipt_id)).state == "credited"
