@@ -8,6 +8,12 @@ simulated providers' own ledgers (credits by idempotency key):
   anything else ⇔ applied never;
 - a grant is credited at most once over all its receipts (`<grant>-r1`, `-r2`, …);
 - the points ledger adds up.
+
+One outcome is counted apart, not as a broken run (docs/reliability.md, F5): a provider that
+credited a receipt and then sent a signed contradicting `credit.rejected` (the simulator marks
+it with the reason `contradiction`) whose rejection reached the hub first. The hub keeps the
+first answer and refuses the other with `ack_conflict`; the provider's statement brings the
+receipt back through reconciliation (`missing_at_hub`). These are `contradictions`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from domain.points import ledger_adds_up
 from domain.receipts import TERMINAL_RECEIPT_STATES
 from storage.ledger import ledger_moves
 from storage.models import Application, Grant, Receipt
+from storage.models.providers import ProviderAcknowledgement
 from tests.chaos.stack import ChaosStack
 
 FINAL = {s.value for s in TERMINAL_RECEIPT_STATES}
@@ -47,6 +54,7 @@ class Verdict:
     workflow_failures: int = 0
     ledger_breaks: int = 0
     server_errors: int = 0  # API answers 5xx (but 503) during the run
+    contradictions: int = 0  # the provider's own contradiction won the race (F5)
 
 
 async def provider_ledgers(stack: ChaosStack) -> dict[str, dict[str, int]]:
@@ -65,6 +73,19 @@ async def receipts_of(stack: ChaosStack, grant_ids: list[str]) -> list[Receipt]:
         return list(found.scalars())
 
 
+async def _rejected_by_contradiction(stack: ChaosStack, receipt_ids: list[str]) -> set[str]:
+    """Receipts whose first recorded answer is the simulator's contradicting rejection."""
+    async with stack.ctx.sessions() as session:
+        found = await session.execute(
+            select(ProviderAcknowledgement.receipt_id).where(
+                ProviderAcknowledgement.receipt_id.in_(receipt_ids),
+                ProviderAcknowledgement.status == "rejected",
+                ProviderAcknowledgement.reason == "contradiction",
+            )
+        )
+        return set(found.scalars())
+
+
 async def check(
     stack: ChaosStack, mykey_ids: list[str], grant_ids: list[str], runs: dict[str, str]
 ) -> Verdict:
@@ -72,7 +93,9 @@ async def check(
     verdict = Verdict()
     ledgers = await provider_ledgers(stack)
     receipts = await receipts_of(stack, grant_ids)
+    contradicted = await _rejected_by_contradiction(stack, [r.id for r in receipts])
     credited_per_grant: Counter[str] = Counter()
+    contradicted_grants: set[str] = set()
     for receipt in receipts:
         applied = ledgers.get(receipt.provider_id, {}).get(receipt.id, 0)
         credited_per_grant[receipt.grant_id] += applied
@@ -85,6 +108,10 @@ async def check(
             continue
         verdict.receipts[receipt.state] += 1
         expected = 1 if receipt.state == "credited" else 0
+        if receipt.state == "rejected" and applied == 1 and receipt.id in contradicted:
+            verdict.contradictions += 1
+            contradicted_grants.add(receipt.grant_id)
+            continue
         if applied != expected:
             verdict.provider_mismatches += 1
             verdict.problems.append(
@@ -108,6 +135,8 @@ async def check(
         if times > 1:
             verdict.double_credits += 1
             verdict.problems.append(f"double credit: grant {grant_id} credited {times} times")
+        if times == 1 and grant_id in contradicted_grants and grants.get(grant_id) != "credited":
+            continue  # the one credit is the contradicted receipt's, counted above
         if (grants.get(grant_id) == "credited") != (times == 1):
             verdict.provider_mismatches += 1
             verdict.problems.append(

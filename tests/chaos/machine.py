@@ -95,6 +95,7 @@ class Tally:
     server_errors: int = 0
     failed_runs: int = 0
     needed_support: int = 0  # receipts that ended only after support's sweep
+    contradictions: int = 0  # left to reconciliation (F5, tests/chaos/invariant.py)
     matrix: dict[str, Counter[str]] = field(default_factory=dict)  # behaviour → outcomes
     rules: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # real time spent per rule
@@ -110,6 +111,7 @@ class Tally:
         self.workflow_failures += verdict.workflow_failures
         self.ledger_breaks += verdict.ledger_breaks
         self.server_errors += verdict.server_errors
+        self.contradictions += verdict.contradictions
         for behaviour in behaviours or {"credited"}:
             row = self.matrix.setdefault(behaviour, Counter())
             row.update(verdict.receipts)
@@ -142,6 +144,7 @@ class Tally:
             "server_errors": self.server_errors,
             "failed_runs": self.failed_runs,
             "needed_support": self.needed_support,
+            "contradictions": self.contradictions,
         }
 
 
