@@ -4,11 +4,13 @@ resident up (masked)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, expect
 
+from storage import receipts
 from tests.console.browser import check_accessible, shot, sign_in
 from tests.console.helpers import KYOTO, municipality_with_service, new_key
 from tests.support.scenario import add_provider, publish_measure
@@ -40,6 +42,17 @@ async def stuck_receipt(hub: Hub) -> tuple[str, str, Any]:
 
     await until(is_stuck)
     return provider_id, receipt_id, resident
+
+
+async def stuck_receipt_failing(hub: Hub, code: str, raw: str) -> tuple[str, str]:
+    """(provider, receipt) of a stuck receipt whose last provider failure is `raw`, classed as
+    `code`."""
+    provider_id, receipt_id, _ = await stuck_receipt(hub)
+    async with hub.ctx.sessions.begin() as session:
+        await receipts.note_failure(
+            session, receipt_id, attempt=3, error=raw, now=datetime.now(UTC), code=code
+        )
+    return provider_id, receipt_id
 
 
 async def test_support_finds_a_stuck_receipt_and_returns_its_points(

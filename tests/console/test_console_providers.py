@@ -12,10 +12,9 @@ from sqlalchemy import select
 from adapters.providers.contract import classify_http_failure
 from domain.provider_errors import CODES, PAUSE_AFTER_FAILURES, classify
 from services import provider_pause
-from storage import receipts
 from storage.models.audit import AuditEntry
 from tests.console.helpers import ConsoleClient, new_key
-from tests.console.test_browser_support import stuck_receipt
+from tests.console.test_browser_support import stuck_receipt_failing
 from tests.support.scenario import add_provider
 from tests.support.stack import Hub
 
@@ -111,17 +110,8 @@ async def test_support_reads_the_pause_but_cannot_resume(
 async def test_stuck_receipts_show_the_code_and_message_with_the_raw_answer_one_click_away(
     hub: Hub, browserless: ConsoleClient
 ) -> None:
-    provider_id, receipt_id, _ = await stuck_receipt(hub)
     raw = 'ProviderTransientError: provider error 503: {"error":"maintenance"}'
-    async with hub.ctx.sessions.begin() as session:
-        await receipts.note_failure(
-            session,
-            receipt_id,
-            attempt=3,
-            error=raw,
-            now=datetime.now(UTC),
-            code="provider_unavailable",
-        )
+    provider_id, receipt_id = await stuck_receipt_failing(hub, "provider_unavailable", raw)
     await pause_by_failures(hub, provider_id)
     assert (await browserless.sign_in(await new_key(hub, "support"))).status_code == 303
 

@@ -4,29 +4,17 @@ beside it, and whether the receipt waits for its paused provider (issue 17)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from domain.provider_errors import CODES
 from services import provider_pause
-from storage import receipts
-from tests.console.test_browser_support import stuck_receipt
+from tests.console.test_browser_support import stuck_receipt_failing
 from tests.console.test_console_providers import pause_by_failures
 from tests.support.stack import Hub
 from tests.supportdesk.test_stuck_receipt_walkthrough import support_headers
 
 
 async def test_the_support_api_names_the_failure_and_the_paused_provider(hub: Hub) -> None:
-    provider_id, receipt_id, _ = await stuck_receipt(hub)
     raw = 'ProviderTransientError: provider error 429: {"error":"slow down"}'
-    async with hub.ctx.sessions.begin() as session:
-        await receipts.note_failure(
-            session,
-            receipt_id,
-            attempt=3,
-            error=raw,
-            now=datetime.now(UTC),
-            code="provider_rate_limited",
-        )
+    provider_id, receipt_id = await stuck_receipt_failing(hub, "provider_rate_limited", raw)
     headers = await support_headers(hub)
     expected = {
         "last_error": raw,
