@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from hub.temporal import data_converter
 from simulators.jpki import TestCA
-from tests.support.databases import fresh_database
+from tests.support.databases import BACKENDS, fresh_database
 from tests.support.stack import Hub, running_hub
 
 
@@ -51,3 +51,19 @@ async def hub(
         database_url=database_url, client=temporal_env.client, tmp_dir=session_tmp, ca=test_ca
     ) as running:
         yield running
+
+
+# The same tests against a fresh SQLite database and (when configured) a fresh PostgreSQL one,
+# a hub each, for the module.
+@pytest.fixture(params=BACKENDS, scope="module")
+async def backend_hub(
+    request: pytest.FixtureRequest,
+    temporal_env: WorkflowEnvironment,
+    session_tmp: Path,
+    test_ca: TestCA,
+) -> AsyncIterator[Hub]:
+    with fresh_database(session_tmp, backend=request.param) as url:
+        async with running_hub(
+            database_url=url, client=temporal_env.client, tmp_dir=session_tmp, ca=test_ca
+        ) as running:
+            yield running

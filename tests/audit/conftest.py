@@ -10,19 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import SessionFactory, create_engine, session_factory
-from tests.support.databases import fresh_database, postgres_server_url
+from tests.support.databases import BACKENDS, fresh_database
 
 KEY = b"audit-test-key"
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set"
-        ),
-    ),
-]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,48 +4,18 @@ against a real Temporal dev server, worker, provider simulator and database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from domain.points import ledger_adds_up
 from hub.temporal import data_converter
 from hub.workers import WORKFLOWS
 from services.applications import application_ids
-from simulators.jpki import TestCA
 from storage.ledger import ledger_moves
-from tests.support.databases import fresh_database, postgres_server_url
 from tests.support.histories import record
 from tests.support.scenario import onboard
-from tests.support.stack import Hub, running_hub
+from tests.support.stack import Hub
 from workflows.application import ApplicationWorkflow
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set"
-        ),
-    ),
-]
-
-
-@pytest.fixture(params=BACKENDS, scope="module")
-async def backend_hub(
-    request: pytest.FixtureRequest,
-    temporal_env: WorkflowEnvironment,
-    session_tmp: Path,
-    test_ca: TestCA,
-) -> AsyncIterator[Hub]:
-    with fresh_database(session_tmp, backend=request.param) as url:
-        async with running_hub(
-            database_url=url, client=temporal_env.client, tmp_dir=session_tmp, ca=test_ca
-        ) as running:
-            yield running
 
 
 def planned_workflow_id(hub: Hub, setup, resident) -> str:

@@ -7,44 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
-from temporalio.testing import WorkflowEnvironment
 
-from simulators.jpki import TestCA
 from simulators.resident_app import ResidentApp
 from storage.models import Base
 from tests.providers.support import Provider, onboard_provider
-from tests.support.databases import fresh_database, postgres_server_url
-from tests.support.stack import Hub, running_hub
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set"
-        ),
-    ),
-]
-
-
-@pytest.fixture(params=BACKENDS, scope="module")
-async def backend_hub(
-    request: pytest.FixtureRequest,
-    temporal_env: WorkflowEnvironment,
-    session_tmp: Path,
-    test_ca: TestCA,
-) -> AsyncIterator[Hub]:
-    with fresh_database(session_tmp, backend=request.param) as url:
-        async with running_hub(
-            database_url=url, client=temporal_env.client, tmp_dir=session_tmp, ca=test_ca
-        ) as running:
-            yield running
+from tests.support.stack import Hub
 
 
 async def logged_in(hub: Hub) -> ResidentApp:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
 from services.context import HubContext
@@ -72,3 +73,15 @@ async def database_context(tmp_dir: Path) -> AsyncIterator[HubContext]:
             yield context
         finally:
             await context.engine.dispose()
+
+
+# Test parameters: SQLite always, PostgreSQL when HUB_TEST_DATABASE_URL names a server.
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            postgres_server_url() is None, reason="HUB_TEST_DATABASE_URL is not set"
+        ),
+    ),
+]
