@@ -26,7 +26,12 @@ from bench.processes import CODE_DIR
 app = typer.Typer(help="Benchmarks: the hub beside a naive baseline and the machine's limits.")
 console = Console()
 
-Variant = Annotated[str, typer.Option(help="both | hub | baseline")]
+Variant = Annotated[
+    str,
+    typer.Option(
+        help="all (hub, baseline, direct) | both (hub, baseline) | hub | baseline | direct"
+    ),
+]
 Database = Annotated[
     str,
     typer.Option(help="PostgreSQL server URL, or 'sqlite' (default: HUB_BENCH_DATABASE_URL)"),
@@ -98,10 +103,11 @@ def _run(scenario: str, params: Any, common: dict[str, Any]) -> None:
     if common["committed"]:
         _committed_rerun()
     variant = common["variant"]
-    if variant not in ("both", *VARIANTS):
-        raise typer.BadParameter("--variant is both, hub or baseline")
+    chosen = {"all": list(VARIANTS), "both": ["hub", "baseline"]}.get(variant, [variant])
+    if not set(chosen) <= set(VARIANTS):
+        raise typer.BadParameter("--variant is all, both, hub, baseline or direct")
     options = RunOptions(
-        variants=list(VARIANTS) if variant == "both" else [variant],
+        variants=chosen,
         stack=StackOptions(
             database=common["database"] or default_server(),
             provider_latency_ms=common["latency_ms"],
