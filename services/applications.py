@@ -31,7 +31,7 @@ from domain.identifiers import application_key
 from domain.measures import ApplicantStanding, MeasureKind, MeasureState, check_application
 from services.context import HubContext
 from services.identity import ResidentSeen
-from services.orchestration import orchestrator
+from services.orchestration import NewApplication, orchestrator
 from storage import identity
 from storage.catalog import terms_of
 from storage.models import Application, Measure, MeasureTarget
@@ -118,14 +118,8 @@ async def apply(
                 request_id=request_id,
                 rerun=False,
             )
-    return await orchestrator(ctx).apply(
-        ctx,
-        measure_id=measure_id,
-        mykey_id=mykey_id,
-        application_id=application_id,
-        workflow_id=workflow_id,
-        fixed_registration_id=fixed_registration_id,
-    )
+    new = NewApplication(measure_id, mykey_id, application_id, workflow_id, fixed_registration_id)
+    return await orchestrator(ctx).apply(ctx, new)
 
 
 async def update_application(

@@ -61,22 +61,23 @@ log = logging.getLogger(__name__)
 
 TEMPORAL = "temporal"
 DIRECT = "direct"
-ORCHESTRATIONS = (TEMPORAL, DIRECT)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewApplication:
+    """An application the API does not decide itself (review, events): its workflow decides."""
+
+    measure_id: str
+    mykey_id: str
+    application_id: str
+    workflow_id: str
+    fixed_registration_id: str | None
 
 
 class Orchestrator(Protocol):
     """The lifecycle's steps as the services ask for them."""
 
-    async def apply(
-        self,
-        ctx: HubContext,
-        *,
-        measure_id: str,
-        mykey_id: str,
-        application_id: str,
-        workflow_id: str,
-        fixed_registration_id: str | None,
-    ) -> ApplicationDecision:
+    async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
         """Decide an application that needs its workflow (review, events)."""
         ...
 
@@ -184,29 +185,11 @@ async def within_deadline(
 class TemporalOrchestrator:
     """Every step through the Temporal client: update-with-start on `ApplicationWorkflow`."""
 
-    async def apply(
-        self,
-        ctx: HubContext,
-        *,
-        measure_id: str,
-        mykey_id: str,
-        application_id: str,
-        workflow_id: str,
-        fixed_registration_id: str | None,
-    ) -> ApplicationDecision:
-        start = WithStartWorkflowOperation(
-            ApplicationWorkflow.run,
-            ApplicationInput(
-                measure_id=measure_id, mykey_id=mykey_id, application_id=application_id
-            ),
-            id=workflow_id,
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A refused application ends its workflow; the resident may apply again later.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        )
+    async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
+        key = ApplicationInput(new.measure_id, new.mykey_id, new.application_id)
+        start = _starting(ctx, key, new.workflow_id)
         decision: ApplicationDecision = await _update_with_start(
-            ctx, ApplicationWorkflow.apply, ApplyRequest(fixed_registration_id), start
+            ctx, ApplicationWorkflow.apply, ApplyRequest(new.fixed_registration_id), start
         )
         return decision
 
@@ -216,19 +199,10 @@ class TemporalOrchestrator:
         """Start the workflow from the database when it has none (decided in the request, or
         granted in bulk) or when it has ended; a refused rule comes back as `RuleViolation`, no
         answer within the deadline as 503 `temporal_unavailable`."""
-        start = WithStartWorkflowOperation(
-            ApplicationWorkflow.run,
-            ApplicationInput(
-                measure_id=application.measure_id,
-                mykey_id=application.mykey_id,
-                application_id=application.id,
-                existing=True,
-            ),
-            id=application.workflow_id,
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        key = ApplicationInput(
+            application.measure_id, application.mykey_id, application.id, existing=True
         )
+        start = _starting(ctx, key, application.workflow_id)
         return await _update_with_start(ctx, update, argument, start)
 
     async def request_receipt(
@@ -245,6 +219,21 @@ class TemporalOrchestrator:
         from services.measures import start_measure_workflow
 
         await start_measure_workflow(ctx, measure, targets_added=targets_added)
+
+
+def _starting(
+    ctx: HubContext, start: ApplicationInput, workflow_id: str
+) -> WithStartWorkflowOperation[Any, Any]:
+    """The application's workflow, started unless it runs; a refused application ends its
+    workflow, and the resident may apply again later (so may an ended one be started again)."""
+    return WithStartWorkflowOperation(
+        ApplicationWorkflow.run,
+        start,
+        id=workflow_id,
+        task_queue=ctx.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
 
 
 async def _update_with_start(
@@ -308,16 +297,7 @@ class DirectOrchestrator:
         self.granting: dict[str, asyncio.Task[None]] = {}  # measure ID -> its grant pass
         self.grant_again: set[str] = set()
 
-    async def apply(
-        self,
-        ctx: HubContext,
-        *,
-        measure_id: str,
-        mykey_id: str,
-        application_id: str,
-        workflow_id: str,
-        fixed_registration_id: str | None,
-    ) -> ApplicationDecision:
+    async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
         raise unsupported("an application with review or events")
 
     async def update_application(
