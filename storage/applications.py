@@ -83,15 +83,18 @@ async def apply(
                 "already_applied", "one application per resident and measure", status=409
             )
     terms = await load_terms(session, measure)
-    on_list = measure.target_list_only and (  # only a target-list measure asks
-        await session.execute(
-            select(
-                exists().where(
-                    MeasureTarget.measure_id == measure_id, MeasureTarget.mykey_id == mykey_id
+    on_list = (
+        measure.target_list_only
+        and (  # only a target-list measure asks
+            await session.execute(
+                select(
+                    exists().where(
+                        MeasureTarget.measure_id == measure_id, MeasureTarget.mykey_id == mykey_id
+                    )
                 )
             )
-        )
-    ).scalar_one()
+        ).scalar_one()
+    )
     standing = ApplicantStanding(
         on_target_list=bool(on_list), points_already_granted=0, budget_used=measure.budget_used
     )
