@@ -8,6 +8,7 @@ commit (exported to a temporary directory), whatever the working tree holds.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import os
 import shutil
@@ -15,8 +16,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -26,7 +29,12 @@ from bench.processes import CODE_DIR
 app = typer.Typer(help="Benchmarks: the hub beside a naive baseline and the machine's limits.")
 console = Console()
 
-Variant = Annotated[str, typer.Option(help="both | hub | baseline")]
+Variant = Annotated[
+    str,
+    typer.Option(
+        help="all (hub, baseline, direct) | both (hub, baseline) | hub | baseline | direct"
+    ),
+]
 Database = Annotated[
     str,
     typer.Option(help="PostgreSQL server URL, or 'sqlite' (default: HUB_BENCH_DATABASE_URL)"),
@@ -90,29 +98,30 @@ def _committed_rerun() -> None:
     raise typer.Exit(done.returncode)
 
 
-def _run(scenario: str, params: Any, common: dict[str, Any]) -> None:
+def _run(scenario: str, params: Any, common: Common) -> None:
     from bench.databases import default_server
     from bench.run import RunOptions, run_scenario
     from bench.stack import VARIANTS, StackOptions
 
-    if common["committed"]:
+    if common.committed:
         _committed_rerun()
-    variant = common["variant"]
-    if variant not in ("both", *VARIANTS):
-        raise typer.BadParameter("--variant is both, hub or baseline")
+    variant = common.variant
+    chosen = {"all": list(VARIANTS), "both": ["hub", "baseline"]}.get(variant, [variant])
+    if not set(chosen) <= set(VARIANTS):
+        raise typer.BadParameter("--variant is all, both, hub, baseline or direct")
     options = RunOptions(
-        variants=list(VARIANTS) if variant == "both" else [variant],
+        variants=chosen,
         stack=StackOptions(
-            database=common["database"] or default_server(),
-            provider_latency_ms=common["latency_ms"],
-            hub_workers=common["hub_workers"],
-            worker_args=tuple(common["worker_arg"] or ()),
-            apis=common["apis"],
-            keep=common["keep"],
+            database=common.database or default_server(),
+            provider_latency_ms=common.latency_ms,
+            hub_workers=common.hub_workers,
+            worker_args=tuple(common.worker_arg or ()),
+            apis=common.apis,
+            keep=common.keep,
         ),
-        limits=common["limits"],
-        baseline_residents=common.get("baseline_residents"),
-        results_dir=Path(common["results_dir"]) if common["results_dir"] else None,
+        limits=common.limits,
+        baseline_residents=common.baseline_residents,
+        results_dir=Path(common.results_dir) if common.results_dir else None,
     )
     from bench.report import print_report
 
@@ -124,163 +133,139 @@ def _run(scenario: str, params: Any, common: dict[str, Any]) -> None:
         raise typer.Exit(1)
 
 
-def _common(**values: Any) -> dict[str, Any]:
-    return values
-
-
 DEFAULT_RESULTS = str(CODE_DIR / "bench" / "results")
 
 
-@app.command()
+@dataclass
+class Common:
+    """The options every scenario command shares (`scenario_command` adds them)."""
+
+    variant: str = "all"
+    database: str = ""
+    latency_ms: int = 50
+    hub_workers: int = 1
+    worker_arg: list[str] | None = None
+    apis: int = 1
+    limits: bool = True
+    keep: bool = False
+    results_dir: str = DEFAULT_RESULTS
+    committed: bool = False
+    baseline_residents: int | None = None
+
+
+_SHARED: dict[str, Any] = {
+    "variant": Variant,
+    "database": Database,
+    "latency_ms": LatencyMs,
+    "hub_workers": HubWorkers,
+    "worker_arg": WorkerArg,
+    "apis": Apis,
+    "limits": Limits,
+    "keep": Keep,
+    "results_dir": ResultsDir,
+    "committed": Committed,
+}
+
+
+def scenario_command(
+    name: str, *, baseline_residents: int | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a scenario command: its own options, then the shared ones (`Common`), which the
+    function receives together as `common`; `baseline_residents` adds that option too."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        hints = get_type_hints(function, include_extras=True)
+        own = [
+            p.replace(annotation=hints[p.name])
+            for p in inspect.signature(function).parameters.values()
+            if p.name != "common"
+        ]
+        shared = dict(_SHARED)
+        defaults = {f.name: f.default for f in fields(Common)}
+        if baseline_residents is not None:
+            shared["baseline_residents"] = BaselineResidents
+            defaults["baseline_residents"] = baseline_residents
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        added = [
+            inspect.Parameter(n, keyword, default=defaults[n], annotation=t)
+            for n, t in shared.items()
+        ]
+
+        def command(**values: Any) -> None:
+            common = Common(**{n: values.pop(n) for n in shared})
+            function(common=common, **values)
+
+        command.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+        command.__name__, command.__doc__ = function.__name__, function.__doc__
+        app.command(name)(command)
+        return function
+
+    return register
+
+
+@scenario_command("lifecycle")
 def lifecycle(
+    common: Common,
     residents: Annotated[int, typer.Option(help="residents, each a whole lifecycle")] = 2000,
     concurrency: Annotated[int, typer.Option(help="residents in flight at once")] = 128,
     timeout: Timeout = 3600,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """Residents from card login to credited points across three providers."""
     from bench.scenarios.lifecycle import LifecycleParams
 
     params = LifecycleParams(residents=residents, concurrency=concurrency, timeout_s=timeout)
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
-    )
     _run("lifecycle", params, common)
 
 
-@app.command("bulk-grant")
+@scenario_command("bulk-grant", baseline_residents=5_000)
 def bulk_grant(
+    common: Common,
     residents: Annotated[int, typer.Option(help="residents on the target list")] = 100_000,
-    baseline_residents: BaselineResidents = 5_000,
     timeout: Timeout = 3600,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """An auto-grant measure granted to everyone on its target list."""
     from bench.scenarios.bulk_grant import BulkGrantParams
 
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
-        baseline_residents=baseline_residents,
-    )
     _run("bulk-grant", BulkGrantParams(residents=residents, timeout_s=timeout), common)
 
 
-@app.command("receipt-wave")
+@scenario_command("receipt-wave", baseline_residents=5_000)
 def receipt_wave(
+    common: Common,
     residents: Annotated[int, typer.Option(help="receipts through the batch provider")] = 100_000,
     concurrency: Annotated[int, typer.Option(help="receipt requests in flight")] = 200,
     hold: Annotated[
         bool,
         typer.Option(help="the batch provider waits until every receipt is requested: all open"),
     ] = False,
-    baseline_residents: BaselineResidents = 5_000,
     timeout: Timeout = 7200,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """Receipts requested in a wave, credited through batch files."""
     from bench.scenarios.receipt_wave import ReceiptWaveParams
 
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
-        baseline_residents=baseline_residents,
-    )
     params = ReceiptWaveParams(
         residents=residents, concurrency=concurrency, timeout_s=timeout, hold=hold
     )
     _run("receipt-wave", params, common)
 
 
-@app.command("api-read")
+@scenario_command("api-read")
 def api_read(
+    common: Common,
     rate: Annotated[float, typer.Option(help="requests per second, open-loop")] = 200.0,
     duration: Annotated[float, typer.Option(help="seconds of reading")] = 30.0,
     residents: Annotated[int, typer.Option(help="residents reading")] = 200,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """Resident reads at a fixed request rate: latency percentiles and errors."""
     from bench.scenarios.api_read import ApiReadParams
 
-    params = ApiReadParams(residents=residents, rate=rate, duration_s=duration)
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
-    )
-    _run("api-read", params, common)
+    _run("api-read", ApiReadParams(residents=residents, rate=rate, duration_s=duration), common)
 
 
-@app.command("rush")
+@scenario_command("rush")
 def rush(
+    common: Common,
     residents: Annotated[int, typer.Option(help="signed-in residents who all apply")] = 20_000,
     budget_grants: Annotated[int, typer.Option(help="grants the measure's budget covers")] = 5_000,
     window: Annotated[float, typer.Option(help="seconds over which they apply (open loop)")] = 60.0,
@@ -288,16 +273,6 @@ def rush(
         float, typer.Option(help="seconds of silence that count as a hung request")
     ] = 30.0,
     timeout: Timeout = 3600,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """The opening rush: residents apply at once to a measure whose budget covers some."""
     from bench.scenarios.rush import RushParams
@@ -309,23 +284,12 @@ def rush(
         client_timeout_s=client_timeout,
         timeout_s=timeout,
     )
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
-    )
     _run("rush", params, common)
 
 
-@app.command("open-loop")
+@scenario_command("open-loop")
 def open_loop(
+    common: Common,
     lifecycles: Annotated[int, typer.Option(help="lifecycles started at the fixed rate")] = 1000,
     rate: Annotated[
         float | None,
@@ -336,16 +300,6 @@ def open_loop(
     ] = 1000,
     closed_concurrency: Annotated[int, typer.Option(help="closed-loop residents in flight")] = 128,
     timeout: Timeout = 3600,
-    variant: Variant = "both",
-    database: Database = "",
-    latency_ms: LatencyMs = 50,
-    hub_workers: HubWorkers = 1,
-    worker_arg: WorkerArg = None,
-    apis: Apis = 1,
-    limits: Limits = True,
-    keep: Keep = False,
-    results_dir: ResultsDir = DEFAULT_RESULTS,
-    committed: Committed = False,
 ) -> None:
     """Lifecycles at a fixed rate below saturation: p50/p95/p99 per step, credited latency."""
     from bench.scenarios.open_loop import OpenLoopParams
@@ -356,18 +310,6 @@ def open_loop(
         closed_residents=closed_residents,
         closed_concurrency=closed_concurrency,
         timeout_s=timeout,
-    )
-    common = _common(
-        variant=variant,
-        database=database,
-        latency_ms=latency_ms,
-        hub_workers=hub_workers,
-        worker_arg=worker_arg,
-        apis=apis,
-        limits=limits,
-        keep=keep,
-        results_dir=results_dir,
-        committed=committed,
     )
     _run("open-loop", params, common)
 

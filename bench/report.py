@@ -1,8 +1,8 @@
 """A run's report: the JSON document written to `bench/results/`, and the tables printed.
 
-Ratios are hub / baseline of the same figure measured in the same run. The issue's targets are
-judged on the hub's figures; a target the run cannot judge (another size than the target's) is
-shown as not judged, never as met.
+Ratios are hub / baseline and hub / direct of the same figure measured in the same run. The
+issue's targets are judged on the hub's figures; a target the run cannot judge (another size than
+the target's) is shown as not judged, never as met.
 """
 
 from __future__ import annotations
@@ -148,13 +148,20 @@ def ratio(hub: Any, baseline: Any) -> float | None:
     return None
 
 
-def ratios(scenario: str, variants: dict[str, VariantResult]) -> dict[str, float | None]:
-    if "hub" not in variants or "baseline" not in variants:
+# the document's key of each comparison: hub / baseline, hub / direct (the orchestration's cost)
+COMPARED = {"ratios": "baseline", "ratios_direct": "direct"}
+
+
+def ratios(
+    scenario: str, variants: dict[str, VariantResult], against: str = "baseline"
+) -> dict[str, float | None]:
+    """hub / `against` of each headline figure measured in the same command."""
+    if "hub" not in variants or against not in variants:
         return {}
-    hub, baseline = variants["hub"].figures, variants["baseline"].figures
-    same_size = hub.get("residents") == baseline.get("residents")
+    hub, other = variants["hub"].figures, variants[against].figures
+    same_size = hub.get("residents") == other.get("residents")
     return {
-        name: ratio(figure(hub, name), figure(baseline, name))
+        name: ratio(figure(hub, name), figure(other, name))
         for name, _, _ in HEADLINES[scenario]
         if same_size or name.endswith("_per_s")  # totals of different sizes do not compare
     }
@@ -236,16 +243,17 @@ def print_report(document: dict[str, Any], console: Console) -> None:
         + ("" if not document["code"]["changed_files"] else " + uncommitted changes")
     )
     console.print(", ".join(f"{k} {v}" for k, v in document["versions"].items()))
-    table = Table(title=f"{scenario}: hub beside the baseline")
+    table = Table(title=f"{scenario}: hub beside the baseline and the direct floor")
     table.add_column("figure")
     for name in names:
         table.add_column(name, justify="right")
-    if len(names) == 2:
-        table.add_column("hub / baseline", justify="right")
+    compared = [k for k, other in COMPARED.items() if "hub" in names and other in names]
+    for key in compared:
+        table.add_column(f"hub / {COMPARED[key]}", justify="right")
+    pad = [""] * len(compared)
     for name, label, _ in HEADLINES[scenario]:
         row = [label, *(_cell(figure(variants[n]["figures"], name)) for n in names)]
-        if len(names) == 2:
-            row.append(_cell(document["ratios"].get(name)))
+        row.extend(_cell((document.get(key) or {}).get(name)) for key in compared)
         table.add_row(*row)
     calls = sorted({c for n in names for c in variants[n]["latency_ms"]})
     for call in calls:
@@ -253,14 +261,12 @@ def print_report(document: dict[str, Any], console: Console) -> None:
             f"{call} p50/p95/p99 ms",
             *(_latency_cell(variants[n]["latency_ms"].get(call)) for n in names),
         ]
-        if len(names) == 2:
-            row.append("")
-        table.add_row(*row)
+        table.add_row(*row, *pad)
     row = [
         "database connections at most",
         *(_cell(variants[n]["figures"].get("database_connections_peak")) for n in names),
     ]
-    table.add_row(*row, *([""] if len(names) == 2 else []))
+    table.add_row(*row, *pad)
     for name in names:
         for note in variants[name].get("notes", []):
             table.add_row(f"{name}: note", note)

@@ -143,6 +143,7 @@ async def run_scenario(
         load_average_after=[round(x, 2) for x in os.getloadavg()],
         variants={name: result.as_dict() for name, result in variants.items()},
         ratios=found_ratios,
+        ratios_direct=report.ratios(scenario, variants, "direct"),
         limits=found_limits,
         targets=report.judge(scenario, variants, found_ratios),
         ok=all(result.ok for result in variants.values()),

@@ -37,7 +37,7 @@ from hub.settings import Settings
 from hub.temporal import connect
 from simulators.providers import SimProviderConfig
 
-VARIANTS = ("hub", "baseline")
+VARIANTS = ("hub", "baseline", "direct")
 SIM_MODES = ("sync", "webhook", "batch")
 NO_LIMIT = "1000000/minute"  # every resident of a run comes from one loopback address
 POOL_PER_PROCESS = 40  # `storage.database.create_engine`: pool_size 20 + max_overflow 20
@@ -141,6 +141,8 @@ def _env(stack_dir: Path, database_url: str, temporal: str, queue: str, key: str
 def _worker_commands(options: StackOptions) -> list[list[str]]:
     if options.variant == "baseline":
         return [["bench.baseline.worker"]]
+    if options.variant == "direct":
+        return [["bench.direct_worker"]]
     return [["cli", "worker", *options.worker_args] for _ in range(options.hub_workers)]
 
 
@@ -152,6 +154,8 @@ def queues_to_watch(
     activity = int(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     if variant == "baseline":
         return [(task_queue, workflow), (task_queue, activity)]
+    if variant == "direct":  # no workflows: the API carries each lifecycle itself
+        return []
     return [(task_queue, workflow)] + [(provider_queue(p), activity) for p in provider_ids]
 
 
@@ -196,7 +200,8 @@ async def _wait_for_connections(options: StackOptions, notes: list[str]) -> None
     one fails its requests: wait (up to 15 minutes) until the stack's pools would fit."""
     if is_sqlite(options.database):
         return
-    processes = options.apis + (1 if options.variant == "baseline" else options.hub_workers)
+    workers = options.hub_workers if options.variant == "hub" else 1
+    processes = options.apis + workers
     wanted = POOL_PER_PROCESS * processes + 10
     started = time.monotonic()
     while True:
@@ -230,6 +235,8 @@ async def _start(
     queue = "baseline" if options.variant == "baseline" else "hub"
     operator_key = "hubk_bench_" + secrets.token_hex(16)
     env = _env(directory, database_url, temporal_address, queue, operator_key)
+    if options.variant == "direct":  # the same API, its lifecycle steps called in-process
+        env["HUB_ORCHESTRATION"] = "direct"
     api_ports = [free_port() for _ in range(options.apis)]
     api_urls = [f"http://127.0.0.1:{p}" for p in api_ports]
     sims = _sim_configs(directory, api_urls[0], options.provider_latency_ms)

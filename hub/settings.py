@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str = ""
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "hub"
+    # What carries an application's lifecycle (`services/orchestration.py`): the durable Temporal
+    # workflows, or `direct` in-process calls (not durable; benchmarks only, refused in production).
+    orchestration: str = Field(default="temporal", pattern="^(temporal|direct)$")
     jpki_trust_anchors: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     jpki_crl_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jpki_link_service_url: str = ""
@@ -106,7 +109,7 @@ class Settings(BaseSettings):
     # `temporal_unavailable` with Retry-After, or 202 where the work was already accepted.
     workflow_wait_s: float = Field(default=30.0, gt=0, le=300)
     # …while the update call itself goes on this long in the background, so that an update not
-    # yet accepted into history is re-sent (`services/applications.within_deadline`).
+    # yet accepted into history is re-sent (`services/orchestration.within_deadline`).
     workflow_keep_trying_s: float = Field(default=600.0, gt=0)
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.
@@ -178,6 +181,8 @@ class Settings(BaseSettings):
             problems.append("HUB_AUDIT_HMAC_KEY is the development default")
         if DEV_PAYLOAD_KEYS.split(":")[1] in self.payload_keys.get_secret_value():
             problems.append("HUB_PAYLOAD_KEYS holds the development key")
+        if self.orchestration != "temporal":
+            problems.append("HUB_ORCHESTRATION must be temporal (direct is not durable)")
         if self.jpki_allow_test_hierarchy:
             problems.append("HUB_JPKI_ALLOW_TEST_HIERARCHY must be false")
         if not self.jpki_trust_anchors:

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import RuleViolation
 from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
+from services import orchestration
 from services.applications import update_application
 from services.context import HubContext
 from storage import outcomes, provider_inbox, receipts
@@ -246,6 +247,8 @@ async def deliver(
     its receipt here, where it was received: no answer is lost for want of a workflow."""
     if not answers:
         return set()
+    if orchestration.is_direct(ctx):  # no workflow to tell: applied here
+        return await orchestration.apply_answers(ctx, answers, provider_id=provider_id)
     client = ctx.client()
     gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
     closed: list[AckItem] = []

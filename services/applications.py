@@ -11,25 +11,17 @@ from an unlocked read: the budget only ever grows used, so nothing waits on the 
 An application that needs review, and an event measure's registration, start their workflow by
 the `apply` update (update-with-start), as before. Every wait on a workflow has a deadline
 (`HUB_WORKFLOW_WAIT_S`): past it the caller gets 503 `temporal_unavailable` with Retry-After,
-whether the workers are down or the server is slow, never a request that hangs.
+whether the workers are down or the server is slow, never a request that hangs. What carries the
+workflow's steps is the orchestrator's (`services/orchestration.py`): Temporal, or in-process calls
+for benchmarks.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import (
-    RPCTimeoutOrCancelledError,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from activities.applications import decide
 from activities.types import DecideApplicationInput
@@ -39,70 +31,16 @@ from domain.identifiers import application_key
 from domain.measures import ApplicantStanding, MeasureKind, MeasureState, check_application
 from services.context import HubContext
 from services.identity import ResidentSeen
-from services.workflow_errors import violation_from
+from services.orchestration import NewApplication, orchestrator
 from storage import identity
 from storage.catalog import terms_of
 from storage.models import Application, Measure, MeasureTarget
-from workflows.application import ApplicationWorkflow
-from workflows.messages import ApplicationInput, ApplyRequest
-
-T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 def application_ids(ctx: HubContext, measure_id: str, mykey_id: str) -> tuple[str, str]:
     """(application ID, workflow ID), both derived from the business key, neither revealing it."""
     key = application_key(measure_id, mykey_id, ctx.id_secret)
     return f"app_{key}", f"application-{measure_id}-{key}"
-
-
-def workflow_unavailable(ctx: HubContext) -> RuleViolation:
-    """The answer when a workflow did not answer within `HUB_WORKFLOW_WAIT_S`."""
-    return RuleViolation(
-        "temporal_unavailable",
-        "the workflow service did not answer in time; the request may have been taken, "
-        "so look before sending it again",
-        status=503,
-        retry_after_s=max(1, math.ceil(ctx.settings.workflow_wait_s / 2)),
-    )
-
-
-# Update calls the request stopped waiting for, still running (a task nobody holds is collected).
-_KEPT: set[asyncio.Task[Any]] = set()
-
-
-async def within_deadline(
-    ctx: HubContext, call: Coroutine[Any, Any, T], cleanup: Callable[[], None] | None = None
-) -> T:
-    """`call`'s result, or 503 `temporal_unavailable` once the request has waited
-    `HUB_WORKFLOW_WAIT_S` on it.
-
-    The call itself goes on in the background for up to `HUB_WORKFLOW_KEEP_TRYING_S`: until an
-    update is accepted into the workflow's history it is not durable, and the SDK re-sends it
-    while its caller waits. A request that simply gave up would let the server drop an update
-    whose database step (a receipt claim) already committed when the workflow task carrying it
-    failed; kept going, the update is delivered again and its step returns the committed result.
-    """
-    task: asyncio.Task[T] = asyncio.ensure_future(call)
-    done, _ = await asyncio.wait({task}, timeout=ctx.settings.workflow_wait_s)
-    if done:
-        try:
-            return task.result()
-        except RPCTimeoutOrCancelledError as exc:
-            raise workflow_unavailable(ctx) from exc
-    _KEPT.add(task)
-    cancel = asyncio.get_running_loop().call_later(ctx.settings.workflow_keep_trying_s, task.cancel)
-
-    def finished(kept: asyncio.Task[T]) -> None:
-        cancel.cancel()
-        _KEPT.discard(kept)
-        if cleanup is not None:
-            cleanup()
-        if not kept.cancelled() and kept.exception() is not None:
-            log.info("a workflow call answered after its request: %r", kept.exception())
-
-    task.add_done_callback(finished)
-    raise workflow_unavailable(ctx)
 
 
 def decided_in_request(measure: Measure) -> bool:
@@ -180,77 +118,15 @@ async def apply(
                 request_id=request_id,
                 rerun=False,
             )
-    return await _apply_by_workflow(
-        ctx, measure_id, mykey_id, application_id, workflow_id, fixed_registration_id
-    )
-
-
-async def _apply_by_workflow(
-    ctx: HubContext,
-    measure_id: str,
-    mykey_id: str,
-    application_id: str,
-    workflow_id: str,
-    fixed_registration_id: str | None,
-) -> ApplicationDecision:
-    start = WithStartWorkflowOperation(
-        ApplicationWorkflow.run,
-        ApplicationInput(measure_id=measure_id, mykey_id=mykey_id, application_id=application_id),
-        id=workflow_id,
-        task_queue=ctx.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        # A refused application ends its workflow; the resident may apply again later.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    return await _update_with_start(
-        ctx, ApplicationWorkflow.apply, ApplyRequest(fixed_registration_id), start
-    )
+    new = NewApplication(measure_id, mykey_id, application_id, workflow_id, fixed_registration_id)
+    return await orchestrator(ctx).apply(ctx, new)
 
 
 async def update_application(
     ctx: HubContext, application: Application, update: Any, argument: Any
 ) -> Any:
-    """Send an update to an application's workflow, starting it from the database when it has
-    none (decided in the request, or granted in bulk) or when it has ended; a refused rule comes
-    back as `RuleViolation`, no answer within the deadline as 503 `temporal_unavailable`."""
-    start = WithStartWorkflowOperation(
-        ApplicationWorkflow.run,
-        ApplicationInput(
-            measure_id=application.measure_id,
-            mykey_id=application.mykey_id,
-            application_id=application.id,
-            existing=True,
-        ),
-        id=application.workflow_id,
-        task_queue=ctx.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    return await _update_with_start(ctx, update, argument, start)
-
-
-async def _update_with_start(
-    ctx: HubContext, update: Any, argument: Any, start: WithStartWorkflowOperation[Any, Any]
-) -> Any:
-    """The update's answer within the deadline; a refused rule as `RuleViolation`."""
-
-    def read_start_error() -> None:
-        # A call given up at last leaves its error in the start operation's handle too, which
-        # nobody reads (asyncio would log it as never retrieved).
-        handle = getattr(start, "_workflow_handle", None)
-        if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
-            handle.exception()
-
-    try:
-        return await within_deadline(
-            ctx,
-            ctx.client().execute_update_with_start_workflow(
-                update, argument, start_workflow_operation=start
-            ),
-            read_start_error,
-        )
-    except WorkflowUpdateFailedError as error:
-        violation = violation_from(error)
-        if violation is None:
-            raise
-        raise violation from error
+    """Send an update (an `ApplicationWorkflow` method) to an application through the
+    orchestrator (`services/orchestration.py`): with Temporal its workflow is started from the
+    database when it has none or has ended; a refused rule comes back as `RuleViolation`, no
+    answer within the deadline as 503 `temporal_unavailable`."""
+    return await orchestrator(ctx).update_application(ctx, application, update, argument)

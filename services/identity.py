@@ -132,12 +132,16 @@ async def verify_proof(
     return verified, challenge
 
 
-async def resolve(ctx: HubContext, verified: VerifiedCertificate) -> Resolution:
-    """The MyKey ID a verified certificate belongs to, following renewals back when unknown."""
-    async with ctx.sessions() as session:
-        binding = await identity.binding_for(session, verified.serial_hex)
-    if binding is not None:
-        return Resolution(binding.mykey_id, binding.predecessor_serial_hex, bound=True)
+async def resolve(
+    ctx: HubContext, verified: VerifiedCertificate, *, known_unbound: bool = False
+) -> Resolution:
+    """The MyKey ID a verified certificate belongs to, following renewals back when unknown
+    (`known_unbound`: the caller has just read that the serial itself is bound to none)."""
+    if not known_unbound:
+        async with ctx.sessions() as session:
+            binding = await identity.binding_for(session, verified.serial_hex)
+        if binding is not None:
+            return Resolution(binding.mykey_id, binding.predecessor_serial_hex, bound=True)
     if ctx.links is None:
         return Resolution(None, None, bound=False)
     serial, direct_predecessor = verified.serial_hex, None
@@ -178,8 +182,10 @@ async def _bind(
 
 async def login(ctx: HubContext, proof: CardProof) -> Login:
     """A card the hub knows logs in with one transaction: the challenge spent, the binding read,
-    the MyKey ID checked and the session opened. A first login or a renewal asks the linking
-    service outside any transaction, then binds and opens the session in a second one."""
+    the MyKey ID checked and the session opened. So does a first login when no linking service is
+    configured (a new MyKey ID bound in the same transaction). With one, a first login or a
+    renewal asks the linking service outside any transaction, then binds and opens the session in
+    a second one."""
     verified, challenge = await verify_proof(ctx, proof)
     now = ctx.clock()
 
@@ -194,19 +200,33 @@ async def login(ctx: HubContext, proof: CardProof) -> Login:
         return Login(token, expires_at, bound.mykey_id, bound.issued)
 
     async with spent_on_refusal(ctx, challenge):
-        async with ctx.sessions.begin() as session:
-            await identity.spend_challenge(session, challenge, now=now)
-            binding = await identity.binding_for(session, verified.serial_hex)
-            if binding is not None:
-                if ctx.login_limits is not None:
-                    await ctx.login_limits.login_of(binding.mykey_id)
-                await identity.usable_mykey(session, binding.mykey_id)
-                return await _opened(session, identity.Identity(binding.mykey_id, False))
+        for attempt in range(3):
+            try:
+                async with ctx.sessions.begin() as session:
+                    await identity.spend_challenge(session, challenge, now=now)
+                    binding = await identity.binding_for(session, verified.serial_hex)
+                    if binding is not None:
+                        if ctx.login_limits is not None:
+                            await ctx.login_limits.login_of(binding.mykey_id)
+                        await identity.usable_mykey(session, binding.mykey_id)
+                        return await _opened(session, identity.Identity(binding.mykey_id, False))
+                    if ctx.links is None:  # nothing to ask: a first login, a new MyKey ID
+                        bound = await identity.bind_certificate(
+                            session, verified, now=now, known_unbound=True
+                        )
+                        return await _opened(session, bound)
+                break
+            except IntegrityError:
+                # A concurrent first login bound the serial (the next attempt finds its binding),
+                # or the new MyKey ID was drawn before: nothing was written, the challenge too is
+                # unspent; try again.
+                if attempt == 2:
+                    raise
         # Unknown so far (committed above: the challenge is spent).
-        resolution = await resolve(ctx, verified)
+        resolution = await resolve(ctx, verified, known_unbound=True)
         if resolution.mykey_id is not None and ctx.login_limits is not None:
             await ctx.login_limits.login_of(resolution.mykey_id)
-        for attempt in range(2):
+        for attempt in range(3):
             try:
                 async with ctx.sessions.begin() as session:
                     bound = await identity.bind_certificate(
@@ -218,7 +238,7 @@ async def login(ctx: HubContext, proof: CardProof) -> Login:
                     )
                     return await _opened(session, bound)
             except IntegrityError:  # a concurrent first login bound the serial: use its binding
-                if attempt:
+                if attempt == 2:
                     raise
     raise AssertionError("unreachable")
 
@@ -249,17 +269,18 @@ async def check_card_proof(
     now = ctx.clock()
     async with spent_on_refusal(ctx, challenge):
         async with ctx.sessions.begin() as session:
-            resident = await identity.resident_for_token(session, token, now=now)
+            resident, bound_to = await identity.resident_and_binding(
+                session, token, verified.serial_hex, now=now
+            )
             if seen is not None:
                 await seen(resident)
             await identity.spend_challenge(session, challenge, now=now)
-            binding = await identity.binding_for(session, verified.serial_hex)
-            if binding is not None:
-                if binding.mykey_id != resident.mykey_id:
+            if bound_to is not None:
+                if bound_to != resident.mykey_id:
                     raise _not_this_resident()
                 return resident
         # A renewed card's first use (committed above: the challenge is spent).
-        resolution = await resolve(ctx, verified)
+        resolution = await resolve(ctx, verified, known_unbound=True)
         if resolution.mykey_id != resident.mykey_id:
             raise _not_this_resident()
         # IntegrityError: a login with the same card bound it meanwhile, to the same MyKey ID.

@@ -26,6 +26,7 @@ from domain.measures import (
 )
 from domain.privacy import refuse_my_numbers
 from services.context import HubContext
+from services.orchestration import orchestrator
 from storage.catalog import get_measure, load_terms
 from storage.events import events_of
 from storage.ids import new_id
@@ -225,6 +226,14 @@ async def publish(ctx: HubContext, municipality_code: str, measure_id: str) -> M
 
 
 async def ensure_measure_workflow(
+    ctx: HubContext, measure: Measure, *, targets_added: bool = False
+) -> None:
+    """Make sure the measure's lifecycle runs, through the orchestrator; with `targets_added`,
+    also tell it to grant them."""
+    await orchestrator(ctx).start_measure(ctx, measure, targets_added=targets_added)
+
+
+async def start_measure_workflow(
     ctx: HubContext, measure: Measure, *, targets_added: bool = False
 ) -> None:
     """Start `measure-<id>` unless it runs; with `targets_added`, also tell it to grant them."""

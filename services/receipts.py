@@ -1,13 +1,13 @@
-"""Receipt requests: checked against the database, then carried by each application workflow."""
+"""Receipt requests: checked against the database, then carried by each application's
+orchestrator (its workflow, or in-process calls: `services/orchestration.py`)."""
 
 from __future__ import annotations
 
 from domain.receipts import ReceiptPlan
-from services.applications import update_application
 from services.context import HubContext
+from services.orchestration import orchestrator
 from storage import receipts
 from storage.models import Application
-from workflows.application import ApplicationWorkflow
 from workflows.messages import ReceiptRequest
 
 
@@ -30,11 +30,8 @@ async def request_receipts(
             by_workflow.setdefault(application.workflow_id, (application, []))[1].append(grant.id)
     plans: list[ReceiptPlan] = []
     for application, ids in by_workflow.values():
-        ticket = await update_application(
-            ctx,
-            application,
-            ApplicationWorkflow.request_receipt,
-            ReceiptRequest(grant_ids=ids, registration_id=registration_id),
+        ticket = await orchestrator(ctx).request_receipt(
+            ctx, application, ReceiptRequest(grant_ids=ids, registration_id=registration_id)
         )
         plans.extend(ticket.receipts)
     return plans

@@ -3,7 +3,7 @@ the security code, and one account ID of one service for one MyKey ID only."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,19 +11,29 @@ from adapters.providers.contract import PermanentProviderError, TransientProvide
 from domain.errors import RuleViolation
 from domain.provider_errors import classify
 from services.context import HubContext
-from storage.catalog import profile_of, provider_for_service
+from storage.catalog import profile_of
 from storage.ids import new_id
-from storage.models import PaymentServiceRegistration
+from storage.models import PaymentProvider, PaymentService, PaymentServiceRegistration
 
 
-async def _taken(session: AsyncSession, payment_service_id: str, account_id: str) -> bool:
-    row = await session.execute(
-        select(PaymentServiceRegistration.id).where(
-            PaymentServiceRegistration.payment_service_id == payment_service_id,
-            PaymentServiceRegistration.account_id == account_id,
-        )
+async def _provider_and_taken(
+    session: AsyncSession, payment_service_id: str, account_id: str
+) -> tuple[PaymentProvider, bool]:
+    """The service's provider, and whether the account is registered already: one query."""
+    taken = exists().where(
+        PaymentServiceRegistration.payment_service_id == payment_service_id,
+        PaymentServiceRegistration.account_id == account_id,
     )
-    return row.first() is not None
+    row = (
+        await session.execute(
+            select(PaymentProvider, taken.label("taken"))
+            .join(PaymentService, PaymentService.provider_id == PaymentProvider.id)
+            .where(PaymentService.id == payment_service_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise RuleViolation("unknown_payment_service", "no such payment service", status=422)
+    return row[0], bool(row[1])
 
 
 async def register(
@@ -35,9 +45,8 @@ async def register(
     security_code: str,
 ) -> PaymentServiceRegistration:
     async with ctx.sessions() as session:  # one read before the provider is asked
-        provider = await provider_for_service(session, payment_service_id)
+        provider, taken = await _provider_and_taken(session, payment_service_id, account_id)
         profile = profile_of(provider)
-        taken = await _taken(session, payment_service_id, account_id)
     if taken:
         raise RuleViolation(
             "account_already_registered",
@@ -73,22 +82,22 @@ async def register(
             f"the payment service did not confirm the account ({check.status})",
             status=422,
         )
-    registration = PaymentServiceRegistration(
-        id=new_id("reg"),
-        mykey_id=mykey_id,
-        payment_service_id=payment_service_id,
-        account_id=account_id,
-        status="active",
-        created_at=ctx.clock(),
-        invalidated_at=None,
-    )
+    values = {
+        "id": new_id("reg"),
+        "mykey_id": mykey_id,
+        "payment_service_id": payment_service_id,
+        "account_id": account_id,
+        "status": "active",
+        "created_at": ctx.clock(),
+        "invalidated_at": None,
+    }
     try:
-        async with ctx.sessions.begin() as session:
-            session.add(registration)
+        async with ctx.sessions.begin() as session:  # a Core INSERT: no unit of work to flush
+            await session.execute(insert(PaymentServiceRegistration).values(**values))
     except IntegrityError as exc:  # lost a race for the same account
         raise RuleViolation(
             "account_already_registered",
             "this account of this payment service is registered to another resident",
             status=409,
         ) from exc
-    return registration
+    return PaymentServiceRegistration(**values)

@@ -65,30 +65,36 @@ async def apply(
         raise RuleViolation(
             "outside_application_window", "this measure no longer accepts applications", status=409
         )
-    existing = (
-        await session.execute(
-            select(Application.id, Application.workflow_id).where(
-                Application.measure_id == measure_id, Application.mykey_id == mykey_id
-            )
-        )
-    ).first()
-    if existing is not None:
-        if rerun and tuple(existing) == (application_id, workflow_id):
-            # This workflow's own decision, committed before a crash: the step runs again.
-            return await load_decision(session, application_id)
-        raise RuleViolation(
-            "already_applied", "one application per resident and measure", status=409
-        )
-    terms = await load_terms(session, measure)
-    on_list = (
-        await session.execute(
-            select(
-                exists().where(
-                    MeasureTarget.measure_id == measure_id, MeasureTarget.mykey_id == mykey_id
+    if rerun:
+        # Without `rerun` the caller found no application in this transaction just before; one
+        # that a concurrent request adds meanwhile fails the insert below on its unique key.
+        existing = (
+            await session.execute(
+                select(Application.id, Application.workflow_id).where(
+                    Application.measure_id == measure_id, Application.mykey_id == mykey_id
                 )
             )
-        )
-    ).scalar_one()
+        ).first()
+        if existing is not None:
+            if tuple(existing) == (application_id, workflow_id):
+                # This workflow's own decision, committed before a crash: the step runs again.
+                return await load_decision(session, application_id)
+            raise RuleViolation(
+                "already_applied", "one application per resident and measure", status=409
+            )
+    terms = await load_terms(session, measure)
+    on_list = (
+        measure.target_list_only
+        and (  # only a target-list measure asks
+            await session.execute(
+                select(
+                    exists().where(
+                        MeasureTarget.measure_id == measure_id, MeasureTarget.mykey_id == mykey_id
+                    )
+                )
+            )
+        ).scalar_one()
+    )
     standing = ApplicantStanding(
         on_target_list=bool(on_list), points_already_granted=0, budget_used=measure.budget_used
     )

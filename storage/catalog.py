@@ -75,11 +75,16 @@ def profile_of(provider: PaymentProvider) -> ProviderProfile:
 
 
 async def provider_for_service(session: AsyncSession, payment_service_id: str) -> PaymentProvider:
-    service = await session.get(PaymentService, payment_service_id)
-    if service is None:
+    """The provider behind a payment service, in one query (a service always has one)."""
+    provider = (
+        await session.execute(
+            select(PaymentProvider)
+            .join(PaymentService, PaymentService.provider_id == PaymentProvider.id)
+            .where(PaymentService.id == payment_service_id)
+        )
+    ).scalar_one_or_none()
+    if provider is None:
         raise RuleViolation("unknown_payment_service", "no such payment service", status=422)
-    provider = await session.get(PaymentProvider, service.provider_id)
-    assert provider is not None
     return provider
 
 

@@ -11,8 +11,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,18 +47,16 @@ def _used() -> RuleViolation:
 async def spend_challenge(session: AsyncSession, challenge: Challenge, *, now: datetime) -> None:
     """Record `challenge` as used, in the caller's transaction: the first statement of the login
     or card proof that uses it, so a second use is refused (`challenge_used`) and the loser of two
-    concurrent uses rolls back with nothing written."""
-    session.add(
-        AuthChallenge(
-            id=challenge.spent_key,
-            nonce=b"",  # nothing to keep: the ID alone proves the hub issued it
-            created_at=now,
-            expires_at=challenge.expires_at,
-            used_at=now,
-        )
+    concurrent uses rolls back with nothing written. One Core INSERT (no unit of work)."""
+    statement = insert(AuthChallenge).values(
+        id=challenge.spent_key,
+        nonce=b"",  # nothing to keep: the ID alone proves the hub issued it
+        created_at=now,
+        expires_at=challenge.expires_at,
+        used_at=now,
     )
     try:
-        await session.flush()
+        await session.execute(statement)
     except IntegrityError as exc:
         raise _used() from exc
 
@@ -106,20 +105,33 @@ async def bind_certificate(
     now: datetime,
     mykey_id: str | None = None,
     predecessor_serial_hex: str | None = None,
+    known_unbound: bool = False,
 ) -> Identity:
     """Bind a verified certificate unknown so far to `mykey_id` (a renewal), or to a new MyKey ID.
 
-    A certificate that is already bound keeps its MyKey ID. A concurrent first login with the
-    same certificate makes the flush fail on the serial's primary key; the caller retries and
-    then finds the binding.
+    A certificate that is already bound keeps its MyKey ID (`known_unbound`: the caller read in
+    this transaction that it is not). A concurrent first login with the same certificate makes
+    the flush fail on the serial's primary key, and a new MyKey ID drawn twice (36^8 of them) on
+    the MyKey ID's: either way the caller retries its transaction and then finds the binding or
+    draws another ID.
     """
-    binding = await binding_for(session, certificate.serial_hex)
-    if binding is not None:
-        await usable_mykey(session, binding.mykey_id)
-        return Identity(binding.mykey_id, issued=False)
+    if not known_unbound:
+        binding = await binding_for(session, certificate.serial_hex)
+        if binding is not None:
+            await usable_mykey(session, binding.mykey_id)
+            return Identity(binding.mykey_id, issued=False)
     issued = mykey_id is None
     if mykey_id is None:
-        mykey_id = await _insert_new_mykey(session, now)
+        mykey_id = new_mykey_id()
+        session.add(
+            MyKey(
+                mykey_id=mykey_id,
+                status=MyKeyStatus.ACTIVE.value,
+                issued_at=now,
+                status_changed_at=None,
+            )
+        )
+        await session.flush()  # the MyKey ID's row before the binding that refers to it
     else:
         await usable_mykey(session, mykey_id)
     session.add(
@@ -135,25 +147,6 @@ async def bind_certificate(
     )
     await session.flush()
     return Identity(mykey_id, issued=issued)
-
-
-async def _insert_new_mykey(session: AsyncSession, now: datetime) -> str:
-    for _ in range(10):
-        candidate = new_mykey_id()
-        try:
-            async with session.begin_nested():
-                session.add(
-                    MyKey(
-                        mykey_id=candidate,
-                        status=MyKeyStatus.ACTIVE.value,
-                        issued_at=now,
-                        status_changed_at=None,
-                    )
-                )
-        except IntegrityError:
-            continue
-        return candidate
-    raise RuntimeError("could not draw an unused MyKey ID")
 
 
 @dataclass(frozen=True)
@@ -236,8 +229,8 @@ async def open_session(
 ) -> tuple[str, datetime]:
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + ttl
-    session.add(
-        ResidentSession(
+    await session.execute(
+        insert(ResidentSession).values(
             token_hash=token_hash(token),
             mykey_id=mykey_id,
             serial_hex=serial_hex,
@@ -248,21 +241,43 @@ async def open_session(
     return token, expires_at
 
 
-async def resident_for_token(session: AsyncSession, token: str, *, now: datetime) -> MyKey:
-    """The resident a session token belongs to, in one query; refused when the session is
-    missing or expired, or the MyKey ID is suspended or revoked."""
-    query = (
+def _resident_query(token: str) -> Select[MyKey, datetime]:
+    return (
         select(MyKey, ResidentSession.expires_at)
         .join(ResidentSession, ResidentSession.mykey_id == MyKey.mykey_id)
         .where(ResidentSession.token_hash == token_hash(token))
         .execution_options(populate_existing=True)
     )
-    row = (await session.execute(query)).one_or_none()
+
+
+def _session_resident(row: Any, now: datetime) -> MyKey:
     if row is None or now >= row.expires_at:
         raise RuleViolation("unauthenticated", "the session is missing or has expired", status=401)
     mykey: MyKey = row.MyKey
     check_usable(mykey.status)
     return mykey
+
+
+async def resident_for_token(session: AsyncSession, token: str, *, now: datetime) -> MyKey:
+    """The resident a session token belongs to, in one query; refused when the session is
+    missing or expired, or the MyKey ID is suspended or revoked."""
+    row = (await session.execute(_resident_query(token))).one_or_none()
+    return _session_resident(row, now)
+
+
+async def resident_and_binding(
+    session: AsyncSession, token: str, serial_hex: str, *, now: datetime
+) -> tuple[MyKey, str | None]:
+    """`resident_for_token`, and the MyKey ID the certificate `serial_hex` is bound to (None when
+    it is bound to none), in the same one query: a card proof reads both."""
+    bound_to = (
+        select(CertificateBinding.mykey_id)
+        .where(CertificateBinding.serial_hex == serial_hex)
+        .scalar_subquery()
+    )
+    query = _resident_query(token).add_columns(bound_to.label("bound_to"))
+    row = (await session.execute(query)).one_or_none()
+    return _session_resident(row, now), (row.bound_to if row is not None else None)
 
 
 async def end_session(session: AsyncSession, token: str) -> None:

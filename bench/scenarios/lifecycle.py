@@ -63,27 +63,43 @@ async def until_credited(
         result.failures.append(str(late))
 
 
-async def run(
-    stack: Stack, params: LifecycleParams, deck: CardDeck, watch: ProcessWatch
-) -> VariantResult:
+async def measure_and_plan(
+    stack: Stack,
+    deck: CardDeck,
+    title: str,
+    card_offset: int,
+    residents: int,
+    **measure: Any,
+) -> tuple[str, dict[str, Any]]:
+    """A published measure offering the sync, webhook and batch-file providers' services (with
+    `measure`'s extra terms), and the part of a resident driver's plan every scenario of
+    residents shares: (measure ID, plan)."""
     assert stack.catalog is not None
-    catalog = stack.catalog
-    result = VariantResult(stack.variant, parameters=vars(params).copy())
-    services = [catalog.services[mode] for mode in SIM_MODES]
+    services = [stack.catalog.services[mode] for mode in SIM_MODES]
     async with stack.http() as http:
         measure_id = await create_measure(
-            http, catalog, measure_body(services, "ライフサイクル測定"), publish=True
+            http, stack.catalog, measure_body(services, title, **measure), publish=True
         )
     plan: dict[str, Any] = {
         "api_urls": stack.api_urls,
         "measure_id": measure_id,
         "services": services,
         "cards_file": str(deck.path),
-        "card_offset": params.card_offset,
-        "residents": params.residents,
-        "concurrency": params.concurrency,
-        "steps": "lifecycle",
+        "card_offset": card_offset,
+        "residents": residents,
     }
+    return measure_id, plan
+
+
+async def run(
+    stack: Stack, params: LifecycleParams, deck: CardDeck, watch: ProcessWatch
+) -> VariantResult:
+    assert stack.catalog is not None
+    catalog = stack.catalog
+    result = VariantResult(stack.variant, parameters=vars(params).copy())
+    title, offset = "ライフサイクル測定", params.card_offset
+    measure_id, plan = await measure_and_plan(stack, deck, title, offset, params.residents)
+    plan.update(concurrency=params.concurrency, steps="lifecycle")
     watch.mark_start()
     driven = await run_driver(stack, "residents", "bench.drivers.residents", plan, params.timeout_s)
     completed = [r for r in driven["residents"] if "error" not in r]

@@ -20,10 +20,9 @@ from typing import Any
 from bench import checks
 from bench.cards import CardDeck
 from bench.machine import ProcessWatch
-from bench.onboarding import create_measure, measure_body
 from bench.scenarios import lifecycle
 from bench.scenarios.common import VariantResult, database, run_driver
-from bench.stack import SIM_MODES, Stack
+from bench.stack import Stack
 from bench.timing import summary
 
 POINTS = 1000
@@ -100,22 +99,11 @@ async def run(
     if not rate:
         result.failures.append("no closed-loop throughput to set the rate from")
         return result
-    services = [catalog.services[mode] for mode in SIM_MODES]
-    async with stack.http() as http:
-        measure_id = await create_measure(
-            http, catalog, measure_body(services, "定常負荷測定"), publish=True
-        )
-    plan: dict[str, Any] = {
-        "api_urls": stack.api_urls,
-        "measure_id": measure_id,
-        "services": services,
-        "cards_file": str(deck.path),
-        "card_offset": params.card_offset + params.closed_residents,
-        "residents": params.lifecycles,
-        "rate": rate,
-        "connections": params.connections,
-        "steps": "lifecycle",
-    }
+    offset = params.card_offset + params.closed_residents
+    measure_id, plan = await lifecycle.measure_and_plan(
+        stack, deck, "定常負荷測定", offset, params.lifecycles
+    )
+    plan.update(rate=rate, connections=params.connections, steps="lifecycle")
     watch.mark_start()
     driven = await run_driver(stack, "open-loop", "bench.drivers.open_loop", plan, params.timeout_s)
     completed = [r for r in driven["residents"] if "error" not in r]

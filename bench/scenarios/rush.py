@@ -21,9 +21,9 @@ from typing import Any
 from bench import checks
 from bench.cards import CardDeck
 from bench.machine import ProcessWatch
-from bench.onboarding import create_measure, measure_body
 from bench.scenarios.common import VariantResult, database, start_driver
-from bench.stack import SIM_MODES, Stack
+from bench.scenarios.lifecycle import measure_and_plan
+from bench.stack import Stack
 
 POINTS = 1000
 
@@ -85,23 +85,15 @@ async def _wait_ready(driver_out: Path, alive: Any, timeout_s: float) -> None:
 async def run(
     stack: Stack, params: RushParams, deck: CardDeck, watch: ProcessWatch
 ) -> VariantResult:
-    assert stack.catalog is not None
-    catalog = stack.catalog
     result = VariantResult(stack.variant, parameters=vars(params).copy())
-    services = [catalog.services[mode] for mode in SIM_MODES]
-    body = measure_body(services, "開幕ラッシュ測定", budget_points=params.budget_grants * POINTS)
-    async with stack.http() as http:
-        measure_id = await create_measure(http, catalog, body, publish=True)
-    plan: dict[str, Any] = {
-        "api_urls": stack.api_urls,
-        "measure_id": measure_id,
-        "cards_file": str(deck.path),
-        "card_offset": params.card_offset,
-        "residents": params.residents,
-        "window_s": params.window_s,
-        "client_timeout_s": params.client_timeout_s,
-        "connections": params.connections,
-    }
+    terms = {"budget_points": params.budget_grants * POINTS}
+    title, offset = "開幕ラッシュ測定", params.card_offset
+    measure_id, plan = await measure_and_plan(stack, deck, title, offset, params.residents, **terms)
+    plan.update(
+        window_s=params.window_s,
+        client_timeout_s=params.client_timeout_s,
+        connections=params.connections,
+    )
     driver = start_driver(stack, "rush", "bench.drivers.rush", plan, params.timeout_s)
     await _wait_ready(driver.out_file, driver.result, params.timeout_s)
     workflows_before = await workflows_so_far(stack)

@@ -1,5 +1,6 @@
-"""The benchmark harness at a small size: every scenario, on the hub and on the baseline, each on
-real processes, and each run judged by the harness's own checks (every lifecycle completes, the
+"""The benchmark harness at a small size: every scenario, on the hub, the baseline and the direct
+variant (the same lifecycle without Temporal: `services/orchestration.py`), each on real
+processes, and each run judged by the harness's own checks (every lifecycle completes, the
 grants, receipts and ledger add up, every credit reached its provider exactly once). Speed is not
 judged here; `mph bench` measures it.
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 LIFECYCLES = 6
 READERS = 4
-BULK = {"hub": 300, "baseline": 30}
-WAVE = {"hub": 40, "baseline": 20}
+BULK = {"hub": 300, "baseline": 30, "direct": 30}
+WAVE = {"hub": 40, "baseline": 20, "direct": 20}
 CLOSED, OPEN = 3, 6  # open-loop: the closed-loop measurement, then lifecycles at half its rate
 RUSH, BUDGET = 12, 3  # rush: residents, grants the budget covers
 
@@ -88,7 +89,7 @@ def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
     ]
 
 
-@pytest.mark.parametrize("variant", ["hub", "baseline"])
+@pytest.mark.parametrize("variant", ["hub", "baseline", "direct"])
 async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck) -> None:
     results: dict[str, VariantResult] = {}
     options = StackOptions(
@@ -102,6 +103,11 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
             finally:
                 results.get(name, VariantResult(variant)).merge_processes(watch.stop())
             assert results[name].ok, (name, results[name].failures)
+        started = [w.id async for w in stack.client.list_workflows()]
+    if variant == "direct":  # the same lifecycles, and not one workflow
+        assert started == []
+    else:
+        assert any(w.startswith("application-") for w in started)
 
     life = results["lifecycle"]
     assert life.figures["completed"] == LIFECYCLES
@@ -116,7 +122,9 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
     assert life.figures["cpu_units"] == LIFECYCLES
     assert {"api", "worker", "temporal", "simulator", "driver", "api+worker"} <= set(by_role)
     assert by_role["api+worker"] == pytest.approx(by_role["api"] + by_role["worker"], abs=0.2)
-    assert by_role["api"] > 0 and by_role["temporal"] > 0
+    assert by_role["api"] > 0
+    if variant != "direct":  # the direct variant's dev server only idles
+        assert by_role["temporal"] > 0
 
     bulk = results["bulk-grant"]
     assert bulk.checks["ledger"]["granted_points"] == BULK[variant] * 1000

@@ -70,6 +70,18 @@ def test_the_lifecycle_is_judged_against_the_ceiling_of_the_same_command() -> No
     assert ratios["cpu_ms_per_unit.api+worker"] == 0.27
 
 
+def test_the_hub_is_set_beside_the_direct_floor_too() -> None:
+    variants = {
+        "hub": _lifecycle("hub", 9.0, 120.0, 48.0),
+        "baseline": _lifecycle("baseline", 6.0, 150.0, 80.0),
+        "direct": _lifecycle("direct", 18.0, 60.0, 2.0),
+    }
+    assert report.ratios("lifecycle", variants, "direct")["lifecycles_per_s"] == 0.5
+    assert report.ratios("lifecycle", variants, "direct")["cpu_ms_per_unit.api+worker"] == 2.0
+    assert report.ratios("lifecycle", variants)["lifecycles_per_s"] == 1.5  # hub / baseline
+    assert report.ratios("lifecycle", {"hub": variants["hub"]}, "direct") == {}
+
+
 def test_no_ceiling_measured_leaves_the_share_unjudged() -> None:
     variants = {"hub": _lifecycle("hub", 9.0, 100.0, 40.0)}
     report.ceiling_shares("lifecycle", variants, {})

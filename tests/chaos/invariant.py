@@ -73,6 +73,15 @@ async def receipts_of(stack: ChaosStack, grant_ids: list[str]) -> list[Receipt]:
         return list(found.scalars())
 
 
+async def workflows_of(stack: ChaosStack, mykey_ids: list[str]) -> list[str]:
+    """The application workflow ids of these residents."""
+    async with stack.ctx.sessions() as session:
+        found = await session.execute(
+            select(Application.workflow_id).where(Application.mykey_id.in_(mykey_ids))
+        )
+        return list(found.scalars())
+
+
 async def _rejected_by_contradiction(stack: ChaosStack, receipt_ids: list[str]) -> set[str]:
     """Receipts whose first recorded answer is the simulator's contradicting rejection."""
     async with stack.ctx.sessions() as session:
@@ -123,13 +132,6 @@ async def check(
             g.id: g.state
             for g in (await session.execute(select(Grant).where(Grant.id.in_(grant_ids)))).scalars()
         }
-        workflow_ids = list(
-            (
-                await session.execute(
-                    select(Application.workflow_id).where(Application.mykey_id.in_(mykey_ids))
-                )
-            ).scalars()
-        )
         moves = await ledger_moves_of(session, mykey_ids)
     for grant_id, times in credited_per_grant.items():
         if times > 1:
@@ -143,6 +145,7 @@ async def check(
                 f"grant {grant_id} is {grants.get(grant_id)} in the hub, credited {times} "
                 "time(s) at providers"
             )
+    workflow_ids = await workflows_of(stack, mykey_ids)
     if not ledger_adds_up(moves):
         verdict.ledger_breaks += 1
         verdict.problems.append("the points ledger does not add up")

@@ -25,13 +25,28 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from temporalio.service import RPCError
 
 from simulators.resident_app import ResidentApp
-from tests.chaos.invariant import FINAL, Verdict, check, first_run, receipts_of
+from tests.chaos.invariant import (
+    FINAL,
+    Verdict,
+    check,
+    first_run,
+    receipts_of,
+    workflows_of,
+)
 from tests.chaos.stack import ChaosStack, chaos_stack
 
 T = TypeVar("T")
 STEP_LIMIT_S = 60.0
+# The settle: workflow time skipped in these steps, each after real time has gone quiet: the
+# database read every POLL_S, nothing under way for QUIET_S (longer than the pull provider's
+# poll interval of 200 ms), at most SETTLE_STEP_LIMIT_S of real time per step.
+SETTLE_SKIPS_MIN = (0, 1, 5, 30, 120, 400, 800)
+POLL_S = 0.02
+QUIET_S = 0.3
+SETTLE_STEP_LIMIT_S = 3.0
 MAX_RECEIVING = 3
 
 HEALTHY: dict[str, Any] = {
@@ -41,7 +56,7 @@ HEALTHY: dict[str, Any] = {
     "burst_length": 3,
     "retry_after_s": 1,
     "timeout_after_apply_rate": 0.0,
-    "timeout_after_apply_ms": 1500,
+    "timeout_after_apply_ms": 650,  # longer than the adapter's time-out
     "ack_delay_ms": 0,
     "ack_duplicate_rate": 0.0,
     "ack_reorder": False,
@@ -57,7 +72,7 @@ HEALTHY: dict[str, Any] = {
 # What a provider does from now on (until the next behaviour): knobs on top of HEALTHY.
 BEHAVIOURS: dict[str, dict[str, Any]] = {
     "credited": {},
-    "accepted_then_late_answer": {"ack_delay_ms": 1500, "ack_reorder": True},
+    "accepted_then_late_answer": {"ack_delay_ms": 600, "ack_reorder": True},
     "accepted_then_silence": {"ack_drop_rate": 1.0},
     "duplicate_answers": {"ack_duplicate_rate": 1.0},
     "contradicting_answers": {"ack_contradict_rate": 1.0},
@@ -65,8 +80,8 @@ BEHAVIOURS: dict[str, dict[str, Any]] = {
     "5xx_some": {"error_rate": 0.5},
     "credit_endpoint_down": {"credit_error_rate": 1.0},  # status checks still answer
     "429_retry_after": {"burst_every": 1, "burst_length": 4, "retry_after_s": 1},
-    "slow_answers": {"latency_ms": 400},  # slower than usual, within the adapter's time-out
-    "slower_than_timeout": {"latency_ms": 1300},
+    "slow_answers": {"latency_ms": 150},  # slower than usual, within the adapter's time-out
+    "slower_than_timeout": {"latency_ms": 650},
     "applied_then_timeout": {"timeout_after_apply_rate": 1.0},
     "status_500": {"status_error_rate": 1.0},
     "status_unknown_word": {"status_word": "processing"},
@@ -125,6 +140,17 @@ class Tally:
 
     def spent(self, what: str, seconds: float) -> None:
         self.seconds[what] = self.seconds.get(what, 0.0) + seconds
+
+    def timings(self) -> dict[str, dict[str, float]]:
+        """Real seconds per rule: calls, total and mean, the slowest first."""
+        return {
+            what: {
+                "calls": self.rules[what] or self.runs,
+                "total_s": round(total, 1),
+                "mean_s": round(total / max(1, self.rules[what] or self.runs), 3),
+            }
+            for what, total in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        }
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -394,9 +420,9 @@ class ChaosMachine(RuleBasedStateMachine):
 
     async def _pass(self, minutes: int) -> None:
         await self.stack.skip(timedelta(minutes=minutes))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.08)
 
-    @rule(ms=st.sampled_from([50, 250, 800]))
+    @rule(ms=st.sampled_from([20, 100, 320]))
     def moments_pass(self, ms: int) -> None:
         """Real time passes: webhooks go out, pull providers poll, activities run."""
         self._do(f"moments_pass({ms} ms)", asyncio.sleep(ms / 1000))
@@ -477,7 +503,7 @@ class ChaosMachine(RuleBasedStateMachine):
 
         async def restart() -> None:
             self.stack.start_workers()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)
 
         self._do("worker_restarted()", restart())
 
@@ -522,19 +548,52 @@ class ChaosMachine(RuleBasedStateMachine):
 
     async def _settle(self, grant_ids: list[str]) -> bool:
         """The providers are healthy again: real time for webhooks and pulls, workflow time for
-        deadlines and status polls, until every receipt is final."""
-        for minutes in (0, 1, 5, 30, 120, 400, 800):
+        deadlines and status polls, until every receipt is final.
+
+        Workflow time is skipped in growing steps (up to about 22 hours in all), each only once
+        nothing is under way in real time (`_quiet`): no webhook waiting at the simulator, no
+        workflow task or activity pending, no receipt moving for longer than a pull provider's
+        poll interval. Between steps the database is read every few milliseconds."""
+        workflow_ids = await workflows_of(self.stack, [r.mykey_id for r in self.receiving])
+        for minutes in SETTLE_SKIPS_MIN:
             if minutes:
                 await self.stack.skip(timedelta(minutes=minutes))
-            for _ in range(4):
-                await asyncio.sleep(0.15)
-                if await self._all_final(grant_ids):
-                    return True
+            if await self._quiet(grant_ids, workflow_ids):
+                return True
         return False
 
-    async def _all_final(self, grant_ids: list[str]) -> bool:
-        receipts = await receipts_of(self.stack, grant_ids)
-        return all(r.state in FINAL for r in receipts)
+    async def _quiet(self, grant_ids: list[str], workflow_ids: list[str]) -> bool:
+        """Real time passes until every receipt is final (True) or nothing has been under way
+        for QUIET_S (False); at most SETTLE_STEP_LIMIT_S."""
+        loop = asyncio.get_running_loop()
+        started = still_since = loop.time()
+        last: object = None
+        while True:
+            receipts = await receipts_of(self.stack, grant_ids)
+            if all(r.state in FINAL for r in receipts):
+                return True
+            now = loop.time()
+            seen = sorted((r.id, r.state, r.attempts, r.pulls, r.updated_at) for r in receipts)
+            if seen != last or await self._under_way(workflow_ids):
+                last, still_since = seen, now
+            if now - still_since >= QUIET_S or now - started >= SETTLE_STEP_LIMIT_S:
+                return False
+            await asyncio.sleep(POLL_S)
+
+    async def _under_way(self, workflow_ids: list[str]) -> bool:
+        """Whether anything happens in real time: a webhook waiting at the simulator, or a
+        workflow task or activity pending in one of this run's application workflows."""
+        if any(sim.outgoing for sim in self.stack.sim_providers.values()):
+            return True
+        for workflow_id in workflow_ids:
+            try:
+                described = await self.stack.env.client.get_workflow_handle(workflow_id).describe()
+            except RPCError:
+                continue
+            raw = described.raw_description
+            if raw.HasField("pending_workflow_task") or len(raw.pending_activities):
+                return True
+        return False
 
     async def _support_sweep(self, grant_ids: list[str]) -> int:
         """Support staff work the stuck list once: ask each provider, then retry."""

@@ -43,6 +43,7 @@ def run_machine(runner: Runner, examples: int, steps: int) -> None:
     finally:
         print("chaos counts:", json.dumps(runner.tally.summary()))
         print("fault matrix:", json.dumps({k: dict(v) for k, v in runner.tally.matrix.items()}))
+        print("seconds per rule:", json.dumps(runner.tally.timings()))
 
 
 def test_no_fault_stalls_fails_or_doubles_a_receipt(runner: Runner) -> None:

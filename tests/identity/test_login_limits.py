@@ -2,9 +2,9 @@
 carrier's) all log in, while one card, one challenge or one MyKey ID used in a loop is slowed
 down with 429 `rate_limited`.
 
-The limiter's clock is held still for these tests (`limits`' in-memory storage reads the time
-through its own module), so every request falls in the same minute however slowly the machine
-runs: "1,000 within a minute" holds literally, not only when the run is fast.
+The limiter's clock is held still for these tests (the in-memory windows of `api/ratelimit.py`
+read the time through that module), so every request falls in the same minute however slowly
+the machine runs: "1,000 within a minute" holds literally, not only when the run is fast.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from limits.aio.storage import memory as limiter_memory
 
+from api import ratelimit
 from hub.settings import Settings
 from simulators.jpki import TestCA
 from tests.identity.conftest import IdentityHub, proof_body
@@ -35,7 +35,7 @@ DEFAULTS = Settings()
 def one_minute(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every request counted by the limiter happens at the same instant."""
     frozen = time.time()
-    monkeypatch.setattr(limiter_memory, "time", SimpleNamespace(time=lambda: frozen))
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: frozen))
     yield
 
 

@@ -105,3 +105,15 @@ def test_tls_to_the_back_ends_when_configured(tmp_path) -> None:
     root.write_text(make_root(USER_AUTHENTICATION_UNIT, datetime.now(UTC)).pem)
     with pytest.raises(ValidationError, match="HUB_DATABASE_SSLMODE must be verify-full"):
         production(jpki_trust_anchors=[root], database_sslmode="require")
+
+
+def test_production_refuses_the_direct_orchestration(tmp_path) -> None:
+    """`HUB_ORCHESTRATION=direct` is not durable: never in production; elsewhere it is allowed."""
+    root = tmp_path / "root.pem"
+    root.write_text(make_root(USER_AUTHENTICATION_UNIT, datetime.now(UTC)).pem)
+    assert production(jpki_trust_anchors=[root]).orchestration == "temporal"
+    with pytest.raises(ValidationError, match="HUB_ORCHESTRATION must be temporal"):
+        production(jpki_trust_anchors=[root], orchestration="direct")
+    assert Settings(env=Environment.DEVELOPMENT, orchestration="direct").orchestration == "direct"
+    with pytest.raises(ValidationError):
+        Settings(env=Environment.DEVELOPMENT, orchestration="elsewhere")
