@@ -40,6 +40,7 @@ from tests.chaos.stack import ChaosStack, chaos_stack
 
 T = TypeVar("T")
 STEP_LIMIT_S = 60.0
+SLOW_STEP_S = 5.0
 # The settle: workflow time skipped in these steps, each after real time has gone quiet: the
 # database read every POLL_S, nothing under way for QUIET_S (longer than the pull provider's
 # poll interval of 200 ms), at most SETTLE_STEP_LIMIT_S of real time per step.
@@ -113,6 +114,8 @@ class Tally:
     contradictions: int = 0  # left to reconciliation (F5, tests/chaos/invariant.py)
     matrix: dict[str, Counter[str]] = field(default_factory=dict)  # behaviour → outcomes
     rules: Counter[str] = field(default_factory=Counter)
+    settled: Counter[str] = field(default_factory=Counter)  # after how much workflow time
+    slow_steps: list[str] = field(default_factory=list)  # the first steps over SLOW_STEP_S
     seconds: dict[str, float] = field(default_factory=dict)  # real time spent per rule
     first_failures: list[tuple[list[str], list[str]]] = field(default_factory=list)
 
@@ -285,7 +288,10 @@ class ChaosMachine(RuleBasedStateMachine):
                 raise AssertionError(f"hang: {label} took over {STEP_LIMIT_S} s") from None
             return None
         finally:
-            self.runner.tally.spent(label.split("(")[0], time.monotonic() - started)
+            took = time.monotonic() - started
+            self.runner.tally.spent(label.split("(")[0], took)
+            if took > SLOW_STEP_S and len(self.runner.tally.slow_steps) < 10:
+                self.runner.tally.slow_steps.append(f"{took:.1f} s: " + " ; ".join(self.trace))
 
     def _answered(self, what: str, response: httpx.Response) -> None:
         """An API answer of 500 (or any 5xx but 503 `temporal_unavailable`) breaks the rule that
@@ -503,7 +509,10 @@ class ChaosMachine(RuleBasedStateMachine):
 
         async def restart() -> None:
             self.stack.start_workers()
-            await asyncio.sleep(0.1)
+            # Not shorter: a worker killed while it takes the backlog of tasks at its start
+            # loses some (the test server hands them to a poll that is gone), and a lost task
+            # stops the server skipping time until its time-out (up to a minute, real time).
+            await asyncio.sleep(0.3)
 
         self._do("worker_restarted()", restart())
 
@@ -518,7 +527,10 @@ class ChaosMachine(RuleBasedStateMachine):
             verdict = self.runner.run(self._settle_and_check(), limit=240)
         except TimeoutError:
             verdict = Verdict(problems=["hang: settling took over 240 s"], stalls=1)
-        self.runner.tally.spent("settle_and_check", time.monotonic() - started)
+        took = time.monotonic() - started
+        self.runner.tally.spent("settle_and_check", took)
+        if took > SLOW_STEP_S and len(self.runner.tally.slow_steps) < 10:
+            self.runner.tally.slow_steps.append(f"settle {took:.1f} s: " + " ; ".join(self.trace))
         verdict.server_errors += len(self.step_problems)
         verdict.problems.extend(self.step_problems)
         self.runner.tally.add(verdict, self.behaviours, self.trace)
@@ -555,11 +567,20 @@ class ChaosMachine(RuleBasedStateMachine):
         workflow task or activity pending, no receipt moving for longer than a pull provider's
         poll interval. Between steps the database is read every few milliseconds."""
         workflow_ids = await workflows_of(self.stack, [r.mykey_id for r in self.receiving])
+        skipped = 0
         for minutes in SETTLE_SKIPS_MIN:
             if minutes:
+                started = time.monotonic()
                 await self.stack.skip(timedelta(minutes=minutes))
-            if await self._quiet(grant_ids, workflow_ids):
+                self.runner.tally.spent("settle: skipping", time.monotonic() - started)
+                skipped += minutes
+            started = time.monotonic()
+            quiet = await self._quiet(grant_ids, workflow_ids)
+            self.runner.tally.spent("settle: real time", time.monotonic() - started)
+            if quiet:
+                self.runner.tally.settled[f"{skipped} min"] += 1
                 return True
+        self.runner.tally.settled["not"] += 1
         return False
 
     async def _quiet(self, grant_ids: list[str], workflow_ids: list[str]) -> bool:

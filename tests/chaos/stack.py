@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,14 +20,13 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import SecretStr
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.providers.registry import AdapterRegistry
 from api.app import build_context, create_app
 from hub.search_attributes import ensure_search_attributes
-from hub.settings import Environment, Settings
+from hub.settings import Settings
 from hub.temporal import data_converter
 from hub.workers import HubWorkers, WorkerOptions
 from services.context import HubContext
@@ -38,8 +36,8 @@ from simulators.resident_app import ResidentApp
 from tests.providers.support import onboard_provider
 from tests.support.databases import fresh_database
 from tests.support.scenario import MUNICIPALITY, measure_body
-from tests.support.servers import free_port, serve
-from tests.support.stack import OPERATOR_KEY, Hub
+from tests.support.servers import serve
+from tests.support.stack import OPERATOR_KEY, Hub, hub_settings
 
 ACK_DEADLINE_S = 30
 # Credits give up after a few quick attempts, so exhausted retries happen within an example.
@@ -240,25 +238,14 @@ async def chaos_stack(
         await ensure_search_attributes(env.client)
         with fresh_database(tmp_dir) as url:
             ca = TestCA.create()
-            anchors = tmp_dir / f"root-{secrets.token_hex(3)}.pem"
-            anchors.write_text(ca.certificate_pem)
-            api_port = free_port()
-            settings = Settings(
-                env=Environment.TEST,
-                database_url=url,
-                temporal_address=env.client.service_client.config.target_host,
-                task_queue=f"hub-{secrets.token_hex(4)}",
-                jpki_trust_anchors=[anchors],
-                operator_bootstrap_key=SecretStr(OPERATOR_KEY),
-                api_port=api_port,
-            )
+            settings = hub_settings(database_url=url, client=env.client, tmp_dir=tmp_dir, ca=ca)
             ctx = build_context(settings)
             registry = AdapterRegistry()
             sim_app = create_sim_app([])
             try:
                 async with (
                     serve(sim_app) as sim_url,
-                    serve(create_app(settings), port=api_port) as api_url,
+                    serve(create_app(settings), port=settings.api_port) as api_url,
                     httpx.AsyncClient(base_url=api_url, timeout=60) as http,
                     httpx.AsyncClient(base_url=sim_url, timeout=10) as sim_http,
                 ):

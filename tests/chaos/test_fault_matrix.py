@@ -19,7 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from tests.chaos.machine import ChaosMachine, Runner
 
-EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("CHAOS_EXAMPLES", "200"))
 PHASES = (Phase.explicit, Phase.generate) + (
     (Phase.shrink,) if os.environ.get("CHAOS_SHRINK") else ()
 )
@@ -44,6 +44,8 @@ def run_machine(runner: Runner, examples: int, steps: int) -> None:
         print("chaos counts:", json.dumps(runner.tally.summary()))
         print("fault matrix:", json.dumps({k: dict(v) for k, v in runner.tally.matrix.items()}))
         print("seconds per rule:", json.dumps(runner.tally.timings()))
+        print("settled after:", json.dumps(dict(runner.tally.settled)))
+        print("slow steps:", *runner.tally.slow_steps, sep="\n  ")
 
 
 def test_no_fault_stalls_fails_or_doubles_a_receipt(runner: Runner) -> None:

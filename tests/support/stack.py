@@ -86,6 +86,25 @@ async def workers_running(workers: HubWorkers) -> AsyncIterator[None]:
         await task
 
 
+def hub_settings(
+    *, database_url: str, client: Client, tmp_dir: Path, ca: TestCA, **overrides: Any
+) -> Settings:
+    """A test hub's settings: its own task queue and API port, `ca` as the only trust anchor,
+    the operator's bootstrap key."""
+    anchors = tmp_dir / f"root-{secrets.token_hex(3)}.pem"
+    anchors.write_text(ca.certificate_pem)
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,
+        temporal_address=client.service_client.config.target_host,
+        task_queue=f"hub-{secrets.token_hex(4)}",
+        jpki_trust_anchors=[anchors],
+        operator_bootstrap_key=SecretStr(OPERATOR_KEY),
+        api_port=free_port(),
+        **overrides,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_hub(
     *,
@@ -97,18 +116,12 @@ async def running_hub(
     **settings_overrides: Any,
 ) -> AsyncIterator[Hub]:
     ca = ca or TestCA.create()
-    anchors = tmp_dir / f"root-{secrets.token_hex(3)}.pem"
-    anchors.write_text(ca.certificate_pem)
     sim_app = create_sim_app([])
-    api_port = free_port()
-    settings = Settings(
-        env=Environment.TEST,
+    settings = hub_settings(
         database_url=database_url,
-        temporal_address=client.service_client.config.target_host,
-        task_queue=f"hub-{secrets.token_hex(4)}",
-        jpki_trust_anchors=[anchors],
-        operator_bootstrap_key=SecretStr(OPERATOR_KEY),
-        api_port=api_port,
+        client=client,
+        tmp_dir=tmp_dir,
+        ca=ca,
         **settings_overrides,  # e.g. HUB_JPKI_* for the linking service and CRLs
     )
     worker_ctx = build_context(settings)
@@ -123,7 +136,7 @@ async def running_hub(
         async with (
             workers_running(workers),
             serve(sim_app) as sim_url,
-            serve(create_app(settings), port=api_port) as api_url,
+            serve(create_app(settings), port=settings.api_port) as api_url,
             httpx.AsyncClient(base_url=api_url, timeout=30) as http,
         ):
             yield Hub(
