@@ -38,8 +38,11 @@ from domain.reviews import ReviewPolicy
 from hub.audit_sealer import run_sealer
 from hub.search_attributes import ensure_search_attributes
 from hub.settings import DEFAULT_CACHED_WORKFLOWS, get_settings
+from services.acknowledgements import WorkerContext
 from services.batches import ensure_dispatcher
 from services.reconciliation_schedule import ensure_schedule
+from services.resumption import SWEEP_AGE, sweep_lost_claims
+from storage.audit import utcnow
 from storage.catalog import all_providers, profile_of
 from storage.database import SessionFactory
 from storage.identity import purge_spent_challenges
@@ -97,6 +100,8 @@ class WorkerOptions:
     audit_seal_interval_s: float = 1.0
     challenge_purge_s: float = 60.0  # spent login challenges past their expiry are forgotten
     reconciliation_cron: str | None = None  # the nightly schedule; None: HUB_RECONCILIATION_*
+    claim_sweep_s: float = 300.0  # how often open receipts no workflow carries are looked for
+    claim_sweep_age: timedelta = SWEEP_AGE  # ... among those untouched for this long
 
 
 class HubWorkers:
@@ -125,6 +130,8 @@ class HubWorkers:
         self.receipts = ReceiptActivities(sessions)
         self.providers = ProviderActivities(sessions, registry)
         self.batches = BatchActivities(sessions, registry, client)
+        # A result file's answer for an ended workflow resumes its application on this queue.
+        self.batches.context.task_queue = options.task_queue
         self.provider_status = ProviderStatusActivities(self.providers)
         settings = get_settings()
         self.reconciliation = ReconciliationActivities(
@@ -214,6 +221,7 @@ class HubWorkers:
             tasks.append(asyncio.create_task(self._hub_worker.run(), name="worker-hub"))
             tasks.append(asyncio.create_task(self._seal_audit(stop), name="audit-sealer"))
             tasks.append(asyncio.create_task(self._purge_challenges(stop), name="challenges"))
+            tasks.append(asyncio.create_task(self._sweep_lost_claims(stop), name="claim-sweep"))
             settings = get_settings()
             cron = self.options.reconciliation_cron or settings.reconciliation_cron
             if settings.reconciliation_schedule:
@@ -260,6 +268,30 @@ class HubWorkers:
                 log.exception("purging spent challenges failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.options.challenge_purge_s)
+
+    async def _sweep_lost_claims(self, stop: asyncio.Event) -> None:
+        """Every `claim_sweep_s`: open receipts whose workflow ended or does not carry them are
+        resumed (`services/resumption.py`); each sweep goes on where the last one stopped."""
+        ctx = WorkerContext(self.sessions, self.client, utcnow, self.options.task_queue)
+        after: str | None = None
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.options.claim_sweep_s)
+            if stop.is_set():
+                return
+            try:
+                report = await sweep_lost_claims(
+                    ctx,
+                    task_queue=self.options.task_queue,
+                    older_than=self.options.claim_sweep_age,
+                    after=after,
+                )
+            except Exception:
+                log.exception("sweeping lost claims failed; retrying")
+                continue
+            after = report.last_application_id
+            if report.resumed:
+                log.warning("open receipts resumed by the sweep", extra={"resumed": report.resumed})
 
     async def shutdown(self) -> None:
         """Graceful: running activities get the grace period to finish or hand back."""

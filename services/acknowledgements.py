@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,13 +28,12 @@ from domain.errors import RuleViolation
 from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
 from services import orchestration
-from services.applications import update_application
 from services.context import HubContext
-from storage import outcomes, provider_inbox, receipts
+from services.resumption import resume_remaining
+from storage import outcomes, provider_inbox
 from storage.database import SessionFactory
-from storage.models import Application
 from workflows.application import ApplicationWorkflow
-from workflows.messages import Acknowledgement, ResumeRequest
+from workflows.messages import Acknowledgement
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +70,19 @@ class WorkerContext:
     sessions: SessionFactory
     temporal: Client
     clock: Callable[[], datetime]
+    task_queue: str | None = None  # the hub's queue: where a resumed application runs
 
     def client(self) -> Client:
         return self.temporal
+
+
+def hub_queue(ctx: AckContext) -> str | None:
+    """The task queue application workflows run on, when this context knows it."""
+    if isinstance(ctx, HubContext):
+        return ctx.settings.task_queue
+    if isinstance(ctx, WorkerContext):
+        return ctx.task_queue
+    return None
 
 
 @dataclass(frozen=True)
@@ -252,6 +260,7 @@ async def deliver(
     client = ctx.client()
     gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
     closed: list[AckItem] = []
+    ended: set[str] = set()  # workflows that were not there to be told
 
     async def one(workflow_id: str, item: AckItem) -> str | None:
         async with gate:
@@ -272,6 +281,7 @@ async def deliver(
                 if error.status != RPCStatusCode.NOT_FOUND:
                     log.warning("acknowledgement not delivered yet: %s", error.message)
                     return None
+                ended.add(workflow_id)
                 if item.receipt_state is None:  # not yet applied where it was received
                     closed.append(item)
             return item.receipt_id
@@ -284,32 +294,11 @@ async def deliver(
                 actor = f"provider:{provider_id}" if provider_id else "provider"
                 await outcomes.finish_credits(session, closed, now=ctx.clock(), actor=actor)
             await provider_inbox.mark_signalled(session, sorted(delivered), ctx.clock())
-    if closed and isinstance(ctx, HubContext):
-        workflow_of = dict((item.receipt_id, w) for w, item in answers)
-        await resume_remaining(ctx, {workflow_of[item.receipt_id] for item in closed})
+    queue = hub_queue(ctx)
+    if ended and queue is not None:  # the rest of those applications' receipts go on now
+        actor = f"provider:{provider_id}" if provider_id else "provider"
+        await resume_remaining(ctx, ended, task_queue=queue, actor=actor)
     return delivered
-
-
-async def resume_remaining(ctx: HubContext, workflow_ids: set[str]) -> int:
-    """Applications whose workflow ended while some of their receipts still wait for a provider
-    get a new run that carries those on (`resume_receipts`); returns how many were resumed.
-    Best effort: what is not resumed now is at the next support action or answer."""
-    async with ctx.sessions() as session:
-        found = await session.execute(
-            select(Application).where(Application.workflow_id.in_(sorted(workflow_ids)))
-        )
-        waiting = [a for a in found.scalars() if await receipts.open_receipts(session, a.id)]
-    resumed = 0
-    for application in waiting:
-        try:
-            await update_application(
-                ctx, application, ApplicationWorkflow.resume_receipts, ResumeRequest("answer")
-            )
-        except (RuleViolation, RPCError) as error:
-            log.warning("application %s not resumed yet: %s", application.id, error)
-            continue
-        resumed += 1
-    return resumed
 
 
 async def redeliver(

@@ -8,6 +8,7 @@ expired or forfeited. The receipt deadline is a durable timer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -60,6 +61,10 @@ APPLY_WAIT = timedelta(hours=1)
 CLAIM_LOADS_APPLICATION = "claim-loads-application"
 # Applies that arrive together are all validated before any runs: only the first decides.
 APPLY_ONCE = "apply-once"
+# Receipt requests take turns: one validated in the same activation as an earlier one for the
+# same grants and destination is answered with that one's ticket, without a claim of its own
+# (issue 17 item 3: its claim could find the receipt already crediting and refuse).
+REQUEST_ONCE = "receipt-request-once"
 _FINAL_GRANTS = {s.value for s in TERMINAL_GRANT_STATES}
 
 
@@ -73,6 +78,9 @@ class ApplicationWorkflow:
         self.reviews = ReviewDesk(self.state)
         self.search = SearchPublisher()
         self.apply_taken = False  # an apply's handler has started; it decides the application
+        self.requesting = asyncio.Lock()  # receipt requests, one at a time (REQUEST_ONCE)
+        # The tickets of this run's receipt requests, by destination and grants (REQUEST_ONCE).
+        self.tickets: dict[tuple[str, tuple[str, ...]], ReceiptTicket] = {}
 
     # ----- the lifecycle -----------------------------------------------------------------
 
@@ -215,6 +223,18 @@ class ApplicationWorkflow:
 
     @workflow.update
     async def request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
+        if not workflow.patched(REQUEST_ONCE):
+            return await self._request_receipt(request)
+        key = (request.registration_id, tuple(sorted(request.grant_ids)))
+        async with self.requesting:
+            ticket = self.tickets.get(key)
+            # The earlier ticket answers only while its grants are still with it: after a return
+            # they are unreceived again, and a new request is a new claim.
+            if ticket is None or self._has_unreceived(request.grant_ids):
+                ticket = self.tickets[key] = await self._request_receipt(request)
+            return ticket
+
+    async def _request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
         state = self.state
         load = state.decision is None and state.input.existing
         if load and not workflow.patched(CLAIM_LOADS_APPLICATION):
@@ -382,6 +402,12 @@ class ApplicationWorkflow:
                 grant.state = GrantState.EXPIRED.value
 
     # ----- reading -------------------------------------------------------------------------
+
+    def _has_unreceived(self, grant_ids: list[str]) -> bool:
+        grants = self.state.grants
+        return any(
+            g not in grants or grants[g].state == GrantState.UNRECEIVED.value for g in grant_ids
+        )
 
     def _has(self, grant_state: GrantState) -> bool:
         return any(g.state == grant_state.value for g in self.state.grants.values())

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.types import ApplicationDecision
 from adapters.providers.registry import AdapterRegistry
 from domain.reviews import ReviewPolicy
+from hub.settings import DEFAULT_CACHED_WORKFLOWS
 from hub.workers import HubWorkers, WorkerOptions
 from services.applications import application_ids
 from services.context import HubContext
@@ -40,16 +41,24 @@ async def hub_workers(
     ctx: HubContext,
     fake: FakeProvider,
     review_policy: ReviewPolicy | None = None,
+    queue: str | None = None,
+    sticky: bool = True,
 ) -> AsyncIterator[str]:
-    """The real hub worker composition, with the fake behind the `hub_rest` adapter name."""
+    """The real hub worker composition, with the fake behind the `hub_rest` adapter name, on
+    `queue` (a new one when not given: workers stopped and started again share one). Workers
+    that will be stopped while their workflows go on are not `sticky`: a workflow task left on a
+    stopped worker's sticky queue would wait there, in skipped time, for ever."""
     registry = AdapterRegistry({"hub_rest": fake.factory()})
-    queue = f"hub-{secrets.token_hex(3)}"
+    queue = queue or f"hub-{secrets.token_hex(3)}"
     workers = HubWorkers(
         env.client,
         ctx.sessions,
         registry,
         WorkerOptions(
-            task_queue=queue, provider_refresh_s=0.1, review_policy=review_policy or ReviewPolicy()
+            task_queue=queue,
+            provider_refresh_s=0.1,
+            review_policy=review_policy or ReviewPolicy(),
+            max_cached_workflows=DEFAULT_CACHED_WORKFLOWS if sticky else 0,
         ),
     )
     async with workers_running(workers):
@@ -107,14 +116,8 @@ async def provider_catalog(ctx: HubContext, **config: Any) -> tuple[str, str, st
     return catalog.measure_id, catalog.payment_service_id, catalog.provider_id
 
 
-async def start_with_receipt(
-    env: WorkflowEnvironment,
-    ctx: HubContext,
-    queue: str,
-    measure_id: str,
-    service_id: str,
-    history_limit: int = 5000,
-) -> Running:
+async def registered_resident(ctx: HubContext, service_id: str) -> tuple[str, str]:
+    """A new resident with an active registration at the payment service: (MyKey ID, its ID)."""
     mykey_id = await new_resident(ctx)
     registration_id = f"reg_{secrets.token_hex(6)}"
     async with ctx.sessions.begin() as session:
@@ -129,6 +132,18 @@ async def start_with_receipt(
                 invalidated_at=None,
             )
         )
+    return mykey_id, registration_id
+
+
+async def start_with_receipt(
+    env: WorkflowEnvironment,
+    ctx: HubContext,
+    queue: str,
+    measure_id: str,
+    service_id: str,
+    history_limit: int = 5000,
+) -> Running:
+    mykey_id, registration_id = await registered_resident(ctx, service_id)
     handle, decision = await start_applied(env, ctx, queue, measure_id, mykey_id, history_limit)
     [grant] = decision.grants
     ticket = await handle.execute_update(
