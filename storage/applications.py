@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,31 +189,52 @@ async def expire_unreceived(
 
 async def load_decision(session: AsyncSession, application_id: str) -> ApplicationDecision:
     """An application as it stands, for a workflow that starts after the grants were made (the
-    bulk grants of an auto-grant measure have no workflow until their first receipt request)."""
-    application = await session.get(Application, application_id)
-    if application is None:
-        raise RuleViolation("not_found", "no such application", status=404)
-    measure = await session.get(Measure, application.measure_id)
-    assert measure is not None
-    pending = (
-        (
-            await session.execute(
-                select(Review).where(
-                    Review.application_id == application_id,
-                    Review.status == ReviewStatus.PENDING.value,
-                )
+    bulk grants of an auto-grant measure have no workflow until their first receipt request).
+
+    One query: the application with its measure's terms, each of its grants and its pending
+    review (a row per grant; an application has few grants and at most one review pending)."""
+    rows = (
+        await session.execute(
+            select(
+                Application.state,
+                Measure.municipality_code,
+                Measure.receipt_deadline,
+                Measure.kind,
+                Grant.id,
+                Grant.points,
+                Grant.state,
+                Review,
             )
+            .join(Measure, Measure.id == Application.measure_id)
+            .outerjoin(Grant, Grant.application_id == Application.id)
+            .outerjoin(
+                Review,
+                and_(
+                    Review.application_id == Application.id,
+                    Review.status == ReviewStatus.PENDING.value,
+                ),
+            )
+            .where(Application.id == application_id)
+            .order_by(Grant.id)
         )
-        .scalars()
-        .first()
-    )
+    ).all()
+    if not rows:
+        raise RuleViolation("not_found", "no such application", status=404)
+    state, municipality_code, receipt_deadline, kind = rows[0][:4]
+    grants: dict[str, GrantView] = {}
+    pending: Review | None = None
+    for row in rows:
+        grant_id, points, grant_state, review = row[4:]
+        if grant_id is not None and grant_id not in grants:
+            grants[grant_id] = GrantView(grant_id, points, grant_state)
+        pending = pending or review
     return ApplicationDecision(
-        status=application.state,
-        application_id=application.id,
-        municipality_code=measure.municipality_code,
-        receipt_deadline=measure.receipt_deadline,
-        grants=await grants_of(session, application_id),
-        kind=measure.kind,
+        status=state,
+        application_id=application_id,
+        municipality_code=municipality_code,
+        receipt_deadline=receipt_deadline,
+        grants=list(grants.values()),
+        kind=kind,
         review=plan_of(pending) if pending is not None else None,
     )
 
