@@ -75,6 +75,7 @@ def soak(
             "rounds": rounds,
             "step_errors": errors,
             **tally.summary(),
+            "settled_after": dict(tally.settled),
             "matrix": {k: dict(v) for k, v in sorted(tally.matrix.items())},
         }
     if as_json:

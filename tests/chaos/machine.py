@@ -3,7 +3,7 @@ residents' receipt requests, support actions, revocations and worker kills again
 hub, then lets the dust settle and checks the invariant (`tests/chaos/invariant.py`).
 
 The hub runs in a background event loop (`Runner`); each rule runs one coroutine there. The
-machine is shared by `tests/chaos/test_fault_matrix.py` (a few hundred examples) and `mph soak`
+machine is shared by `tests/chaos/test_fault_matrix.py` (200 examples by default) and `mph soak`
 (as long as asked); both read the counts in `Tally`.
 """
 
