@@ -69,6 +69,9 @@ CREDIT_REVERSAL = "credit-reversal"
 # provider's status before crediting again, a receipt request repeated in one activation starts
 # no second carrier, and the workflow continues as new while carriers wait.
 RECEIPT_MACHINE = "receipt-machine"
+# F5 (docs/reliability.md): a rejection the provider's status later contradicted, credited where
+# the answer was received (`services/contradictions.py`), reaches a running workflow.
+CONTRADICTION_SETTLED = "contradiction-settled"
 # F4 (docs/reliability.md): `retry_now` on a stuck receipt whose status check gets no answer
 # (the provider still failing, rate limited) credits again instead of doing nothing: the receipt
 # ID is the idempotency key, and the credit's own retries wait out the provider.
@@ -203,6 +206,18 @@ class ReceiptCarrier:
                         ack.receipt_id, ReceiptState.RETURNED.value, ack.grant_state
                     ),
                 )
+            settled_credit = (
+                progress.state == ReceiptState.REJECTED.value
+                and ack.receipt_state == ReceiptState.CREDITED.value
+            )
+            if settled_credit and workflow.patched(CONTRADICTION_SETTLED):
+                self._apply(
+                    progress,
+                    RecordOutcomeResult(
+                        ack.receipt_id, ReceiptState.CREDITED.value, ack.grant_state
+                    ),
+                )
+                self.stuck_changed = True  # the loop publishes the change and may finish
             return
         self.state.acknowledgements.setdefault(ack.receipt_id, ack)
 
