@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,7 +29,7 @@ from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
 from services.context import HubContext
 from services.contradictions import settle_credited_after_rejection
-from services.resumption import resume_remaining
+from services.resumption import ResumeContext, resume_remaining
 from storage import outcomes, provider_inbox
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
@@ -53,16 +53,9 @@ _AGREES_WITH = {
 }
 
 
-class AckContext(Protocol):
-    """What acknowledging needs; `HubContext` (API) and `WorkerContext` (activities) have it."""
-
-    @property
-    def sessions(self) -> SessionFactory: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-    def client(self) -> Client: ...
+# What acknowledging needs; `HubContext` (API) and `WorkerContext` (activities) have it: the same
+# as resuming an application (an answer for an ended workflow resumes it).
+AckContext = ResumeContext
 
 
 @dataclass
