@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,7 +29,8 @@ from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
 from services import orchestration
 from services.context import HubContext
-from services.resumption import resume_remaining
+from services.contradictions import settle_credited_after_rejection
+from services.resumption import ResumeContext, resume_remaining
 from storage import outcomes, provider_inbox
 from storage.database import SessionFactory
 from workflows.application import ApplicationWorkflow
@@ -53,16 +54,9 @@ _AGREES_WITH = {
 }
 
 
-class AckContext(Protocol):
-    """What acknowledging needs; `HubContext` (API) and `WorkerContext` (activities) have it."""
-
-    @property
-    def sessions(self) -> SessionFactory: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-    def client(self) -> Client: ...
+# What acknowledging needs; `HubContext` (API) and `WorkerContext` (activities) have it: the same
+# as resuming an application (an answer for an ended workflow resumes it).
+AckContext = ResumeContext
 
 
 @dataclass
@@ -232,6 +226,30 @@ async def acknowledge(
     )
     if result.verdict is AckVerdict.UNKNOWN:
         raise RuleViolation("not_found", f"no such credit request: {receipt_id}", status=404)
+    if (
+        result.verdict is AckVerdict.CONFLICT
+        and status == "credited"
+        and isinstance(ctx, HubContext)
+    ):
+        # A credit contradicting a recorded rejection: the provider's status settles it (F5).
+        settled = await settle_credited_after_rejection(
+            ctx, provider_id, receipt_id, provider_reference
+        )
+        if settled.outcome == "credited":
+            item = AckItem(
+                receipt_id,
+                status,
+                reason,
+                provider_reference,
+                receipt_state=settled.receipt_state,
+                grant_state=settled.grant_state,
+            )
+            assert settled.workflow_id is not None
+            await deliver(ctx, [(settled.workflow_id, item)], provider_id=provider_id)
+            return AckResult(receipt_id, AckVerdict.RECORDED)
+        if settled.outcome == "already_credited":
+            return AckResult(receipt_id, AckVerdict.DUPLICATE)
+        result = replace(result, detail=f"{result.detail}; settled: {settled.outcome}")
     if result.verdict is AckVerdict.CONFLICT:
         raise RuleViolation(
             "ack_conflict",

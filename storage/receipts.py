@@ -581,3 +581,76 @@ async def open_receipts(session: AsyncSession, application_id: str) -> list[Open
         )
         found.append(OpenReceipt(plan, receipt.state, receipt.stuck_reason))
     return found
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """What became of a rejected receipt whose provider then says it credited it."""
+
+    outcome: str  # credited | already_credited | double_credit | not_rejected
+    receipt_state: str
+    grant_state: str
+    grant_receipt_id: str | None  # the grant's current receipt (another one: a second receipt)
+    workflow_id: str
+
+
+DOUBLE_CREDIT = "provider_double_credit"
+
+
+async def credit_contradicted_rejection(
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    provider_reference: str | None,
+    now: datetime,
+    actor: str,
+) -> Contradiction:
+    """A receipt recorded `rejected` that its provider's own status says it credited (F5 in
+    docs/reliability.md: a provider that sent both answers, the rejection reaching the hub first).
+
+    While the grant is still the unreceived one this receipt left behind, the receipt becomes
+    `credited` and the grant goes the way a credit takes it (requested, crediting, credited: a
+    ledger line each), exactly once: the moves are conditional. When the grant moved on (a
+    second receipt was requested for it, or it expired or was forfeited) the hub cannot credit
+    it again: the provider has credited it twice or credited points the hub gave up, which is
+    for support and reconciliation (`double_credit`): the receipt stays `rejected`, flagged with
+    `last_error_code` `provider_double_credit` and a line on its timeline."""
+    receipt = await get_receipt(session, receipt_id)
+    grant = await session.get(Grant, receipt.grant_id, with_for_update=True)
+    assert grant is not None
+
+    def seen(outcome: str) -> Contradiction:
+        return Contradiction(
+            outcome, receipt.state, grant.state, grant.current_receipt_id, receipt.workflow_id
+        )
+
+    if receipt.state == ReceiptState.CREDITED.value:
+        return seen("already_credited")
+    if receipt.state != ReceiptState.REJECTED.value:
+        return seen("not_rejected")
+    if grant.state != GrantState.UNRECEIVED.value or grant.current_receipt_id != receipt_id:
+        message = (
+            "the provider credited this receipt after rejecting it, and its grant has moved on "
+            f"({grant.state}, receipt {grant.current_receipt_id}): for support and reconciliation"
+        )
+        receipt.last_error_code, receipt.last_error = DOUBLE_CREDIT, message
+        session.add(_event(receipt_id, receipt.state, actor, now, message))
+        return seen("double_credit")
+    moved = await _move_receipt(
+        session,
+        receipt,
+        ReceiptState.CREDITED,
+        expected={ReceiptState.REJECTED},
+        now=now,
+        actor=actor,
+        detail="the provider's status says credited after its rejection",
+        provider_reference=provider_reference,
+        last_error=None,
+        last_error_code=None,
+        finished_at=now,
+    )
+    if not moved:  # settled by a concurrent answer
+        return seen("already_credited")
+    for step in (GrantState.RECEIPT_REQUESTED, GrantState.CREDITING, GrantState.CREDITED):
+        await move_grant(session, grant, step, actor=actor, now=now, receipt_id=receipt_id)
+    return seen("credited")

@@ -69,6 +69,15 @@ CREDIT_REVERSAL = "credit-reversal"
 # provider's status before crediting again, a receipt request repeated in one activation starts
 # no second carrier, and the workflow continues as new while carriers wait.
 RECEIPT_MACHINE = "receipt-machine"
+# F5 (docs/reliability.md): a rejection the provider's status later contradicted, credited where
+# the answer was received (`services/contradictions.py`), reaches a running workflow.
+CONTRADICTION_SETTLED = "contradiction-settled"
+# A final receipt changed where an answer was received, and the patch that lets a running
+# workflow take it: (the workflow's state, the new state) -> patch.
+FINAL_CORRECTIONS = {
+    (ReceiptState.CREDITED.value, ReceiptState.RETURNED.value): CREDIT_REVERSAL,
+    (ReceiptState.REJECTED.value, ReceiptState.CREDITED.value): CONTRADICTION_SETTLED,
+}
 # F4 (docs/reliability.md): `retry_now` on a stuck receipt whose status check gets no answer
 # (the provider still failing, rate limited) credits again instead of doing nothing: the receipt
 # ID is the idempotency key, and the credit's own retries wait out the provider.
@@ -187,22 +196,19 @@ class ReceiptCarrier:
 
     def acknowledge(self, ack: Acknowledgement) -> None:
         """A provider's answer by webhook, pull or batch file; ignored once the receipt is final,
-        but for a credit that reconciliation reversed."""
+        but for a final state changed where an answer was received (`FINAL_CORRECTIONS`)."""
         progress = self.state.receipts.get(ack.receipt_id)
         if progress is None:
             return
         if progress.state in FINAL_RECEIPT_STATES:
-            reversed_credit = (
-                progress.state == ReceiptState.CREDITED.value
-                and ack.receipt_state == ReceiptState.RETURNED.value
-            )
-            if reversed_credit and workflow.patched(CREDIT_REVERSAL):
+            patch = FINAL_CORRECTIONS.get((progress.state, ack.receipt_state or ""))
+            if patch is not None and ack.receipt_state and workflow.patched(patch):
                 self._apply(
                     progress,
-                    RecordOutcomeResult(
-                        ack.receipt_id, ReceiptState.RETURNED.value, ack.grant_state
-                    ),
+                    RecordOutcomeResult(ack.receipt_id, ack.receipt_state, ack.grant_state),
                 )
+                if patch == CONTRADICTION_SETTLED:
+                    self.stuck_changed = True  # the loop publishes the change and may finish
             return
         self.state.acknowledgements.setdefault(ack.receipt_id, ack)
 
