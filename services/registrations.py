@@ -36,6 +36,20 @@ async def _provider_and_taken(
     return row[0], bool(row[1])
 
 
+class PreCheck:
+    """What registration reads before it asks the provider: the service's provider, and whether
+    the account is registered already. `read` runs in the card proof's transaction
+    (`identity.check_card_proof`, `read_along`), so it costs no transaction of its own."""
+
+    def __init__(self, payment_service_id: str, account_id: str) -> None:
+        self.payment_service_id = payment_service_id
+        self.account_id = account_id
+        self.found: tuple[PaymentProvider, bool] | None = None
+
+    async def read(self, session: AsyncSession) -> None:
+        self.found = await _provider_and_taken(session, self.payment_service_id, self.account_id)
+
+
 async def register(
     ctx: HubContext,
     *,
@@ -43,10 +57,15 @@ async def register(
     payment_service_id: str,
     account_id: str,
     security_code: str,
+    checked: PreCheck | None = None,
 ) -> PaymentServiceRegistration:
-    async with ctx.sessions() as session:  # one read before the provider is asked
-        provider, taken = await _provider_and_taken(session, payment_service_id, account_id)
-        profile = profile_of(provider)
+    if checked is None or checked.found is None:
+        checked = PreCheck(payment_service_id, account_id)
+        async with ctx.sessions() as session:  # one read before the provider is asked
+            await checked.read(session)
+    assert checked.found is not None
+    provider, taken = checked.found
+    profile = profile_of(provider)
     if taken:
         raise RuleViolation(
             "account_already_registered",

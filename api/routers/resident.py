@@ -138,8 +138,9 @@ async def list_my_payment_services(
 async def register_my_payment_service(
     body: schema.RegistrationBody, request: Request, token: ResidentToken, ctx: Context
 ) -> dict[str, Any]:
+    checked = registrations.PreCheck(body.payment_service_id, body.account_id)
     resident = await identity.check_card_proof(
-        ctx, _proof(body.card_proof), token, _noting(request)
+        ctx, _proof(body.card_proof), token, _noting(request), read_along=checked.read
     )
     row = await registrations.register(
         ctx,
@@ -147,6 +148,7 @@ async def register_my_payment_service(
         payment_service_id=body.payment_service_id,
         account_id=body.account_id,
         security_code=body.security_code,
+        checked=checked,
     )
     return registration_view(row)
 

@@ -113,3 +113,26 @@ async def test_someone_elses_renewed_card_is_no_card_proof(linked_hub: Hub) -> N
     response = await impostor.request_receipt([grant_id], registration_id)
     assert response.status_code == 401
     assert response.json()["code"] == "card_proof_required"
+
+
+async def test_a_renewed_cards_first_use_registers_a_payment_service(linked_hub: Hub) -> None:
+    """The registration's reads then run after the renewal is bound, not in the proof's own
+    transaction: an account taken by another resident is still refused before the provider is
+    asked, and a free one is registered to the session's MyKey ID."""
+    hub = linked_hub
+    setup = await onboard(hub)
+    resident, other = hub.resident(), hub.resident()
+    await enrolled(hub, other, setup.payment_service_id, "renew-0004")
+    assert (await resident.login()).status_code == 201
+
+    renewed = renewed_card(hub, resident)
+    renewed.token, renewed.mykey_id = resident.token, resident.mykey_id  # the session goes on
+    taken = await renewed.register_service(setup.payment_service_id, "renew-0004")
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["code"] == "account_already_registered"
+    renewed2 = renewed_card(hub, resident)
+    renewed2.token, renewed2.mykey_id = resident.token, resident.mykey_id
+    free = await renewed2.register_service(setup.payment_service_id, "renew-0005")
+    assert free.status_code == 201, free.text
+    mine = await resident.get("/v1/me/payment-services")
+    assert [r["registration_id"] for r in mine.json()["items"]] == [free.json()["registration_id"]]
