@@ -213,7 +213,16 @@ async def update_application(
     """Send an update to an application's workflow, starting it from the database when it has
     none (decided in the request, or granted in bulk) or when it has ended; a refused rule comes
     back as `RuleViolation`, no answer within the deadline as 503 `temporal_unavailable`."""
-    start = WithStartWorkflowOperation(
+    start = start_existing(application, ctx.settings.task_queue)
+    return await _update_with_start(ctx, update, argument, start)
+
+
+def start_existing(
+    application: Application, task_queue: str
+) -> WithStartWorkflowOperation[Any, Any]:
+    """The start that goes with an update to an application's workflow: the running one, or a
+    new run from the database when it has none or it has ended."""
+    return WithStartWorkflowOperation(
         ApplicationWorkflow.run,
         ApplicationInput(
             measure_id=application.measure_id,
@@ -222,11 +231,10 @@ async def update_application(
             existing=True,
         ),
         id=application.workflow_id,
-        task_queue=ctx.settings.task_queue,
+        task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
-    return await _update_with_start(ctx, update, argument, start)
 
 
 async def _update_with_start(
