@@ -187,7 +187,7 @@ class TemporalOrchestrator:
 
     async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
         key = ApplicationInput(new.measure_id, new.mykey_id, new.application_id)
-        start = _starting(ctx, key, new.workflow_id)
+        start = _starting(key, new.workflow_id, ctx.settings.task_queue)
         decision: ApplicationDecision = await _update_with_start(
             ctx, ApplicationWorkflow.apply, ApplyRequest(new.fixed_registration_id), start
         )
@@ -199,10 +199,7 @@ class TemporalOrchestrator:
         """Start the workflow from the database when it has none (decided in the request, or
         granted in bulk) or when it has ended; a refused rule comes back as `RuleViolation`, no
         answer within the deadline as 503 `temporal_unavailable`."""
-        key = ApplicationInput(
-            application.measure_id, application.mykey_id, application.id, existing=True
-        )
-        start = _starting(ctx, key, application.workflow_id)
+        start = start_existing(application, ctx.settings.task_queue)
         return await _update_with_start(ctx, update, argument, start)
 
     async def request_receipt(
@@ -221,8 +218,20 @@ class TemporalOrchestrator:
         await start_measure_workflow(ctx, measure, targets_added=targets_added)
 
 
+def start_existing(
+    application: Application, task_queue: str
+) -> WithStartWorkflowOperation[Any, Any]:
+    """The start that goes with an update to an application's workflow: the running one, or a
+    new run from the database when it has none (decided in the request, granted in bulk) or it
+    has ended."""
+    key = ApplicationInput(
+        application.measure_id, application.mykey_id, application.id, existing=True
+    )
+    return _starting(key, application.workflow_id, task_queue)
+
+
 def _starting(
-    ctx: HubContext, start: ApplicationInput, workflow_id: str
+    start: ApplicationInput, workflow_id: str, task_queue: str
 ) -> WithStartWorkflowOperation[Any, Any]:
     """The application's workflow, started unless it runs; a refused application ends its
     workflow, and the resident may apply again later (so may an ended one be started again)."""
@@ -230,7 +239,7 @@ def _starting(
         ApplicationWorkflow.run,
         start,
         id=workflow_id,
-        task_queue=ctx.settings.task_queue,
+        task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )

@@ -23,19 +23,18 @@ from typing import Protocol
 from sqlalchemy import select
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.orchestration import start_existing
 from storage import audit, receipts
 from storage.database import SessionFactory
 from storage.models import Application, Grant, Receipt
 from workflows.application import ApplicationWorkflow
-from workflows.messages import ApplicationInput, ResumeOutcome, ResumeRequest
+from workflows.messages import ResumeOutcome, ResumeRequest
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +65,7 @@ async def resume_application(
 ) -> list[str] | None:
     """`resume_receipts` for one application, audited; the receipts its workflow took up, or
     None when the workflow service did not answer within `wait` (the next sweep tries again)."""
-    start = WithStartWorkflowOperation(
-        ApplicationWorkflow.run,
-        ApplicationInput(
-            measure_id=application.measure_id,
-            mykey_id=application.mykey_id,
-            application_id=application.id,
-            existing=True,
-        ),
-        id=application.workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
+    start = start_existing(application, task_queue)
     try:
         outcome: ResumeOutcome = await asyncio.wait_for(
             ctx.client().execute_update_with_start_workflow(
