@@ -368,7 +368,10 @@ class ReceiptCarrier:
             elif result.status == "accepted":
                 progress.state = ReceiptState.CREDITING.value
                 await self._record(receipt_id, "accepted", None, None)
-                self._awaiting(progress)
+                # The final answer may have overtaken the 202 (a result file applied where it
+                # was received): recording `accepted` then found the receipt final.
+                if not self._final(receipt_id):
+                    self._awaiting(progress)
             else:  # the receipt was already final in the database
                 progress.state = result.status
                 progress.phase = Phase.FINAL

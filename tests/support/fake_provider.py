@@ -7,7 +7,7 @@ It keeps its own ledger like the simulator: a receipt ID applied more than once 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,9 @@ class FakeProvider:
     accepted: dict[str, int] = field(default_factory=dict)  # credits taken on (mode accepted)
     status_calls: int = 0
     status_gate: asyncio.Event | None = None  # status checks wait for it when set
+    # Runs before a credit is answered `accepted` (mode accepted): the provider's final answer
+    # overtaking its own 202, e.g. a result file applied while the credit call is still open.
+    before_accepting: Callable[[str], Awaitable[None]] | None = None
 
     async def verify_account(self, account_id: str, security_code: str) -> AccountCheck:
         return AccountCheck(valid=True, status="active")
@@ -54,6 +57,8 @@ class FakeProvider:
             raise PermanentProviderError("provider refused the request (401): bad key")
         if self.mode == "accepted":
             self.accepted[request.receipt_id] = self.accepted.get(request.receipt_id, 0) + 1
+            if self.before_accepting is not None:
+                await self.before_accepting(request.receipt_id)
             return CreditOutcome(status="accepted")
         self.applied[request.receipt_id] = self.applied.get(request.receipt_id, 0) + 1
         return CreditOutcome(status="credited", provider_reference=f"ref-{request.receipt_id}")
