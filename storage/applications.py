@@ -129,6 +129,9 @@ async def apply(
         decided_at=None if status is ApplicationStatus.PENDING_REVIEW else now,
     )
     session.add(application)
+    # Written before anything else (the budget's update would flush it anyway): a twin decided
+    # concurrently in the request, which nothing here re-read, is refused by the unique key.
+    await _flush_or_already_applied(session)
     decision = ApplicationDecision(
         status=application.state,
         application_id=application_id,
@@ -159,13 +162,17 @@ async def apply(
             now=now,
         )
         decision.review = plan_of(review)
+    await _flush_or_already_applied(session)
+    return decision
+
+
+async def _flush_or_already_applied(session: AsyncSession) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
         raise RuleViolation(
             "already_applied", "one application per resident and measure", status=409
         ) from exc
-    return decision
 
 
 async def expire_unreceived(

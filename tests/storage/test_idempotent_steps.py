@@ -66,6 +66,37 @@ async def test_deciding_an_application_twice_returns_the_first_decision(ctx: Hub
     assert other.value.code == "already_applied"
 
 
+async def test_a_twin_decided_in_the_request_meanwhile_is_already_applied(
+    ctx: HubContext,
+) -> None:
+    """The API decides an application without re-reading, under the measure's lock, whether the
+    resident applied meanwhile: a twin committed since its first read is refused by the unique
+    key as 409 `already_applied`, with nothing written (not an IntegrityError: a 500)."""
+    catalog = await seed_catalog(ctx)
+    mykey_id = await new_resident(ctx)
+    application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
+    outcomes = []
+    for _ in range(2):
+        try:
+            async with ctx.sessions.begin() as session:
+                decided = await applications.apply(
+                    session,
+                    measure_id=catalog.measure_id,
+                    mykey_id=mykey_id,
+                    application_id=application_id,
+                    workflow_id=workflow_id,
+                    fixed_registration_id=None,
+                    now=datetime.now(UTC),
+                    actor=f"resident:{mykey_id}",
+                    rerun=False,
+                )
+            outcomes.append(decided.status)
+        except RuleViolation as refused:
+            outcomes.append(refused.code)
+    assert outcomes == ["granted", "already_applied"]
+    assert await count(ctx, LedgerEntry) == 1
+
+
 async def test_claiming_receipts_twice_returns_the_same_receipts(ctx: HubContext) -> None:
     catalog = await seed_catalog(ctx)
     mykey_id = await new_resident(ctx)
