@@ -235,7 +235,9 @@ async def acknowledge(
         settled = await settle_credited_after_rejection(
             ctx, provider_id, receipt_id, provider_reference
         )
-        if settled.outcome == "credited":
+        if settled.credited:
+            # Told to the workflow every time (it ignores a credit it has): a settlement whose
+            # signal did not go out reaches it when the provider sends the answer again.
             item = AckItem(
                 receipt_id,
                 status,
@@ -245,11 +247,14 @@ async def acknowledge(
                 grant_state=settled.grant_state,
             )
             assert settled.workflow_id is not None
-            await deliver(ctx, [(settled.workflow_id, item)], provider_id=provider_id)
-            return AckResult(receipt_id, AckVerdict.RECORDED)
-        if settled.outcome == "already_credited":
-            return AckResult(receipt_id, AckVerdict.DUPLICATE)
-        result = replace(result, detail=f"{result.detail}; settled: {settled.outcome}")
+            told = await deliver(ctx, [(settled.workflow_id, item)], provider_id=provider_id)
+            result = AckResult(
+                receipt_id,
+                AckVerdict.RECORDED if settled.outcome == "credited" else AckVerdict.DUPLICATE,
+                delivered=receipt_id in told,
+            )
+        else:
+            result = replace(result, detail=f"{result.detail}; settled: {settled.outcome}")
     if result.verdict is AckVerdict.CONFLICT:
         raise RuleViolation(
             "ack_conflict",

@@ -26,7 +26,7 @@ from domain.errors import RuleViolation
 from services.context import HubContext
 from storage import audit, receipts
 from storage.catalog import profile_of
-from storage.models import PaymentProvider, Receipt
+from storage.models import Grant, PaymentProvider, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ async def settle_credited_after_rejection(
     async with ctx.sessions() as session:
         receipt = await session.get(Receipt, receipt_id)
         assert receipt is not None
+        if receipt.state == "credited":  # settled before: the same credit again
+            grant = await session.get(Grant, receipt.grant_id)
+            assert grant is not None
+            return Settled("already_credited", receipt.state, grant.state, receipt.workflow_id)
         if receipt.state != "rejected":
             return Settled("not_rejected", receipt.state)
     status, reference = await _provider_status(ctx, provider_id, receipt_id)

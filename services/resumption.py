@@ -24,9 +24,8 @@ from sqlalchemy import select
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.orchestration import start_existing
@@ -40,7 +39,9 @@ log = logging.getLogger(__name__)
 
 RESUME_WAIT = timedelta(seconds=10)
 RESUME_CONCURRENCY = 16
-SWEEP_AGE = timedelta(minutes=10)  # an open receipt untouched this long is looked at
+# An open receipt untouched this long is looked at: longer than an API request keeps re-sending
+# its update (`HUB_WORKFLOW_KEEP_TRYING_S`, 10 minutes), so a claim still on its way is left be.
+SWEEP_AGE = timedelta(minutes=15)
 SWEEP_LIMIT = 200  # applications looked at per sweep; the next sweep goes on from there
 
 
@@ -75,7 +76,7 @@ async def resume_application(
             ),
             wait.total_seconds(),
         )
-    except (TimeoutError, RPCError, WorkflowUpdateFailedError) as error:
+    except (TimeoutError, TemporalError) as error:  # RPC errors and time-outs, a refused update
         log.warning("application %s not resumed yet: %r", application.id, error)
         return None
     async with ctx.sessions.begin() as session:
@@ -150,21 +151,29 @@ async def sweep_lost_claims(
     (audited as `resume_receipts` by `sweeper`)."""
     cutoff = ctx.clock() - older_than
     open_states = [s.value for s in receipts.OPEN_RECEIPT_STATES]
+    stale = (
+        select(Grant.application_id)
+        .join(Receipt, Receipt.id == Grant.current_receipt_id)
+        .where(Receipt.state.in_(open_states), Receipt.updated_at < cutoff)
+    )
+    if after is not None:
+        stale = stale.where(Grant.application_id > after)
+    page = stale.group_by(Grant.application_id).order_by(Grant.application_id).limit(limit)
     query = (
         select(Application, Receipt.id)
         .join(Grant, Grant.application_id == Application.id)
         .join(Receipt, Receipt.id == Grant.current_receipt_id)
-        .where(Receipt.state.in_(open_states), Receipt.updated_at < cutoff)
+        .where(
+            Application.id.in_(page.scalar_subquery()),
+            Receipt.state.in_(open_states),
+            Receipt.updated_at < cutoff,
+        )
         .order_by(Application.id, Receipt.id)
     )
-    if after is not None:
-        query = query.where(Application.id > after)
     async with ctx.sessions() as session:
         rows = (await session.execute(query)).all()
     by_application: dict[str, tuple[Application, list[str]]] = {}
     for application, receipt_id in rows:
-        if application.id not in by_application and len(by_application) >= limit:
-            break
         by_application.setdefault(application.id, (application, []))[1].append(receipt_id)
     report = SweepReport(looked_at=len(by_application))
     if len(by_application) >= limit:
@@ -173,7 +182,7 @@ async def sweep_lost_claims(
     for application, open_ids in by_application.values():
         try:
             carried = await _carried(client, application.workflow_id)
-        except (RPCError, WorkflowQueryFailedError) as error:  # no answer now: next sweep
+        except TemporalError as error:  # no answer now (RPC, time-out, query): next sweep
             log.warning("sweep: workflow of %s not read: %r", application.id, error)
             continue
         if carried is not None and carried.issuperset(open_ids):

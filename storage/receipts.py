@@ -618,6 +618,9 @@ async def credit_contradicted_rejection(
     receipt = await get_receipt(session, receipt_id)
     grant = await session.get(Grant, receipt.grant_id, with_for_update=True)
     assert grant is not None
+    # Read again under the grant's lock: a concurrent settlement of the same answer, which took
+    # the lock first, may have credited the receipt since the first read.
+    await session.refresh(receipt)
 
     def seen(outcome: str) -> Contradiction:
         return Contradiction(
@@ -652,5 +655,6 @@ async def credit_contradicted_rejection(
     if not moved:  # settled by a concurrent answer
         return seen("already_credited")
     for step in (GrantState.RECEIPT_REQUESTED, GrantState.CREDITING, GrantState.CREDITED):
-        await move_grant(session, grant, step, actor=actor, now=now, receipt_id=receipt_id)
+        if not await move_grant(session, grant, step, actor=actor, now=now, receipt_id=receipt_id):
+            raise RuntimeError(f"grant {grant.id} did not move to {step.value} under its lock")
     return seen("credited")

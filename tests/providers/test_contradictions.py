@@ -137,6 +137,7 @@ async def test_a_credit_contradicting_a_recorded_rejection_is_settled_by_the_pro
     )
     assert await receipt_state(hub, receipt_id) == "credited"
     assert await credited_lines(hub, receiving.grant_id) == [receipt_id]
+    assert (await stats(hub, provider)).get("webhooks_refused", 0) == 0  # both taken, none 409
 
 
 async def _delivered(hub: Hub, provider: Provider, at_least: int) -> bool:
