@@ -141,8 +141,12 @@ class Tally:
             if len(self.first_failures) < 5:
                 self.first_failures.append((list(trace), list(verdict.problems)))
 
-    def spent(self, what: str, seconds: float) -> None:
+    def spent(self, what: str, seconds: float, trace: list[str] | None = None) -> None:
+        """Real time spent on `what`; a step slower than SLOW_STEP_S is kept with its run's
+        steps so far (the first ten)."""
         self.seconds[what] = self.seconds.get(what, 0.0) + seconds
+        if trace is not None and seconds > SLOW_STEP_S and len(self.slow_steps) < 10:
+            self.slow_steps.append(f"{what} {seconds:.1f} s: " + " ; ".join(trace))
 
     def timings(self) -> dict[str, dict[str, float]]:
         """Real seconds per rule: calls, total and mean, the slowest first."""
@@ -288,10 +292,7 @@ class ChaosMachine(RuleBasedStateMachine):
                 raise AssertionError(f"hang: {label} took over {STEP_LIMIT_S} s") from None
             return None
         finally:
-            took = time.monotonic() - started
-            self.runner.tally.spent(label.split("(")[0], took)
-            if took > SLOW_STEP_S and len(self.runner.tally.slow_steps) < 10:
-                self.runner.tally.slow_steps.append(f"{took:.1f} s: " + " ; ".join(self.trace))
+            self.runner.tally.spent(label.split("(")[0], time.monotonic() - started, self.trace)
 
     def _answered(self, what: str, response: httpx.Response) -> None:
         """An API answer of 500 (or any 5xx but 503 `temporal_unavailable`) breaks the rule that
@@ -527,10 +528,7 @@ class ChaosMachine(RuleBasedStateMachine):
             verdict = self.runner.run(self._settle_and_check(), limit=240)
         except TimeoutError:
             verdict = Verdict(problems=["hang: settling took over 240 s"], stalls=1)
-        took = time.monotonic() - started
-        self.runner.tally.spent("settle_and_check", took)
-        if took > SLOW_STEP_S and len(self.runner.tally.slow_steps) < 10:
-            self.runner.tally.slow_steps.append(f"settle {took:.1f} s: " + " ; ".join(self.trace))
+        self.runner.tally.spent("settle_and_check", time.monotonic() - started, self.trace)
         verdict.server_errors += len(self.step_problems)
         verdict.problems.extend(self.step_problems)
         self.runner.tally.add(verdict, self.behaviours, self.trace)

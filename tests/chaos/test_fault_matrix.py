@@ -5,11 +5,11 @@ invariant: no Application workflow fails or needs terminating, every receipt end
 returned or rejected exactly once at the provider and in the hub, and the ledger adds up.
 
 `CHAOS_EXAMPLES` sets how many examples (default 200; Hypothesis makes about 270 runs of them:
-8 to 10 minutes on this two-core machine while other test runs share it, about 2 s of real
-time per run; `docs/reliability.md` has the figures and where the time goes); `mph soak` runs
-the same machine for as long as asked. `CHAOS_SHRINK=1` shrinks a failing run to a minimal one
-(slow: each run is a couple of seconds of real work). With `-s` the test prints the counts, the
-fault matrix, the seconds per rule and the slowest steps:
+8 to 10 minutes on this two-core machine while other test runs share it, 7 min 49 s at the
+quietest, about 2 s of real time per run; `docs/reliability.md` has the figures and where the
+time goes); `mph soak` runs the same machine for as long as asked. `CHAOS_SHRINK=1` shrinks a
+failing run to a minimal one (slow: each run is a couple of seconds of real work). With `-s`
+the test prints the counts, the fault matrix, the seconds per rule and the slowest steps:
 
     .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/chaos/test_fault_matrix.py
 """
