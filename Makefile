@@ -18,9 +18,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/mph dev
 
-## The whole suite: lint, types, then every test tier.
+## The whole suite: lint, types, then every test tier. The chaos tests (a few hundred generated
+## runs, mostly waiting on their own hub) run alongside the rest; their report follows it.
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider
+	@mkdir -p .data
+	@$(PY) -m pytest -q -s -p no:cacheprovider tests/chaos > .data/chaos-tests.log 2>&1 & chaos=$$!; \
+	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/chaos; rest=$$?; \
+	wait $$chaos; chaos_rc=$$?; \
+	echo "== tests/chaos (run alongside; exit $$chaos_rc)"; tail -n 40 .data/chaos-tests.log; \
+	test $$rest -eq 0 && test $$chaos_rc -eq 0
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,9 +11,12 @@ simulated providers' own ledgers (credits by idempotency key):
 
 One outcome is counted apart, not as a broken run (docs/reliability.md, F5): a provider that
 credited a receipt and then sent a signed contradicting `credit.rejected` (the simulator marks
-it with the reason `contradiction`) whose rejection reached the hub first. The hub keeps the
-first answer and refuses the other with `ack_conflict`; the provider's statement brings the
-receipt back through reconciliation (`missing_at_hub`). These are `contradictions`.
+it with the reason `contradiction`) whose rejection reached the hub first, when the provider's
+status could not settle it: its `credit.completed` never came again, or the grant had moved on
+(a second receipt credited it: the receipt is flagged `provider_double_credit`, the double is
+the provider's). The provider's statement brings such a receipt to reconciliation
+(`missing_at_hub`). These are `contradictions`; their provider credit is left out of the
+grant's count, so a grant the hub credited twice is still a double credit.
 """
 
 from __future__ import annotations
@@ -104,9 +107,13 @@ async def check(
     receipts = await receipts_of(stack, grant_ids)
     contradicted = await _rejected_by_contradiction(stack, [r.id for r in receipts])
     credited_per_grant: Counter[str] = Counter()
-    contradicted_grants: set[str] = set()
     for receipt in receipts:
         applied = ledgers.get(receipt.provider_id, {}).get(receipt.id, 0)
+        flagged = receipt.last_error_code == "provider_double_credit"
+        if receipt.state == "rejected" and applied == 1 and (receipt.id in contradicted or flagged):
+            verdict.receipts[receipt.state] += 1
+            verdict.contradictions += 1
+            continue
         credited_per_grant[receipt.grant_id] += applied
         if receipt.state not in FINAL:
             verdict.stalls += 1
@@ -117,10 +124,6 @@ async def check(
             continue
         verdict.receipts[receipt.state] += 1
         expected = 1 if receipt.state == "credited" else 0
-        if receipt.state == "rejected" and applied == 1 and receipt.id in contradicted:
-            verdict.contradictions += 1
-            contradicted_grants.add(receipt.grant_id)
-            continue
         if applied != expected:
             verdict.provider_mismatches += 1
             verdict.problems.append(
@@ -137,8 +140,6 @@ async def check(
         if times > 1:
             verdict.double_credits += 1
             verdict.problems.append(f"double credit: grant {grant_id} credited {times} times")
-        if times == 1 and grant_id in contradicted_grants and grants.get(grant_id) != "credited":
-            continue  # the one credit is the contradicted receipt's, counted above
         if (grants.get(grant_id) == "credited") != (times == 1):
             verdict.provider_mismatches += 1
             verdict.problems.append(

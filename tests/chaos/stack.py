@@ -238,7 +238,11 @@ async def chaos_stack(
         await ensure_search_attributes(env.client)
         with fresh_database(tmp_dir) as url:
             ca = TestCA.create()
-            settings = hub_settings(database_url=url, client=env.client, tmp_dir=tmp_dir, ca=ca)
+            # A few connections per engine: a run has three residents, and `make test` runs the
+            # chaos tests beside the rest of the suite on the same PostgreSQL server.
+            settings = hub_settings(
+                database_url=url, client=env.client, tmp_dir=tmp_dir, ca=ca, database_pool_size=4
+            )
             ctx = build_context(settings)
             registry = AdapterRegistry()
             sim_app = create_sim_app([])
