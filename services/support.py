@@ -14,7 +14,7 @@ from storage import support
 from storage.models import Application, Grant, Measure, MyKey, Receipt, ReceiptEvent
 from storage.receipts import get_receipt
 from workflows.application import ApplicationWorkflow
-from workflows.messages import ResumeOutcome, ResumeRequest, SupportAction, SupportOutcome
+from workflows.messages import ResumeRequest, SupportAction, SupportOutcome
 
 WORKFLOW_ACTIONS = ("retry_now", "check_provider_status", "return_to_unreceived")
 ACTIONS = (*WORKFLOW_ACTIONS, "add_note")
@@ -124,11 +124,12 @@ async def _act_on_workflow(
     except RuleViolation as refused:
         if refused.code != "not_found" or receipt.state in support.FINAL:
             raise
-        resumed: ResumeOutcome = await update_application(
+        # Taken up now, or by the resident's receipt request that was still adding it when the
+        # action arrived: either way the workflow carries it when the action is sent again
+        # (and refuses it again, `not_found`, if it still does not).
+        await update_application(
             ctx, application, ApplicationWorkflow.resume_receipts, ResumeRequest("support")
         )
-        if receipt.id not in resumed.resumed:
-            raise
     outcome = await update_application(ctx, application, ApplicationWorkflow.support_action, action)
     return outcome
 
