@@ -1,7 +1,7 @@
 """`mph bench <scenario>`: run a benchmark scenario, print its tables, write its JSON results.
 
-Each scenario runs the hub and then the naive baseline (`--variant` for one of them), each on a
-stack of its own, then measures the machine's limits. `--committed` runs the code of the last
+Each scenario runs the hub, the naive baseline and the direct floor (`--variant` for fewer), each
+on a stack of its own, then measures the machine's limits. `--committed` runs the code of the last
 commit (exported to a temporary directory), whatever the working tree holds.
 """
 
@@ -26,7 +26,9 @@ from rich.console import Console
 
 from bench.processes import CODE_DIR
 
-app = typer.Typer(help="Benchmarks: the hub beside a naive baseline and the machine's limits.")
+app = typer.Typer(
+    help="Benchmarks: the hub beside a naive baseline, the direct floor and the machine's limits."
+)
 console = Console()
 
 Variant = Annotated[

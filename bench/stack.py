@@ -1,4 +1,5 @@
-"""One benchmark stack: every process of the hub (or of the baseline) on this machine.
+"""One benchmark stack: every process of the hub (or of the baseline, or of the direct floor:
+the hub's API with `HUB_ORCHESTRATION=direct` and `bench/direct_worker.py`) on this machine.
 
 A Temporal dev server with its own database file in WAL mode (the arguments of
 `hub/devserver.py`), a fresh migrated database, the provider simulator (`mph sim`, three

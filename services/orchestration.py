@@ -53,6 +53,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest, ReceiptTicket
 
 if TYPE_CHECKING:
+    from activities.measures import MeasureActivities
     from services.acknowledgements import AckItem
     from services.context import HubContext
 
@@ -356,7 +357,7 @@ class DirectOrchestrator:
         self.granting[measure.id] = task
         task.add_done_callback(self._carried)
 
-    async def _grant(self, activities: Any, measure_id: str) -> None:
+    async def _grant(self, activities: MeasureActivities, measure_id: str) -> None:
         from activities.measures import MeasureBatchInput
 
         again = True
@@ -421,14 +422,10 @@ class DirectOrchestrator:
                 return result
             except ApplicationError as transient:
                 log.info("credit %s attempt %d: %s", plan.receipt_id, attempt, transient)
-            await asyncio.sleep(wait)
-            wait = min(wait * retry.backoff, retry.max_interval_s)
+            if attempt < attempts:
+                await asyncio.sleep(wait)
+                wait = min(wait * retry.backoff, retry.max_interval_s)
         return CreditResult(plan.receipt_id, "failed")
-
-    async def drain(self) -> None:
-        """Wait for every receipt this process carries (tests, an orderly stop)."""
-        while self.carriers:
-            await asyncio.gather(*list(self.carriers), return_exceptions=True)
 
 
 async def apply_answers(
