@@ -1,6 +1,7 @@
 """The `direct` variant's one background process: each `batch_file` provider's dispatch rounds
-in a plain loop (`services.orchestration.run_batch_dispatchers`), where the hub runs a dispatcher
-workflow. Every other step of the direct lifecycle runs inside the API process that takes it.
+in a plain loop (`services.direct_orchestration.run_batch_dispatchers`), where the hub runs a
+dispatcher workflow. Every other step of the direct lifecycle runs inside the API process that
+takes it.
 
 `python -m bench.direct_worker`, configured like `mph worker` by the HUB_* environment with
 HUB_ORCHESTRATION=direct.
@@ -16,7 +17,8 @@ from hub.audit_sealer import run_sealer
 from hub.exit import exit_process
 from hub.logs import configure_logging
 from hub.settings import get_settings
-from services.orchestration import DIRECT, run_batch_dispatchers
+from services.direct_orchestration import run_batch_dispatchers
+from services.orchestration import DIRECT
 from storage.database import create_engine, session_factory
 
 log = logging.getLogger("bench.direct_worker")

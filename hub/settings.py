@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # `temporal_unavailable` with Retry-After, or 202 where the work was already accepted.
     workflow_wait_s: float = Field(default=30.0, gt=0, le=300)
     # …while the update call itself goes on this long in the background, so that an update not
-    # yet accepted into history is re-sent (`services/orchestration.within_deadline`).
+    # yet accepted into history is re-sent (`services/temporal_orchestration.within_deadline`).
     workflow_keep_trying_s: float = Field(default=600.0, gt=0)
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.

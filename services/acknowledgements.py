@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import RuleViolation
 from domain.identifiers import redact_my_numbers
 from domain.receipts import ReceiptState
-from services import orchestration
+from services import direct_orchestration, orchestration
 from services.context import HubContext
 from services.contradictions import settle_credited_after_rejection
 from services.resumption import ResumeContext, resume_remaining
@@ -279,7 +279,7 @@ async def deliver(
     if not answers:
         return set()
     if orchestration.is_direct(ctx):  # no workflow to tell: applied here
-        return await orchestration.apply_answers(ctx, answers, provider_id=provider_id)
+        return await direct_orchestration.apply_answers(ctx, answers, provider_id=provider_id)
     client = ctx.client()
     gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
     closed: list[AckItem] = []

@@ -28,7 +28,7 @@ from temporalio.client import (
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.orchestration import start_existing
+from services.temporal_orchestration import start_existing
 from storage import audit, receipts
 from storage.database import SessionFactory
 from storage.models import Application, Grant, Receipt

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.types import CreditInput, CreditResult
 from domain.providers import ProviderPolicy, RetrySettings
 from domain.receipts import ReceiptPlan
-from services.orchestration import DirectOrchestrator
+from services.direct_orchestration import DirectOrchestrator
 from storage.audit import utcnow
 
 
