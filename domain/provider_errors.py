@@ -141,6 +141,14 @@ CODES: dict[str, FailureCode] = _codes(
         "The provider does not know the receiving account.",
     ),
     FailureCode(
+        "provider_double_credit",
+        "permanent",
+        "決済事業者は却下と回答した後にこの受取を付与しました。その付与分は別の受取で既に付与済みです"
+        "（二重付与）。照合と事業者への確認が必要です。",
+        "The provider credited this receipt after rejecting it, and the grant was already "
+        "credited through another receipt (a double credit): reconcile it with the provider.",
+    ),
+    FailureCode(
         "provider_error",
         "transient",
         "決済事業者との連携で想定外のエラーが起きました。自動で再試行しています。",

@@ -594,7 +594,7 @@ class Contradiction:
     workflow_id: str
 
 
-DOUBLE_CREDIT = "provider_double_credit"
+DOUBLE_CREDIT = "provider_double_credit"  # in domain.provider_errors.CODES
 
 
 async def credit_contradicted_rejection(

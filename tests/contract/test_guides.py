@@ -49,6 +49,10 @@ STAFF_ONLY = {
     "unsupported_media_type",
 }
 
+# Codes only the benchmark's direct orchestration answers (`HUB_ORCHESTRATION=direct`, refused in
+# production): no app or provider meets them (docs/benchmarks.md).
+BENCH_ONLY = {"not_supported_in_direct_orchestration"}
+
 
 def raised_codes() -> set[str]:
     codes: set[str] = set()
@@ -67,9 +71,9 @@ def explained(guide: str) -> set[str]:
 def test_every_error_code_is_explained_with_what_to_do() -> None:
     codes = raised_codes()
     assert len(codes) > 40
-    missing = sorted(codes - explained(APP) - explained(PROVIDERS) - STAFF_ONLY)
+    missing = sorted(codes - explained(APP) - explained(PROVIDERS) - STAFF_ONLY - BENCH_ONLY)
     assert missing == [], "explain these codes in docs/app-integration.md or docs/providers.md"
-    assert sorted(STAFF_ONLY - codes) == [], "codes no longer raised"
+    assert sorted((STAFF_ONLY | BENCH_ONLY) - codes) == [], "codes no longer raised"
 
 
 def test_every_case_and_fault_of_the_kit_is_explained() -> None:
