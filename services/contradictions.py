@@ -27,6 +27,7 @@ from services.context import HubContext
 from storage import audit, receipts
 from storage.catalog import profile_of
 from storage.models import Grant, PaymentProvider, Receipt
+from storage.models.providers import ProviderAcknowledgement
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ async def settle_credited_after_rejection(
     async with ctx.sessions() as session:
         receipt = await session.get(Receipt, receipt_id)
         assert receipt is not None
+        recorded = await session.get(ProviderAcknowledgement, receipt_id)
+        if recorded is None or recorded.status != "rejected":  # e.g. credited, another reference
+            return Settled("not_rejected", receipt.state)
         if receipt.state == "credited":  # settled before: the same credit again
             grant = await session.get(Grant, receipt.grant_id)
             assert grant is not None
