@@ -81,7 +81,15 @@ class ProviderActivities:
         (`CreditResult.failure`): the workflow decides, nothing fails it."""
         attempt = activity.info().attempt
         async with self.sessions.begin() as session:
-            paused, failing = await provider_pause.standing(session, request.provider_id)
+            # The receipt and the provider's pause book in one read (`credit_standing`).
+            read, book = await receipts.credit_standing(
+                session, request.receipt_id, request.provider_id
+            )
+            paused, failing = (
+                provider_pause.standing_of(book)
+                if read is not None
+                else await provider_pause.standing(session, request.provider_id)
+            )
             if paused:
                 return CreditResult(
                     request.receipt_id,
@@ -95,6 +103,7 @@ class ProviderActivities:
                 attempt=attempt,
                 now=self.clock(),
                 actor=f"provider-worker:{request.provider_id}",
+                receipt=read,
             )
             audit.record(
                 session,

@@ -140,7 +140,11 @@ async def standing(session: AsyncSession, provider_id: str) -> tuple[bool, bool]
     """(paused, failing) in one read, before a call goes out: whether the provider is paused,
     and whether a run of configuration failures is open, for a success to end it
     (`record_success` then; most calls need no write at all)."""
-    row = await provider_status.get(session, provider_id)
+    return standing_of(await provider_status.get(session, provider_id))
+
+
+def standing_of(row: ProviderStatus | None) -> tuple[bool, bool]:
+    """`standing` of a pause book row already read (none: the provider never failed)."""
     if row is None:
         return False, False
     return row.status == provider_status.PAUSED, row.consecutive_failures > 0

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from adapters.providers.contract import ProviderEvent
 from adapters.providers.webhooks import WebhookMalformed, WebhookRefused, read_webhook
 from domain.errors import RuleViolation
 from services.acknowledgements import acknowledge
@@ -24,24 +25,29 @@ class WebhookOutcome:
     registrations_invalidated: int = 0
 
 
-async def receive(
-    ctx: HubContext, provider_id: str, body: bytes, headers: Mapping[str, str]
-) -> WebhookOutcome:
-    async with ctx.sessions() as session:
-        provider = await session.get(PaymentProvider, provider_id)
-    if provider is None:
-        raise RuleViolation("not_found", "no such provider", status=404)
+def _verified(provider: PaymentProvider, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
     secrets = provider.secrets.get("webhook_secrets") or []
     try:
-        event = read_webhook([str(s) for s in secrets], body, headers)
+        return read_webhook([str(s) for s in secrets], body, headers)
     except WebhookRefused as exc:
         raise RuleViolation(
             "invalid_webhook_signature", f"the webhook is not accepted: {exc}", status=401
         ) from exc
     except WebhookMalformed as exc:
         raise RuleViolation("invalid_webhook", str(exc), status=422) from exc
-    now = ctx.clock()
+
+
+async def receive(
+    ctx: HubContext, provider_id: str, body: bytes, headers: Mapping[str, str]
+) -> WebhookOutcome:
+    # One transaction: the provider's secrets read, the signature checked, the message recorded
+    # (a refused webhook leaves nothing: the transaction rolls back with the refusal).
     async with ctx.sessions.begin() as session:
+        provider = await session.get(PaymentProvider, provider_id)
+        if provider is None:
+            raise RuleViolation("not_found", "no such provider", status=404)
+        event = _verified(provider, body, headers)
+        now = ctx.clock()
         first = await provider_inbox.remember_message(
             session, provider_id, event.message_id, event.type, now
         )

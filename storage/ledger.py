@@ -7,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from domain.points import GrantState, LedgerMove, check_reversal, check_transition
 from storage.models import Grant, LedgerEntry
@@ -51,11 +53,13 @@ async def move_grant(
     now: datetime,
     receipt_id: str | None = None,
     expected: GrantState | None = None,
+    **also: object,
 ) -> bool:
     """Move a grant from the state it is in (or `expected`) to `to_state`, exactly once.
 
     The update is conditional on the current state, so two workers racing on one grant cannot
-    both move it; the loser gets False and writes no ledger line.
+    both move it; the loser gets False and writes no ledger line. `also` names further columns
+    the same statement sets (SQL expressions allowed; the loaded row keeps their old values).
     """
     current = GrantState(expected or grant.state)
     check_transition(current, to_state)
@@ -65,16 +69,21 @@ async def move_grant(
     result = await session.execute(
         update(Grant)
         .where(Grant.id == grant.id, Grant.state == current.value)
-        .values(**values)
+        .values(**values, **also)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.add(_entry(grant, current.value, to_state.value, actor, now, receipt_id))
-    grant.state = to_state.value
-    if receipt_id is not None:
-        grant.current_receipt_id = receipt_id
+    written(grant, values)
     return True
+
+
+def written(row: object, values: dict[str, object]) -> None:
+    """Show on a loaded row what a Core `UPDATE` just wrote to it, as committed values: set as
+    plain attributes, the ORM would write them a second time at its next flush."""
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 async def reverse_credit(
@@ -98,7 +107,7 @@ async def reverse_credit(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.add(_entry(grant, GrantState.CREDITED.value, to_state.value, actor, now, receipt_id))
-    grant.state = to_state.value
+    written(grant, {"state": to_state.value, "updated_at": now})
     return True
 
 
@@ -111,17 +120,22 @@ async def move_grants(
     actor: str,
     now: datetime,
     for_current_receipt: bool = False,
+    receipt_id: str | None = None,
 ) -> list[tuple[str, int]]:
     """`move_grant` for many grants in two statements: those still in `from_state` move, each
-    with its ledger line (naming the grant's current receipt when `for_current_receipt`).
+    with its ledger line (naming the grant's current receipt when `for_current_receipt`; given
+    `receipt_id`, that receipt becomes their current one and their lines name it).
 
     Returns (grant ID, points) of the grants moved."""
     check_transition(from_state, to_state)
+    values: dict[str, object] = {"state": to_state.value, "updated_at": now}
+    if receipt_id is not None:
+        values["current_receipt_id"] = receipt_id
     moved = (
         await session.execute(
             update(Grant)
             .where(Grant.id.in_(grant_ids), Grant.state == from_state.value)
-            .values(state=to_state.value, updated_at=now)
+            .values(**values)
             .returning(
                 Grant.id, Grant.measure_id, Grant.mykey_id, Grant.points, Grant.current_receipt_id
             )
@@ -139,14 +153,36 @@ async def move_grants(
                     "from_state": from_state.value,
                     "to_state": to_state.value,
                     "points": points,
-                    "receipt_id": receipt_id if for_current_receipt else None,
+                    "receipt_id": receipt_id or (current if for_current_receipt else None),
                     "actor": actor,
                     "at": now,
                 }
-                for grant_id, measure_id, mykey_id, points, receipt_id in moved
+                for grant_id, measure_id, mykey_id, points, current in moved
             ],
         )
+        for row in moved:  # a grant this session holds shows its new state
+            loaded = session.identity_map.get(identity_key(Grant, row[0]))
+            if loaded is not None:
+                written(loaded, values)
     return [(row[0], row[3]) for row in moved]
+
+
+async def move_grant_id(
+    session: AsyncSession,
+    grant_id: str,
+    from_state: GrantState,
+    to_state: GrantState,
+    *,
+    actor: str,
+    now: datetime,
+    receipt_id: str,
+) -> bool:
+    """`move_grant` for a grant not read: one conditional `UPDATE … RETURNING` gives what its
+    ledger line needs. False (and no line) when the grant is not in `from_state`."""
+    moved = await move_grants(
+        session, [grant_id], from_state, to_state, actor=actor, now=now, receipt_id=receipt_id
+    )
+    return bool(moved)
 
 
 async def ledger_moves(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from domain.errors import RuleViolation
 from domain.measures import check_destination
@@ -15,24 +16,32 @@ from domain.points import GrantState
 from domain.provider_errors import rejection
 from domain.receipts import TERMINAL_RECEIPT_STATES, ReceiptPlan, ReceiptState, receipt_id_for
 from storage import batches
-from storage.catalog import load_terms, profile_of, provider_for_service
-from storage.ledger import move_grant
+from storage.catalog import load_terms, profile_of
+from storage.ledger import move_grant, move_grant_id, written
 from storage.models import (
     Application,
     Grant,
     Measure,
     MyKey,
     PaymentProvider,
+    PaymentService,
     PaymentServiceRegistration,
     Receipt,
     ReceiptEvent,
 )
+from storage.models.provider_status import ProviderStatus
 
 
 async def active_registration(
     session: AsyncSession, mykey_id: str, registration_id: str
 ) -> PaymentServiceRegistration:
-    registration = await session.get(PaymentServiceRegistration, registration_id)
+    return _usable(await session.get(PaymentServiceRegistration, registration_id), mykey_id)
+
+
+def _usable(
+    registration: PaymentServiceRegistration | None, mykey_id: str
+) -> PaymentServiceRegistration:
+    """The resident's own registration, still active; refused otherwise."""
     if registration is None or registration.mykey_id != mykey_id:
         raise RuleViolation("not_found", "no such payment service registration", status=404)
     if registration.status != "active":
@@ -53,33 +62,94 @@ async def check_receipt_request(
     now: datetime,
 ) -> tuple[PaymentServiceRegistration, list[Grant]]:
     """Every rule of a receipt request (SPEC §3, §5), read-only; raises the first refusal."""
+    _well_formed(grant_ids)
+    registration, _ = await _registration_and_provider(session, mykey_id, registration_id)
+    rows = await _checked(
+        session,
+        await _grant_rows(session, grant_ids),
+        mykey_id=mykey_id,
+        grant_ids=grant_ids,
+        registration=registration,
+        now=now,
+    )
+    return registration, [row.grant for row in rows]
+
+
+@dataclass(frozen=True)
+class _GrantRow:
+    """A grant with what a receipt request checks and writes, read in one query."""
+
+    grant: Grant
+    measure: Measure
+    application: Application
+    receipt: Receipt | None  # the grant's current receipt, if it has one
+
+
+async def _grant_rows(session: AsyncSession, grant_ids: Sequence[str]) -> dict[str, _GrantRow]:
+    rows = await session.execute(
+        select(Grant, Measure, Application, Receipt)
+        .join(Measure, Measure.id == Grant.measure_id)
+        .join(Application, Application.id == Grant.application_id)
+        .outerjoin(Receipt, Receipt.id == Grant.current_receipt_id)
+        .where(Grant.id.in_(grant_ids))
+    )
+    return {grant.id: _GrantRow(grant, m, a, r) for grant, m, a, r in rows}
+
+
+async def _registration_and_provider(
+    session: AsyncSession, mykey_id: str, registration_id: str
+) -> tuple[PaymentServiceRegistration, PaymentProvider | None]:
+    """`active_registration` and the provider behind its payment service, in one query."""
+    found = (
+        await session.execute(
+            select(PaymentServiceRegistration, PaymentProvider)
+            .outerjoin(
+                PaymentService,
+                PaymentService.id == PaymentServiceRegistration.payment_service_id,
+            )
+            .outerjoin(PaymentProvider, PaymentProvider.id == PaymentService.provider_id)
+            .where(PaymentServiceRegistration.id == registration_id)
+        )
+    ).first()
+    registration, provider = found if found is not None else (None, None)
+    return _usable(registration, mykey_id), provider
+
+
+def _well_formed(grant_ids: Sequence[str]) -> None:
     if not grant_ids:
         raise RuleViolation("validation_error", "grant_ids must not be empty", status=422)
     if len(set(grant_ids)) != len(grant_ids):
         raise RuleViolation("validation_error", "grant_ids lists a grant twice", status=422)
-    registration = await active_registration(session, mykey_id, registration_id)
-    grants = list((await session.execute(select(Grant).where(Grant.id.in_(grant_ids)))).scalars())
-    by_id = {g.id: g for g in grants}
-    ordered: list[Grant] = []
+
+
+async def _checked(
+    session: AsyncSession,
+    by_id: dict[str, _GrantRow],
+    *,
+    mykey_id: str,
+    grant_ids: Sequence[str],
+    registration: PaymentServiceRegistration,
+    now: datetime,
+) -> list[_GrantRow]:
+    """The rules of `check_receipt_request` for each grant, over grants already read
+    (`_grant_rows`)."""
+    ordered: list[_GrantRow] = []
     for grant_id in grant_ids:
-        grant = by_id.get(grant_id)
-        if grant is None or grant.mykey_id != mykey_id:
+        row = by_id.get(grant_id)
+        if row is None or row.grant.mykey_id != mykey_id:
             raise RuleViolation("not_found", f"no such grant: {grant_id}", status=404)
+        grant, measure, application = row.grant, row.measure, row.application
         if grant.state != GrantState.UNRECEIVED.value:
             raise RuleViolation(
                 "grant_not_unreceived", f"grant {grant_id} is {grant.state}", status=409
             )
-        measure = await session.get(Measure, grant.measure_id)
-        assert measure is not None
         if now >= measure.receipt_deadline:
             raise RuleViolation(
                 "receipt_deadline_passed", "the measure's receipt deadline has passed", status=409
             )
-        application = await session.get(Application, grant.application_id)
-        assert application is not None
         if (
             application.fixed_registration_id is not None
-            and application.fixed_registration_id != registration_id
+            and application.fixed_registration_id != registration.id
             and await _still_active(session, application.fixed_registration_id)
         ):
             raise RuleViolation(
@@ -88,8 +158,8 @@ async def check_receipt_request(
                 status=409,
             )
         check_destination(await load_terms(session, measure), registration.payment_service_id, now)
-        ordered.append(grant)
-    return registration, ordered
+        ordered.append(row)
+    return ordered
 
 
 async def request_receipts(
@@ -112,20 +182,26 @@ async def request_receipts(
     Idempotent: when this workflow already claimed exactly these grants for this registration
     (the step committed, then the worker died before the workflow saw the result), the same
     receipts are returned instead of a refusal.
+
+    The grants, their measures, applications and current receipts are read in one query, the
+    registration and its provider in another; each grant's claim is one conditional `UPDATE`.
     """
-    already = await _claimed_by(session, grant_ids, registration_id, workflow_id)
+    by_id = await _grant_rows(session, grant_ids)
+    already = await _claimed_by(session, by_id, grant_ids, registration_id, workflow_id)
     if already is not None:
         return already
-    registration, grants = await check_receipt_request(
-        session, mykey_id=mykey_id, grant_ids=grant_ids, registration_id=registration_id, now=now
+    _well_formed(grant_ids)
+    registration, provider = await _registration_and_provider(session, mykey_id, registration_id)
+    rows = await _checked(
+        session, by_id, mykey_id=mykey_id, grant_ids=grant_ids, registration=registration, now=now
     )
-    provider = await provider_for_service(session, registration.payment_service_id)
+    if provider is None:
+        raise RuleViolation("unknown_payment_service", "no such payment service", status=422)
     profile = profile_of(provider)
     queued = queue_batch and profile.adapter == "batch_file"
     plans = []
-    for grant in grants:
-        measure = await session.get(Measure, grant.measure_id)
-        assert measure is not None
+    for row in rows:
+        grant, measure = row.grant, row.measure
         receipt_id = receipt_id_for(grant.id, grant.receipt_count + 1)
         if not await move_grant(
             session,
@@ -135,11 +211,9 @@ async def request_receipts(
             now=now,
             receipt_id=receipt_id,
             expected=GrantState.UNRECEIVED,
+            receipt_count=Grant.receipt_count + 1,
         ):
             raise RuleViolation("grant_not_unreceived", f"grant {grant.id} changed", status=409)
-        await session.execute(
-            update(Grant).where(Grant.id == grant.id).values(receipt_count=Grant.receipt_count + 1)
-        )
         session.add(
             Receipt(
                 id=receipt_id,
@@ -200,19 +274,23 @@ async def _queue(
 
 
 async def _claimed_by(
-    session: AsyncSession, grant_ids: Sequence[str], registration_id: str, workflow_id: str
+    session: AsyncSession,
+    by_id: dict[str, _GrantRow],
+    grant_ids: Sequence[str],
+    registration_id: str,
+    workflow_id: str,
 ) -> list[ReceiptPlan] | None:
     """The plans of an earlier, committed run of the same claim, if that is what this is."""
     plans = []
     for grant_id in grant_ids:
-        grant = await session.get(Grant, grant_id)
+        row = by_id.get(grant_id)
         if (
-            grant is None
-            or grant.state == GrantState.UNRECEIVED.value
-            or grant.current_receipt_id is None
+            row is None
+            or row.grant.state == GrantState.UNRECEIVED.value
+            or row.grant.current_receipt_id is None
         ):
             return None
-        receipt = await session.get(Receipt, grant.current_receipt_id)
+        receipt = row.receipt
         if (
             receipt is None
             or receipt.workflow_id != workflow_id
@@ -227,7 +305,7 @@ async def _claimed_by(
         plans.append(
             ReceiptPlan(
                 receipt_id=receipt.id,
-                grant_id=grant.id,
+                grant_id=grant_id,
                 provider_id=receipt.provider_id,
                 points=receipt.points,
                 policy=profile_of(provider).policy,
@@ -280,9 +358,7 @@ async def _move_receipt(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.refresh(receipt)
         return False
-    receipt.state = to_state.value
-    for name, value in values.items():
-        setattr(receipt, name, value)
+    written(receipt, {"state": to_state.value, "updated_at": now, **values})
     session.add(_event(receipt.id, to_state.value, actor, now, detail))
     return True
 
@@ -291,14 +367,21 @@ OPEN_RECEIPT_STATES = {ReceiptState.REQUESTED, ReceiptState.CREDITING, ReceiptSt
 
 
 async def begin_credit(
-    session: AsyncSession, receipt_id: str, *, attempt: int, now: datetime, actor: str
+    session: AsyncSession,
+    receipt_id: str,
+    *,
+    attempt: int,
+    now: datetime,
+    actor: str,
+    receipt: Receipt | None = None,
 ) -> Receipt:
     """Record an attempt; the first moves the receipt and its grant to `crediting`.
 
     A receipt that is already final (forfeited by a revocation, say) is returned unchanged, and
-    the caller must not call the provider.
+    the caller must not call the provider. `receipt`: the receipt as this transaction read it
+    (`credit_standing`), so that it is not read again.
     """
-    receipt = await get_receipt(session, receipt_id)
+    receipt = receipt or await get_receipt(session, receipt_id)
     if await _move_receipt(
         session,
         receipt,
@@ -308,16 +391,14 @@ async def begin_credit(
         actor=actor,
         attempts=attempt,
     ):
-        grant = await session.get(Grant, receipt.grant_id)
-        assert grant is not None
-        await move_grant(
+        await move_grant_id(
             session,
-            grant,
+            receipt.grant_id,
+            GrantState.RECEIPT_REQUESTED,
             GrantState.CREDITING,
             actor=actor,
             now=now,
             receipt_id=receipt_id,
-            expected=GrantState.RECEIPT_REQUESTED,
         )
     elif receipt.state not in {s.value for s in TERMINAL_RECEIPT_STATES}:
         await session.execute(
@@ -326,6 +407,22 @@ async def begin_credit(
             .values(attempts=attempt, updated_at=now)
         )
     return receipt
+
+
+async def credit_standing(
+    session: AsyncSession, receipt_id: str, provider_id: str
+) -> tuple[Receipt | None, ProviderStatus | None]:
+    """The receipt and its provider's pause book row (`storage.provider_status`), in one query,
+    before a credit call: (None, None) when there is no such receipt."""
+    found = (
+        await session.execute(
+            select(Receipt, ProviderStatus)
+            .outerjoin(ProviderStatus, ProviderStatus.provider_id == provider_id)
+            .where(Receipt.id == receipt_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return (None, None) if found is None else (found[0], found[1])
 
 
 async def note_failure(
@@ -362,74 +459,111 @@ async def finish_credit(
 ) -> tuple[str, str]:
     """Apply a provider's answer. A final receipt never changes: the first answer wins.
 
-    Returns the receipt's state and its grant's state afterwards.
+    Returns the receipt's state and its grant's state afterwards. A final answer for an open
+    receipt whose grant is `crediting` (the usual case) takes no read: the receipt's and the
+    grant's moves are each one conditional `UPDATE … RETURNING`.
     """
-    receipt = await get_receipt(session, receipt_id)
     if status == "accepted":
-        await _move_receipt(
+        accepted = await _move_receipt_row(
             session,
-            receipt,
-            ReceiptState.ACCEPTED,
-            expected={ReceiptState.REQUESTED, ReceiptState.CREDITING},
-            now=now,
-            actor=actor,
+            receipt_id,
+            {ReceiptState.REQUESTED, ReceiptState.CREDITING},
+            {"state": ReceiptState.ACCEPTED.value, "updated_at": now},
         )
-        return receipt.state, await _grant_state(session, receipt.grant_id)
+        if accepted is None:
+            return await _states_now(session, receipt_id)
+        session.add(_event(receipt_id, ReceiptState.ACCEPTED.value, actor, now, None))
+        return ReceiptState.ACCEPTED.value, await _grant_state(session, accepted[0])
     targets = {"credited": ReceiptState.CREDITED, "rejected": ReceiptState.REJECTED}
     if status not in targets:
+        await get_receipt(session, receipt_id)
         raise ValueError(f"unknown credit outcome {status!r}")
-    moved = await _move_receipt(
+    values: dict[str, object] = {
+        "state": targets[status].value,
+        "updated_at": now,
+        "provider_reference": provider_reference,
+        "stuck": False,
+        "stuck_reason": None,
+        "stuck_since": None,
+        "finished_at": now,
+    }
+    if status == "rejected":
+        values.update(last_error=reason, last_error_code=rejection(reason).code)
+    moved = await _move_receipt_row(session, receipt_id, OPEN_RECEIPT_STATES, values)
+    if moved is None:
+        return await _states_now(session, receipt_id)
+    grant_id, mykey_id, registration_id = moved
+    session.add(_event(receipt_id, targets[status].value, actor, now, reason))
+    grant_to = GrantState.CREDITED
+    if status == "rejected":
+        # Rejected: the points show again as unreceived (FAQ), unless the MyKey ID was revoked
+        # meanwhile, in which case they are forfeited like every other point not yet credited.
+        revoked = await _mykey_revoked(session, mykey_id)
+        grant_to = GrantState.FORFEITED if revoked else GrantState.UNRECEIVED
+        await session.execute(
+            update(PaymentServiceRegistration)
+            .where(PaymentServiceRegistration.id == registration_id)
+            .values(status="invalid", invalidated_at=now)
+        )
+    if await move_grant_id(
         session,
-        receipt,
-        targets[status],
-        expected=OPEN_RECEIPT_STATES,
-        now=now,
+        grant_id,
+        GrantState.CREDITING,
+        grant_to,
         actor=actor,
-        detail=reason,
-        provider_reference=provider_reference,
-        last_error=reason if status == "rejected" else receipt.last_error,
-        last_error_code=(
-            rejection(reason).code if status == "rejected" else receipt.last_error_code
-        ),
-        stuck=False,
-        stuck_reason=None,
-        stuck_since=None,
-        finished_at=now,
-    )
-    if not moved:
-        return receipt.state, await _grant_state(session, receipt.grant_id)
-    grant = await session.get(Grant, receipt.grant_id)
+        now=now,
+        receipt_id=receipt_id,
+    ):
+        return targets[status].value, grant_to.value
+    grant = await session.get(Grant, grant_id, populate_existing=True)
     assert grant is not None
     if grant.state == GrantState.RECEIPT_REQUESTED.value:
         # The answer came before the attempt was recorded (a crash in between): catch up.
         await move_grant(
             session, grant, GrantState.CREDITING, actor=actor, now=now, receipt_id=receipt_id
         )
-    if status == "credited":
-        await move_grant(
-            session, grant, GrantState.CREDITED, actor=actor, now=now, receipt_id=receipt_id
+    await move_grant(session, grant, grant_to, actor=actor, now=now, receipt_id=receipt_id)
+    return targets[status].value, grant.state
+
+
+async def _move_receipt_row(
+    session: AsyncSession,
+    receipt_id: str,
+    expected: set[ReceiptState],
+    values: dict[str, object],
+) -> tuple[str, str, str] | None:
+    """`_move_receipt` for a receipt not read: one conditional `UPDATE … RETURNING` (grant ID,
+    MyKey ID, registration ID); None when the receipt is not in an `expected` state. The caller
+    adds the timeline event."""
+    moved = (
+        await session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt_id, Receipt.state.in_([s.value for s in expected]))
+            .values(**values)
+            .returning(Receipt.grant_id, Receipt.mykey_id, Receipt.registration_id)
+            .execution_options(synchronize_session=False)
         )
-        return receipt.state, grant.state
-    # Rejected: the points show again as unreceived (FAQ), unless the MyKey ID was revoked
-    # meanwhile, in which case they are forfeited like every other point not yet credited.
-    back_to = (
-        GrantState.FORFEITED
-        if await _mykey_revoked(session, receipt.mykey_id)
-        else GrantState.UNRECEIVED
-    )
-    await move_grant(session, grant, back_to, actor=actor, now=now, receipt_id=receipt_id)
-    await session.execute(
-        update(PaymentServiceRegistration)
-        .where(PaymentServiceRegistration.id == receipt.registration_id)
-        .values(status="invalid", invalidated_at=now)
-    )
-    return receipt.state, grant.state
+    ).first()
+    if moved is None:
+        return None
+    loaded = session.identity_map.get(identity_key(Receipt, receipt_id))
+    if loaded is not None:  # a receipt this session holds shows its new state
+        written(loaded, values)
+    return moved[0], moved[1], moved[2]
+
+
+async def _states_now(session: AsyncSession, receipt_id: str) -> tuple[str, str]:
+    """A receipt's state and its grant's, read afresh (the receipt did not move)."""
+    receipt = await session.get(Receipt, receipt_id, populate_existing=True)
+    if receipt is None:
+        raise RuleViolation("not_found", f"no such receipt: {receipt_id}", status=404)
+    return receipt.state, await _grant_state(session, receipt.grant_id)
 
 
 async def _grant_state(session: AsyncSession, grant_id: str) -> str:
-    grant = await session.get(Grant, grant_id)
+    """The grant's state as the database has it now (a loaded grant is refreshed)."""
+    grant = await session.get(Grant, grant_id, populate_existing=True)
     assert grant is not None
-    await session.refresh(grant)
     return grant.state
 
 
