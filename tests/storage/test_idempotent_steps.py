@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from domain.applications import ApplicationDecision
 from domain.errors import RuleViolation
 from services.applications import application_ids
 from services.context import HubContext
@@ -30,39 +31,40 @@ async def count(ctx: HubContext, model: type) -> int:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
+async def decide(
+    ctx: HubContext,
+    measure_id: str,
+    mykey_id: str,
+    workflow_id: str | None = None,
+    *,
+    actor: str = "workflow",
+    rerun: bool = True,
+) -> ApplicationDecision:
+    """The resident's application decided in a transaction of its own (its workflow ID the one
+    derived from the business key unless given)."""
+    application_id, derived = application_ids(ctx, measure_id, mykey_id)
+    async with ctx.sessions.begin() as session:
+        return await applications.apply(
+            session,
+            measure_id=measure_id,
+            mykey_id=mykey_id,
+            application_id=application_id,
+            workflow_id=workflow_id or derived,
+            fixed_registration_id=None,
+            now=datetime.now(UTC),
+            actor=actor,
+            rerun=rerun,
+        )
+
+
 async def test_deciding_an_application_twice_returns_the_first_decision(ctx: HubContext) -> None:
     catalog = await seed_catalog(ctx)
     mykey_id = await new_resident(ctx)
-    application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
-    decisions = []
-    for _ in range(2):
-        async with ctx.sessions.begin() as session:
-            decisions.append(
-                await applications.apply(
-                    session,
-                    measure_id=catalog.measure_id,
-                    mykey_id=mykey_id,
-                    application_id=application_id,
-                    workflow_id=workflow_id,
-                    fixed_registration_id=None,
-                    now=datetime.now(UTC),
-                    actor="workflow",
-                )
-            )
+    decisions = [await decide(ctx, catalog.measure_id, mykey_id) for _ in range(2)]
     assert decisions[0].grants == decisions[1].grants
     assert await count(ctx, LedgerEntry) == 1
     with pytest.raises(RuleViolation) as other:  # another workflow is refused as before
-        async with ctx.sessions.begin() as session:
-            await applications.apply(
-                session,
-                measure_id=catalog.measure_id,
-                mykey_id=mykey_id,
-                application_id=application_id,
-                workflow_id="someone-else",
-                fixed_registration_id=None,
-                now=datetime.now(UTC),
-                actor="workflow",
-            )
+        await decide(ctx, catalog.measure_id, mykey_id, "someone-else")
     assert other.value.code == "already_applied"
 
 
@@ -74,22 +76,12 @@ async def test_a_twin_decided_in_the_request_meanwhile_is_already_applied(
     key as 409 `already_applied`, with nothing written (not an IntegrityError: a 500)."""
     catalog = await seed_catalog(ctx)
     mykey_id = await new_resident(ctx)
-    application_id, workflow_id = application_ids(ctx, catalog.measure_id, mykey_id)
     outcomes = []
     for _ in range(2):
         try:
-            async with ctx.sessions.begin() as session:
-                decided = await applications.apply(
-                    session,
-                    measure_id=catalog.measure_id,
-                    mykey_id=mykey_id,
-                    application_id=application_id,
-                    workflow_id=workflow_id,
-                    fixed_registration_id=None,
-                    now=datetime.now(UTC),
-                    actor=f"resident:{mykey_id}",
-                    rerun=False,
-                )
+            decided = await decide(
+                ctx, catalog.measure_id, mykey_id, actor=f"resident:{mykey_id}", rerun=False
+            )
             outcomes.append(decided.status)
         except RuleViolation as refused:
             outcomes.append(refused.code)
