@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from adapters.providers.contract import PermanentProviderError, TransientProviderError
-from domain.errors import RuleViolation
 from services.context import HubContext
+from services.provider_status_check import ask_provider_status
 from storage import audit, receipts
-from storage.catalog import profile_of
-from storage.models import Grant, PaymentProvider, Receipt
+from storage.models import Grant, Receipt
 from storage.models.providers import ProviderAcknowledgement
 
 log = logging.getLogger(__name__)
@@ -42,28 +40,6 @@ class Settled:
     @property
     def credited(self) -> bool:
         return self.outcome in ("credited", "already_credited")
-
-
-async def _provider_status(
-    ctx: HubContext, provider_id: str, receipt_id: str
-) -> tuple[str, str | None]:
-    async with ctx.sessions() as session:
-        provider = await session.get(PaymentProvider, provider_id)
-    assert provider is not None
-    profile = profile_of(provider)
-    adapter = ctx.registry.get(
-        profile.provider_id, profile.adapter, profile.config, profile.secrets
-    )
-    try:
-        answer = await adapter.credit_status(receipt_id)
-    except (TransientProviderError, PermanentProviderError) as exc:
-        raise RuleViolation(
-            "provider_unavailable",
-            "the answer contradicts the one recorded and the provider's status could not be "
-            f"read to settle it ({type(exc).__name__}); send it again later",
-            status=503,
-        ) from exc
-    return answer.status, answer.provider_reference
 
 
 async def settle_credited_after_rejection(
@@ -83,7 +59,13 @@ async def settle_credited_after_rejection(
             return Settled("already_credited", receipt.state, grant.state, receipt.workflow_id)
         if receipt.state != "rejected":
             return Settled("not_rejected", receipt.state)
-    status, reference = await _provider_status(ctx, provider_id, receipt_id)
+    status, reference = await ask_provider_status(
+        ctx,
+        provider_id,
+        receipt_id,
+        unanswered="the answer contradicts the one recorded and the provider's status could not "
+        "be read to settle it ({kind}); send it again later",
+    )
     actor = f"provider:{provider_id}"
     now = ctx.clock()
     async with ctx.sessions.begin() as session:

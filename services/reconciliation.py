@@ -20,7 +20,6 @@ from opentelemetry import metrics
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.providers.contract import PermanentProviderError, TransientProviderError
 from domain.business_days import (
     add_business_days,
     business_day_of,
@@ -40,8 +39,8 @@ from domain.reconciliation import (
     action_for,
     check_note,
 )
+from services.provider_status_check import ask_provider_status
 from storage import audit
-from storage.catalog import profile_of
 from storage.database import SessionFactory
 from storage.ids import new_id
 from storage.models import Grant, Measure, PaymentProvider, Receipt, ReceiptEvent
@@ -287,22 +286,12 @@ async def provider_status(ctx: Any, row: Break, actor: str) -> tuple[str, str | 
         raise RuleViolation(
             "resolution_not_allowed", "a missing statement has no receipt to ask about", status=409
         )
-    async with ctx.sessions() as session:
-        provider = await session.get(PaymentProvider, row.provider_id)
-    if provider is None:
-        raise RuleViolation("not_found", "no such provider", status=404)
-    profile = profile_of(provider)
-    adapter = ctx.registry.get(
-        profile.provider_id, profile.adapter, profile.config, profile.secrets
+    status, reference = await ask_provider_status(
+        ctx,
+        row.provider_id,
+        row.receipt_id,
+        unanswered="the provider did not answer the status check: {kind}",
     )
-    try:
-        answer = await adapter.credit_status(row.receipt_id)
-    except (TransientProviderError, PermanentProviderError) as exc:
-        raise RuleViolation(
-            "provider_unavailable",
-            f"the provider did not answer the status check: {type(exc).__name__}",
-            status=503,
-        ) from exc
     async with ctx.sessions.begin() as session:
         audit.record(
             session,
@@ -310,10 +299,10 @@ async def provider_status(ctx: Any, row: Break, actor: str) -> tuple[str, str | 
             action="check_provider_status",
             object_type="reconciliation_break",
             object_id=break_id_of(row),
-            outcome=answer.status,
+            outcome=status,
             at=ctx.clock(),
         )
-    return answer.status, answer.provider_reference
+    return status, reference
 
 
 async def resolve(
