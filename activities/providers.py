@@ -9,7 +9,8 @@ from datetime import datetime
 from temporalio import activity
 
 from activities.errors import provider_error
-from activities.types import CreditInput, CreditResult
+from activities.receipts import record_outcome
+from activities.types import CreditInput, CreditResult, RecordOutcomeInput
 from adapters.providers.contract import (
     CreditOutcome,
     CreditRequest,
@@ -28,6 +29,8 @@ from storage.database import SessionFactory
 from storage.models import PaymentProvider
 
 PROFILE_TTL_S = 5.0
+# The answers a credit call records itself when asked (`CreditInput.record`).
+RECORDED_ANSWERS = frozenset({"credited", "rejected", "accepted"})
 
 
 class ProviderActivities:
@@ -167,11 +170,27 @@ class ProviderActivities:
             if found.kind == "transient" and not last and not paused:
                 raise provider_error(error) from error
             return CreditResult(request.receipt_id, "failed", failure=found, paused=paused)
-        if failing:  # every success ends a run of failures (401s between successes never add up)
-            await self.note_outcome(request.provider_id, None)
-        return CreditResult(
+        result = CreditResult(
             receipt_id=request.receipt_id,
             status=outcome.status,
             provider_reference=outcome.provider_reference,
             reason=outcome.reason,
         )
+        record = request.record and outcome.status in RECORDED_ANSWERS
+        if failing or record:
+            async with self.sessions.begin() as session:
+                if failing:  # every success ends a run of failures (401s between never add up)
+                    await provider_pause.record_success(session, request.provider_id)
+                if record:
+                    result.recorded = await record_outcome(
+                        session,
+                        RecordOutcomeInput(
+                            receipt_id=request.receipt_id,
+                            status=outcome.status,
+                            provider_reference=outcome.provider_reference,
+                            reason=outcome.reason,
+                            actor=f"provider-worker:{request.provider_id}",
+                        ),
+                        now=self.clock(),
+                    )
+        return result

@@ -54,6 +54,34 @@ async def claim(
     return plans
 
 
+async def record_outcome(
+    session: AsyncSession, request: RecordOutcomeInput, *, now: datetime
+) -> RecordOutcomeResult:
+    """A provider's answer recorded on the receipt and its grant, with its audit entry, in the
+    caller's transaction: the `record_credit_outcome` step, and the `credit` call itself for a
+    run of revision `LEAN` (`workflows/revisions.py`)."""
+    actor = request.actor or WORKFLOW_ACTOR
+    state, grant_state = await receipts.finish_credit(
+        session,
+        request.receipt_id,
+        status=request.status,
+        provider_reference=request.provider_reference,
+        reason=request.reason,
+        now=now,
+        actor=actor,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="record_credit_outcome",
+        object_type="receipt",
+        object_id=request.receipt_id,
+        outcome=state,
+        detail={"status": request.status, "reason": request.reason},
+    )
+    return RecordOutcomeResult(receipt_id=request.receipt_id, state=state, grant_state=grant_state)
+
+
 class ReceiptActivities:
     def __init__(self, sessions: SessionFactory, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
@@ -82,27 +110,7 @@ class ReceiptActivities:
     @activity.defn(name="record_credit_outcome")
     async def record_credit_outcome(self, request: RecordOutcomeInput) -> RecordOutcomeResult:
         async with self.sessions.begin() as session:
-            state, grant_state = await receipts.finish_credit(
-                session,
-                request.receipt_id,
-                status=request.status,
-                provider_reference=request.provider_reference,
-                reason=request.reason,
-                now=self.clock(),
-                actor=request.actor or WORKFLOW_ACTOR,
-            )
-            audit.record(
-                session,
-                actor=request.actor or WORKFLOW_ACTOR,
-                action="record_credit_outcome",
-                object_type="receipt",
-                object_id=request.receipt_id,
-                outcome=state,
-                detail={"status": request.status, "reason": request.reason},
-            )
-        return RecordOutcomeResult(
-            receipt_id=request.receipt_id, state=state, grant_state=grant_state
-        )
+            return await record_outcome(session, request, now=self.clock())
 
     @activity.defn(name="mark_receipt_stuck")
     async def mark_receipt_stuck(self, request: MarkStuckInput) -> MarkStuckResult:

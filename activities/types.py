@@ -65,6 +65,17 @@ class CreditInput:
     # (0: unknown, every transient failure is raised for Temporal to retry).
     max_attempts: int = 0
     after_failure: bool = False  # unused since every success ends a failure run; kept for histories
+    # Record the provider's answer (credited, rejected, accepted) in the call itself and return
+    # it as `CreditResult.recorded`: a run of revision `LEAN` (`workflows/revisions.py`) then
+    # needs no `record_credit_outcome` step.
+    record: bool = False
+
+
+@dataclass
+class RecordOutcomeResult:
+    receipt_id: str
+    state: str
+    grant_state: str | None = None
 
 
 @dataclass
@@ -75,6 +86,7 @@ class CreditResult:
     reason: str | None = None
     failure: ProviderFailure | None = None
     paused: bool = False  # the provider is paused: its receipts wait instead of turning stuck
+    recorded: RecordOutcomeResult | None = None  # the answer as recorded (`CreditInput.record`)
 
 
 @dataclass
@@ -84,13 +96,6 @@ class RecordOutcomeInput:
     provider_reference: str | None = None
     reason: str | None = None
     actor: str = "workflow"
-
-
-@dataclass
-class RecordOutcomeResult:
-    receipt_id: str
-    state: str
-    grant_state: str | None = None
 
 
 @dataclass

@@ -26,7 +26,7 @@ from domain.applications import ApplicationDecision
 from domain.errors import RuleViolation
 from domain.receipts import ReceiptPlan
 from hub.settings import Settings
-from services.orchestration import NewApplication
+from services.orchestration import NewApplication, WorkflowLabels
 from storage.database import SessionFactory
 from storage.models import Application, Measure
 from workflows.application import ApplicationWorkflow
@@ -82,7 +82,12 @@ class DirectOrchestrator:
         raise unsupported(getattr(update, "__name__", "this action"))
 
     async def request_receipt(
-        self, ctx: HubContext, application: Application, request: ReceiptRequest
+        self,
+        ctx: HubContext,
+        application: Application,
+        request: ReceiptRequest,
+        *,
+        labels: WorkflowLabels | None = None,
     ) -> ReceiptTicket:
         from activities.receipts import claim
 

@@ -44,6 +44,16 @@ class NewApplication:
     fixed_registration_id: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkflowLabels:
+    """What support staff filter an application's workflow on, known to whoever starts it
+    (`workflows/search.py`): set at the start, so the run need not upsert them."""
+
+    state: str
+    municipality_code: str
+    provider_ids: list[str]
+
+
 class Orchestrator(Protocol):
     """The lifecycle's steps as the services ask for them."""
 
@@ -58,7 +68,12 @@ class Orchestrator(Protocol):
         ...
 
     async def request_receipt(
-        self, ctx: HubContext, application: Application, request: ReceiptRequest
+        self,
+        ctx: HubContext,
+        application: Application,
+        request: ReceiptRequest,
+        *,
+        labels: WorkflowLabels | None = None,
     ) -> ReceiptTicket:
         """Claim the grants' receipts and carry each to its provider."""
         ...

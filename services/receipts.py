@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.receipts import ReceiptPlan
 from services.context import HubContext
-from services.orchestration import orchestrator
+from services.orchestration import WorkflowLabels, orchestrator
 from storage import receipts
 from storage.models import Application
 from workflows.messages import ReceiptRequest
@@ -16,22 +16,27 @@ async def request_receipts(
 ) -> list[ReceiptPlan]:
     """All-or-nothing as far as the rules go: every grant is checked before any is claimed."""
     async with ctx.sessions() as session:
-        _, grants = await receipts.check_receipt_request(
+        checked = await receipts.check_receipt_request(
             session,
             mykey_id=mykey_id,
             grant_ids=grant_ids,
             registration_id=registration_id,
             now=ctx.clock(),
         )
-        by_workflow: dict[str, tuple[Application, list[str]]] = {}
-        for grant in grants:
-            application = await session.get(Application, grant.application_id)
-            assert application is not None
-            by_workflow.setdefault(application.workflow_id, (application, []))[1].append(grant.id)
+    by_workflow: dict[str, tuple[Application, str, list[str]]] = {}
+    for row in checked.rows:
+        application = row.application
+        found: tuple[Application, str, list[str]] = (application, row.measure.municipality_code, [])
+        by_workflow.setdefault(application.workflow_id, found)[2].append(row.grant.id)
     plans: list[ReceiptPlan] = []
-    for application, ids in by_workflow.values():
+    for application, municipality_code, ids in by_workflow.values():
+        providers = [checked.provider_id] if checked.provider_id else []
+        labels = WorkflowLabels(application.state, municipality_code, providers)
         ticket = await orchestrator(ctx).request_receipt(
-            ctx, application, ReceiptRequest(grant_ids=ids, registration_id=registration_id)
+            ctx,
+            application,
+            ReceiptRequest(grant_ids=ids, registration_id=registration_id),
+            labels=labels,
         )
         plans.extend(ticket.receipts)
     return plans

@@ -20,9 +20,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.applications import ApplicationDecision
 from domain.errors import RuleViolation
-from services.orchestration import NewApplication
+from services.orchestration import NewApplication, WorkflowLabels
 from services.workflow_errors import violation_from
 from storage.models import Application, Measure
+from workflows import revisions, search
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest, ReceiptTicket
 
@@ -92,7 +93,9 @@ class TemporalOrchestrator:
     """Every step through the Temporal client: update-with-start on `ApplicationWorkflow`."""
 
     async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
-        key = ApplicationInput(new.measure_id, new.mykey_id, new.application_id)
+        key = ApplicationInput(
+            new.measure_id, new.mykey_id, new.application_id, revision=revisions.CURRENT
+        )
         start = _starting(key, new.workflow_id, ctx.settings.task_queue)
         decision: ApplicationDecision = await _update_with_start(
             ctx, ApplicationWorkflow.apply, ApplyRequest(new.fixed_registration_id), start
@@ -100,19 +103,30 @@ class TemporalOrchestrator:
         return decision
 
     async def update_application(
-        self, ctx: HubContext, application: Application, update: Any, argument: Any
+        self,
+        ctx: HubContext,
+        application: Application,
+        update: Any,
+        argument: Any,
+        *,
+        labels: WorkflowLabels | None = None,
     ) -> Any:
         """Start the workflow from the database when it has none (decided in the request, or
         granted in bulk) or when it has ended; a refused rule comes back as `RuleViolation`, no
         answer within the deadline as 503 `temporal_unavailable`."""
-        start = start_existing(application, ctx.settings.task_queue)
+        start = start_existing(application, ctx.settings.task_queue, labels)
         return await _update_with_start(ctx, update, argument, start)
 
     async def request_receipt(
-        self, ctx: HubContext, application: Application, request: ReceiptRequest
+        self,
+        ctx: HubContext,
+        application: Application,
+        request: ReceiptRequest,
+        *,
+        labels: WorkflowLabels | None = None,
     ) -> ReceiptTicket:
         ticket: ReceiptTicket = await self.update_application(
-            ctx, application, ApplicationWorkflow.request_receipt, request
+            ctx, application, ApplicationWorkflow.request_receipt, request, labels=labels
         )
         return ticket
 
@@ -125,22 +139,30 @@ class TemporalOrchestrator:
 
 
 def start_existing(
-    application: Application, task_queue: str
+    application: Application, task_queue: str, labels: WorkflowLabels | None = None
 ) -> WithStartWorkflowOperation[Any, Any]:
     """The start that goes with an update to an application's workflow: the running one, or a
     new run from the database when it has none (decided in the request, granted in bulk) or it
     has ended."""
     key = ApplicationInput(
-        application.measure_id, application.mykey_id, application.id, existing=True
+        application.measure_id,
+        application.mykey_id,
+        application.id,
+        existing=True,
+        revision=revisions.CURRENT,
     )
-    return _starting(key, application.workflow_id, task_queue)
+    return _starting(key, application.workflow_id, task_queue, labels)
 
 
 def _starting(
-    start: ApplicationInput, workflow_id: str, task_queue: str
+    start: ApplicationInput,
+    workflow_id: str,
+    task_queue: str,
+    labels: WorkflowLabels | None = None,
 ) -> WithStartWorkflowOperation[Any, Any]:
     """The application's workflow, started unless it runs; a refused application ends its
-    workflow, and the resident may apply again later (so may an ended one be started again)."""
+    workflow, and the resident may apply again later (so may an ended one be started again).
+    `labels`, when the starter knows them, are the run's search attributes from its start."""
     return WithStartWorkflowOperation(
         ApplicationWorkflow.run,
         start,
@@ -148,6 +170,13 @@ def _starting(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=search.labels_at_start(
+            label=labels.state,
+            municipality_code=labels.municipality_code,
+            provider_ids=labels.provider_ids,
+        )
+        if labels is not None
+        else None,
     )
 
 

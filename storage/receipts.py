@@ -60,10 +60,10 @@ async def check_receipt_request(
     grant_ids: Sequence[str],
     registration_id: str,
     now: datetime,
-) -> tuple[PaymentServiceRegistration, list[Grant]]:
+) -> CheckedRequest:
     """Every rule of a receipt request (SPEC §3, §5), read-only; raises the first refusal."""
     _well_formed(grant_ids)
-    registration, _ = await _registration_and_provider(session, mykey_id, registration_id)
+    registration, provider = await _registration_and_provider(session, mykey_id, registration_id)
     rows = await _checked(
         session,
         await _grant_rows(session, grant_ids),
@@ -72,11 +72,11 @@ async def check_receipt_request(
         registration=registration,
         now=now,
     )
-    return registration, [row.grant for row in rows]
+    return CheckedRequest(registration, provider.id if provider is not None else None, rows)
 
 
 @dataclass(frozen=True)
-class _GrantRow:
+class GrantRow:
     """A grant with what a receipt request checks and writes, read in one query."""
 
     grant: Grant
@@ -85,7 +85,16 @@ class _GrantRow:
     receipt: Receipt | None  # the grant's current receipt, if it has one
 
 
-async def _grant_rows(session: AsyncSession, grant_ids: Sequence[str]) -> dict[str, _GrantRow]:
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A receipt request that passed every rule: the destination and the grants, as read."""
+
+    registration: PaymentServiceRegistration
+    provider_id: str | None
+    rows: list[GrantRow]
+
+
+async def _grant_rows(session: AsyncSession, grant_ids: Sequence[str]) -> dict[str, GrantRow]:
     rows = await session.execute(
         select(Grant, Measure, Application, Receipt)
         .join(Measure, Measure.id == Grant.measure_id)
@@ -93,7 +102,7 @@ async def _grant_rows(session: AsyncSession, grant_ids: Sequence[str]) -> dict[s
         .outerjoin(Receipt, Receipt.id == Grant.current_receipt_id)
         .where(Grant.id.in_(grant_ids))
     )
-    return {grant.id: _GrantRow(grant, m, a, r) for grant, m, a, r in rows}
+    return {grant.id: GrantRow(grant, m, a, r) for grant, m, a, r in rows}
 
 
 async def _registration_and_provider(
@@ -124,16 +133,16 @@ def _well_formed(grant_ids: Sequence[str]) -> None:
 
 async def _checked(
     session: AsyncSession,
-    by_id: dict[str, _GrantRow],
+    by_id: dict[str, GrantRow],
     *,
     mykey_id: str,
     grant_ids: Sequence[str],
     registration: PaymentServiceRegistration,
     now: datetime,
-) -> list[_GrantRow]:
+) -> list[GrantRow]:
     """The rules of `check_receipt_request` for each grant, over grants already read
     (`_grant_rows`)."""
-    ordered: list[_GrantRow] = []
+    ordered: list[GrantRow] = []
     for grant_id in grant_ids:
         row = by_id.get(grant_id)
         if row is None or row.grant.mykey_id != mykey_id:
@@ -275,7 +284,7 @@ async def _queue(
 
 async def _claimed_by(
     session: AsyncSession,
-    by_id: dict[str, _GrantRow],
+    by_id: dict[str, GrantRow],
     grant_ids: Sequence[str],
     registration_id: str,
     workflow_id: str,

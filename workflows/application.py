@@ -9,6 +9,7 @@ expired or forfeited. The receipt deadline is a durable timer.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.receipt_machine import Phase
     from domain.receipts import ReceiptState
     from domain.reviews import ReviewResult
+    from workflows import revisions
     from workflows.messages import (
         Acknowledgement,
         ApplicationInput,
@@ -74,9 +76,10 @@ class ApplicationWorkflow:
     def __init__(self, start: ApplicationInput) -> None:
         # Built here, not in run(): the `apply` update of update-with-start runs before run().
         self.state = start.carried or ApplicationState(input=start.key())
+        self.revision = start.revision  # read by `workflows.revisions`
         self.receipts = ReceiptCarrier(self.state)
         self.reviews = ReviewDesk(self.state)
-        self.search = SearchPublisher()
+        self.search = SearchPublisher(start.revision)
         self.apply_taken = False  # an apply's handler has started; it decides the application
         self.requesting = asyncio.Lock()  # receipt requests, one at a time (REQUEST_ONCE)
         # The tickets of this run's receipt requests, by destination and grants (REQUEST_ONCE).
@@ -120,6 +123,7 @@ class ApplicationWorkflow:
                         key.application_id,
                         key.existing,
                         key.history_limit,
+                        revisions.CURRENT,  # a new history: this code's revision
                         carried=state,
                     )
                 )
@@ -127,15 +131,10 @@ class ApplicationWorkflow:
             if not state.deadline_passed and remaining <= 0:
                 state.deadline_passed = True
                 continue
+            armed = not state.deadline_passed and self._deadline_matters()
             await self._wait(
-                lambda: (
-                    self.receipts.has_work()
-                    or self.reviews.has_work()
-                    or self._history_is_long()
-                    or (state.revoked and not state.forfeited)
-                    or (state.deadline_passed and self._has(GrantState.UNRECEIVED))
-                ),
-                timedelta(seconds=remaining) if not state.deadline_passed else None,
+                functools.partial(self._woken, armed),
+                timedelta(seconds=remaining) if armed else None,
             )
         self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -157,6 +156,36 @@ class ApplicationWorkflow:
             and state.decision.status == "registered"
         )
         return not waiting_for_reports or state.deadline_passed
+
+    def _woken(self, armed: bool) -> bool:
+        """Something for the loop to do (`armed`: the deadline's timer runs this wait)."""
+        state = self.state
+        return (
+            self.receipts.has_work()
+            or self.reviews.has_work()
+            or self._history_is_long()
+            or (state.revoked and not state.forfeited)
+            or (state.deadline_passed and self._has(GrantState.UNRECEIVED))
+            or (not armed and not state.deadline_passed and self._deadline_matters())
+        )
+
+    def _deadline_matters(self) -> bool:
+        """Whether the receipt deadline's timer has anything to do: a grant waiting for a
+        receipt, reports still to come, a review still open. While every grant is with a
+        provider a run of revision `LEAN` arms no timer (a timer started and cancelled per
+        receipt, two events and a timer task each); a grant back to unreceived wakes the loop,
+        which then arms it (or expires the grant, once past the deadline)."""
+        if not revisions.lean():
+            return True
+        state = self.state
+        waiting_for_reports = (
+            state.decision is not None
+            and state.decision.kind == "event"
+            and state.decision.status == "registered"
+        )
+        return (
+            waiting_for_reports or bool(self.reviews.pending()) or self._has(GrantState.UNRECEIVED)
+        )
 
     def _history_is_long(self) -> bool:
         """Long runs continue as new: event registrations, and receipts polled for months; once
@@ -185,7 +214,7 @@ class ApplicationWorkflow:
     @workflow.update
     async def apply(self, request: ApplyRequest) -> ApplicationDecision:
         state = self.state
-        if self.apply_taken and workflow.patched(APPLY_ONCE):
+        if self.apply_taken and revisions.patched(APPLY_ONCE):
             # Accepted in the same activation as the first apply, before it ran: refused here,
             # without touching the application (the first one decides it).
             raise refusal("already_applied", "one application per resident and measure")
@@ -223,7 +252,7 @@ class ApplicationWorkflow:
 
     @workflow.update
     async def request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
-        if not workflow.patched(REQUEST_ONCE):
+        if not revisions.patched(REQUEST_ONCE):
             return await self._request_receipt(request)
         key = (request.registration_id, tuple(sorted(request.grant_ids)))
         async with self.requesting:
@@ -237,7 +266,7 @@ class ApplicationWorkflow:
     async def _request_receipt(self, request: ReceiptRequest) -> ReceiptTicket:
         state = self.state
         load = state.decision is None and state.input.existing
-        if load and not workflow.patched(CLAIM_LOADS_APPLICATION):
+        if load and not revisions.patched(CLAIM_LOADS_APPLICATION):
             decision = await db_step_or_refusal(
                 "load_application",
                 LoadApplicationInput(state.input.application_id),

@@ -20,6 +20,8 @@ class ApplicationKey:
     application_id: str
     existing: bool = False  # started for an application granted without a workflow (bulk)
     history_limit: int = 5000  # continue-as-new once the history is this long and quiet
+    # The workflow code the starter asked for (`workflows/revisions.py`); 0 in older inputs.
+    revision: int = 0
 
 
 @dataclass
@@ -156,4 +158,5 @@ class ApplicationInput(ApplicationKey):
             self.application_id,
             self.existing,
             self.history_limit,
+            self.revision,
         )

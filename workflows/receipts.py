@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         status_applies,
     )
     from domain.receipts import ReceiptState
+    from workflows import revisions
     from workflows.messages import (
         Acknowledgement,
         ApplicationState,
@@ -142,7 +143,7 @@ class ReceiptCarrier:
 
     def patched(self) -> bool:
         if self.machine is None:
-            self.machine = workflow.patched(RECEIPT_MACHINE)
+            self.machine = revisions.patched(RECEIPT_MACHINE)
         return self.machine
 
     @property
@@ -202,7 +203,7 @@ class ReceiptCarrier:
             return
         if progress.state in FINAL_RECEIPT_STATES:
             patch = FINAL_CORRECTIONS.get((progress.state, ack.receipt_state or ""))
-            if patch is not None and ack.receipt_state and workflow.patched(patch):
+            if patch is not None and ack.receipt_state and revisions.patched(patch):
                 self._apply(
                     progress,
                     RecordOutcomeResult(ack.receipt_id, ack.receipt_state, ack.grant_state),
@@ -363,11 +364,11 @@ class ReceiptCarrier:
                 progress.phase = move(progress.phase, Phase.STUCK)
             elif result.status in ("credited", "rejected"):
                 await self._record(
-                    receipt_id, result.status, result.provider_reference, result.reason
+                    receipt_id, result.status, result.provider_reference, result.reason, result
                 )
             elif result.status == "accepted":
                 progress.state = ReceiptState.CREDITING.value
-                await self._record(receipt_id, "accepted", None, None)
+                await self._record(receipt_id, "accepted", None, None, result)
                 # The final answer may have overtaken the 202 (a result file applied where it
                 # was received): recording `accepted` then found the receipt final.
                 if not self._final(receipt_id):
@@ -386,6 +387,7 @@ class ReceiptCarrier:
                     plan.provider_id,
                     plan.policy.retry.max_attempts,
                     after_failure=progress.failure_code is not None,
+                    record=revisions.lean(),
                 ),
                 result_type=CreditResult,
                 task_queue=provider_queue(plan.provider_id),
@@ -454,7 +456,7 @@ class ReceiptCarrier:
                 answer = await self.check_status(progress)
                 if self._final(receipt_id) or receipt_id in self.state.acknowledgements:
                     return  # an answer to apply
-                if answer.failure is not None and not workflow.patched(RETRY_WITHOUT_STATUS):
+                if answer.failure is not None and not revisions.patched(RETRY_WITHOUT_STATUS):
                     return  # before F4: no answer left the receipt stuck, support's retry lost
                 after = after_retry_status(answer.status)
                 if after == Phase.AWAITING:
@@ -524,8 +526,19 @@ class ReceiptCarrier:
         self.stuck_changed = True
 
     async def _record(
-        self, receipt_id: str, status: str, reference: str | None, reason: str | None
+        self,
+        receipt_id: str,
+        status: str,
+        reference: str | None,
+        reason: str | None,
+        call: CreditResult | None = None,
     ) -> None:
+        """Record a provider's answer, unless the credit `call` that brought it recorded it
+        already (revision `LEAN`: `CreditInput.record`). Which one happened is in the call's
+        result, so a replay takes the same branch."""
+        if call is not None and call.recorded is not None:
+            self._apply(self.state.receipts[receipt_id], call.recorded)
+            return
         recorded = await db_step(
             "record_credit_outcome",
             RecordOutcomeInput(

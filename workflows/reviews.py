@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         RemindReviewResult,
     )
     from domain.reviews import DECIDED, Decision, ReviewPlan, ReviewResult, ReviewStatus
+    from workflows import revisions
     from workflows.messages import ApplicationState, ReviewDecisionRequest
     from workflows.steps import db_step, db_step_or_refusal, refusal, refusal_code
 
@@ -137,7 +138,7 @@ class ReviewDesk:
         )
         try:
             await self.decide(repeat)
-            if not workflow.patched(REVIEW_READ_BACK):
+            if not revisions.patched(REVIEW_READ_BACK):
                 return
             # The repeat carries no grant: the application's grants are read back as well.
             loaded = await db_step_or_refusal(

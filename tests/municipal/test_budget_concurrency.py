@@ -27,6 +27,7 @@ from tests.municipal.conftest import Staff, resident_session
 from tests.support.databases import fresh_database, postgres_server_url
 from tests.support.scenario import add_provider, ensure_municipality, municipality_key
 from tests.support.stack import Hub, running_hub, workers_running
+from workflows import revisions
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
 
@@ -131,7 +132,12 @@ async def test_applies_delivered_together_decide_once(pg_staff: Staff) -> None:
     held = f"{hub.settings.task_queue}-held"  # no worker yet: the updates wait together
     handle = await hub.client.start_workflow(
         ApplicationWorkflow.run,
-        ApplicationInput(measure_id=measure_id, mykey_id=mykey_id, application_id=application_id),
+        ApplicationInput(
+            measure_id=measure_id,
+            mykey_id=mykey_id,
+            application_id=application_id,
+            revision=revisions.CURRENT,
+        ),
         id=workflow_id,
         task_queue=held,
     )

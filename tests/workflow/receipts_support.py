@@ -23,6 +23,7 @@ from storage.models import PaymentServiceRegistration
 from tests.support.direct import new_resident, seed_catalog
 from tests.support.fake_provider import FakeProvider
 from tests.support.stack import workers_running
+from workflows import revisions
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest
 
@@ -87,7 +88,13 @@ async def start_applied(
     application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
     handle = await env.client.start_workflow(
         ApplicationWorkflow.run,
-        ApplicationInput(measure_id, mykey_id, application_id, history_limit=history_limit),
+        ApplicationInput(
+            measure_id,
+            mykey_id,
+            application_id,
+            history_limit=history_limit,
+            revision=revisions.CURRENT,
+        ),
         id=workflow_id,
         task_queue=queue,
     )

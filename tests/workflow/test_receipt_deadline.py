@@ -16,6 +16,7 @@ from services.context import HubContext
 from storage.ledger import ledger_moves
 from storage.models import Grant
 from tests.support.direct import new_resident, seed_catalog
+from workflows import revisions
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest
 
@@ -45,7 +46,9 @@ async def test_unreceived_points_expire_at_the_receipt_deadline(
         # does not unlock time skipping after that call, so this test starts, then updates.
         handle = await skipping_env.client.start_workflow(
             ApplicationWorkflow.run,
-            ApplicationInput(catalog.measure_id, mykey_id, application_id),
+            ApplicationInput(
+                catalog.measure_id, mykey_id, application_id, revision=revisions.CURRENT
+            ),
             id=workflow_id,
             task_queue="deadline-test",
         )

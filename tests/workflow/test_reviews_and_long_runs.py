@@ -16,6 +16,7 @@ from tests.support.direct import new_resident, seed_catalog
 from tests.support.fake_provider import FakeProvider
 from tests.support.histories import record
 from tests.workflow.receipts_support import hub_workers, start_review
+from workflows import revisions
 from workflows.application import ApplicationWorkflow
 from workflows.messages import ApplicationInput, ApplyRequest, AttendanceReportRequest
 
@@ -86,7 +87,13 @@ async def test_a_year_of_events_continues_as_new_with_its_state(
     async with hub_workers(skipping_env, ctx, FakeProvider()) as queue:
         handle = await skipping_env.client.start_workflow(
             ApplicationWorkflow.run,
-            ApplicationInput(catalog.measure_id, mykey_id, application_id, history_limit=40),
+            ApplicationInput(
+                catalog.measure_id,
+                mykey_id,
+                application_id,
+                history_limit=40,
+                revision=revisions.CURRENT,
+            ),
             id=workflow_id,
             task_queue=queue,
         )
