@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from domain.points import ledger_adds_up
@@ -20,6 +22,22 @@ from workflows.application import ApplicationWorkflow
 
 def planned_workflow_id(hub: Hub, setup, resident) -> str:
     return application_ids(hub.ctx, setup.measure_id, resident.mykey_id)[1]
+
+
+def lean_history(history: WorkflowHistory) -> dict[str, object]:
+    """What a lifecycle costs the Temporal server, read off its history (workflow revision 1,
+    `workflows/revisions.py`): events, markers by name, search-attribute upserts, timers."""
+    kinds = [event.event_type for event in history.events]
+    return {
+        "events": len(kinds),
+        "markers": [
+            event.marker_recorded_event_attributes.marker_name
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        ],
+        "upserts": kinds.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+        "timers": kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
+    }
 
 
 async def wait_for_state(resident, grant_id: str, state: str, seconds: float = 30) -> dict:
@@ -85,6 +103,12 @@ async def test_points_travel_from_application_to_provider_confirmation(backend_h
         await handle.fetch_history(), raise_on_replay_failure=False
     )
     assert replayed.replay_failure is None
+    assert lean_history(await handle.fetch_history()) == {
+        "events": 15,
+        "markers": ["core_local_activity"],  # the claim; the credit call recorded its answer
+        "upserts": 1,  # the last state; the first labels came with the start
+        "timers": 0,  # no grant waited for a receipt once the request was taken
+    }
 
     async with hub.ctx.sessions() as session:
         moves = await ledger_moves(session, measure_id=setup.measure_id)
