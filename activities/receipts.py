@@ -43,15 +43,24 @@ async def claim(
         actor=actor,
         queue_batch=request.queue_batch,
     )
+    audit_claim(session, actor, plans)
+    return plans
+
+
+def audit_claim(
+    session: AsyncSession, actor: str, plans: list[ReceiptPlan], request_id: str | None = None
+) -> None:
+    """The audit entry of a receipt claim, in the claim's transaction (under the workflow's ID,
+    or the HTTP request's when the API claims)."""
     audit.record(
         session,
         actor=actor,
+        request_id=request_id,
         action="claim_receipts",
         object_type="receipt",
         object_id=",".join(p.receipt_id for p in plans),
         outcome=f"claimed {len(plans)}",
     )
-    return plans
 
 
 async def record_outcome(

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from temporalio.exceptions import ApplicationError
 
 from activities.types import (
-    ClaimReceiptsInput,
     CreditInput,
     CreditResult,
     MarkStuckInput,
@@ -29,8 +28,7 @@ from hub.settings import Settings
 from services.orchestration import NewApplication, WorkflowLabels
 from storage.database import SessionFactory
 from storage.models import Application, Measure
-from workflows.application import ApplicationWorkflow
-from workflows.messages import ReceiptRequest, ReceiptTicket
+from workflows.messages import ClaimedReceipts
 
 if TYPE_CHECKING:
     from activities.measures import MeasureActivities
@@ -77,36 +75,19 @@ class DirectOrchestrator:
     async def update_application(
         self, ctx: HubContext, application: Application, update: Any, argument: Any
     ) -> Any:
-        if update is ApplicationWorkflow.request_receipt:
-            return await self.request_receipt(ctx, application, argument)
         raise unsupported(getattr(update, "__name__", "this action"))
 
-    async def request_receipt(
+    async def carry_receipts(
         self,
         ctx: HubContext,
         application: Application,
-        request: ReceiptRequest,
+        claimed: ClaimedReceipts,
         *,
-        labels: WorkflowLabels | None = None,
-    ) -> ReceiptTicket:
-        from activities.receipts import claim
-
-        async with self.sessions.begin() as session:  # a refused rule: `RuleViolation`
-            plans = await claim(
-                session,
-                ClaimReceiptsInput(
-                    mykey_id=application.mykey_id,
-                    grant_ids=list(request.grant_ids),
-                    registration_id=request.registration_id,
-                    workflow_id=application.workflow_id,
-                    queue_batch=True,
-                ),
-                now=self.clock(),
-            )
-        for plan in plans:
+        labels: WorkflowLabels,
+    ) -> None:
+        for plan in claimed.receipts:
             if not plan.queued:  # a queued one waits for its result file, nothing to call
                 self._carry(plan)
-        return ReceiptTicket(receipts=plans)
 
     async def start_measure(
         self, ctx: HubContext, measure: Measure, *, targets_added: bool
@@ -153,11 +134,11 @@ class DirectOrchestrator:
             log.error("a direct task broke: %r", task.exception())
 
     async def carry(self, plan: ReceiptPlan) -> None:
-        """Credit with the provider's retries, then record what it answered: credited or
-        rejected now, accepted (the answer comes later, applied where it is received), or failed
-        (marked stuck)."""
+        """Credit with the provider's retries; the call records what the provider answered
+        (credited or rejected now, accepted: the answer comes later, applied where it is
+        received), as the workflow's does; a failure is marked stuck."""
         result = await self.credit(plan)
-        if result.status in ("credited", "rejected", "accepted"):
+        if result.status in ("credited", "rejected", "accepted") and result.recorded is None:
             await self.receipts.record_credit_outcome(
                 RecordOutcomeInput(
                     receipt_id=plan.receipt_id,
@@ -186,7 +167,7 @@ class DirectOrchestrator:
             try:
                 result: CreditResult = await env.run(
                     self.providers.credit,
-                    CreditInput(plan.receipt_id, plan.provider_id, attempts),
+                    CreditInput(plan.receipt_id, plan.provider_id, attempts, record=True),
                 )
                 return result
             except ApplicationError as transient:

@@ -37,8 +37,8 @@ from storage.models import MyKey
 
 # Called with the session's resident once it is known (the audit's actor, the per-MyKey limit).
 ResidentSeen = Callable[[MyKey], Awaitable[None]]
-# Reads a route makes in a card proof's transaction (`check_card_proof`).
-ReadAlong = Callable[[AsyncSession], Awaitable[None]]
+# A route's own work in a card proof's transaction (`check_card_proof`), given the resident.
+Along = Callable[[AsyncSession, MyKey], Awaitable[None]]
 
 MAX_RENEWAL_HOPS = 32  # a card is renewed every five years; 32 renewals outlive any resident
 
@@ -255,16 +255,16 @@ async def check_card_proof(
     proof: CardProof | None,
     token: str,
     seen: ResidentSeen | None = None,
-    read_along: ReadAlong | None = None,
+    along: Along | None = None,
 ) -> MyKey:
     """The session's resident, with a fresh card read whose certificate belongs to it: for a card
     the hub knows, one transaction (the session and the binding read in one query, the challenge
-    spent). `read_along` runs in that transaction once the proof holds: a route's own reads
-    before it calls out (registration), without a transaction of their own.
+    spent). `along` runs in that transaction once the proof holds: a route's own work, without
+    a transaction of its own (registration's reads before it calls out, a receipt claim).
 
     A renewed card proves itself the same way it logs in: its first use binds it to the MyKey ID
-    of the certificate it renewed, which must be the session's; `read_along` then runs in a read
-    session of its own.
+    of the certificate it renewed, which must be the session's; `along` then runs in a
+    transaction of its own.
     """
     if proof is None:
         async with ctx.sessions() as session:
@@ -287,8 +287,8 @@ async def check_card_proof(
             if bound_to is not None:
                 if bound_to != resident.mykey_id:
                     raise _not_this_resident()
-                if read_along is not None:
-                    await read_along(session)
+                if along is not None:
+                    await along(session, resident)
                 return resident
         # A renewed card's first use (committed above: the challenge is spent).
         resolution = await resolve(ctx, verified, known_unbound=True)
@@ -297,9 +297,9 @@ async def check_card_proof(
         # IntegrityError: a login with the same card bound it meanwhile, to the same MyKey ID.
         with contextlib.suppress(IntegrityError):
             await _bind(ctx, verified, resolution, now)
-    if read_along is not None:
-        async with ctx.sessions() as session:
-            await read_along(session)
+    if along is not None:
+        async with ctx.sessions.begin() as session:
+            await along(session, resident)
     return resident
 
 

@@ -1,8 +1,9 @@
 """The seam between the services and whatever carries an application's lifecycle.
 
 The services ask an `Orchestrator` for the lifecycle's steps: decide an application that needs a
-workflow, send an application an update (a receipt request, a support action), start a measure's
-workflow, hand providers' answers on. `HUB_ORCHESTRATION` picks one:
+workflow, send an application an update (a support action, a review decision), carry the
+receipts a request claimed, start a measure's workflow, hand providers' answers on.
+`HUB_ORCHESTRATION` picks one:
 
 - `temporal` (the default, and the only one production accepts): the durable workflows of
   `workflows/`, reached through the Temporal client, exactly as before the seam.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from domain.applications import ApplicationDecision
 from hub.settings import Settings, get_settings
 from storage.models import Application, Measure
-from workflows.messages import ReceiptRequest, ReceiptTicket
+from workflows.messages import ClaimedReceipts
 
 if TYPE_CHECKING:
     from services.context import HubContext
@@ -67,15 +68,15 @@ class Orchestrator(Protocol):
         """Send an `ApplicationWorkflow` update (by its method) to an application."""
         ...
 
-    async def request_receipt(
+    async def carry_receipts(
         self,
         ctx: HubContext,
         application: Application,
-        request: ReceiptRequest,
+        claimed: ClaimedReceipts,
         *,
-        labels: WorkflowLabels | None = None,
-    ) -> ReceiptTicket:
-        """Claim the grants' receipts and carry each to its provider."""
+        labels: WorkflowLabels,
+    ) -> None:
+        """Carry each receipt the request claimed (in its own transaction) to its provider."""
         ...
 
     async def start_measure(

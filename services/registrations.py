@@ -13,7 +13,7 @@ from domain.provider_errors import classify
 from services.context import HubContext
 from storage.catalog import profile_of
 from storage.ids import new_id
-from storage.models import PaymentProvider, PaymentService, PaymentServiceRegistration
+from storage.models import MyKey, PaymentProvider, PaymentService, PaymentServiceRegistration
 
 
 async def _provider_and_taken(
@@ -39,14 +39,14 @@ async def _provider_and_taken(
 class PreCheck:
     """What registration reads before it asks the provider: the service's provider, and whether
     the account is registered already. `read` runs in the card proof's transaction
-    (`identity.check_card_proof`, `read_along`), so it costs no transaction of its own."""
+    (`identity.check_card_proof`, `along`), so it costs no transaction of its own."""
 
     def __init__(self, payment_service_id: str, account_id: str) -> None:
         self.payment_service_id = payment_service_id
         self.account_id = account_id
         self.found: tuple[PaymentProvider, bool] | None = None
 
-    async def read(self, session: AsyncSession) -> None:
+    async def read(self, session: AsyncSession, resident: MyKey | None = None) -> None:
         self.found = await _provider_and_taken(session, self.payment_service_id, self.account_id)
 
 

@@ -1,6 +1,7 @@
 """The durable orchestration (`HUB_ORCHESTRATION=temporal`, the default and the only one
 production accepts): every lifecycle step an update-with-start on the application's workflow
-(`workflows/application.py`), each wait on it with a deadline (`HUB_WORKFLOW_WAIT_S`). The
+(`workflows/application.py`), but receipts claimed in the request, which are handed on with
+signal-with-start; each wait on it with a deadline (`HUB_WORKFLOW_WAIT_S`). The
 choice between orchestrations is `services/orchestration.py`'s."""
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.applications import ApplicationDecision
 from domain.errors import RuleViolation
@@ -25,12 +31,13 @@ from services.workflow_errors import violation_from
 from storage.models import Application, Measure
 from workflows import revisions, search
 from workflows.application import ApplicationWorkflow
-from workflows.messages import ApplicationInput, ApplyRequest, ReceiptRequest, ReceiptTicket
+from workflows.messages import ApplicationInput, ApplyRequest, ClaimedReceipts
 
 if TYPE_CHECKING:
     from services.context import HubContext
 
 T = TypeVar("T")
+RECEIPTS_CLAIMED = "receipts_claimed"  # ApplicationWorkflow.receipts_claimed
 log = logging.getLogger(__name__)
 
 
@@ -90,7 +97,8 @@ async def within_deadline(
 
 
 class TemporalOrchestrator:
-    """Every step through the Temporal client: update-with-start on `ApplicationWorkflow`."""
+    """Every step through the Temporal client on `ApplicationWorkflow`: update-with-start, and
+    signal-with-start for the receipts a request claimed."""
 
     async def apply(self, ctx: HubContext, new: NewApplication) -> ApplicationDecision:
         key = ApplicationInput(
@@ -108,27 +116,57 @@ class TemporalOrchestrator:
         application: Application,
         update: Any,
         argument: Any,
-        *,
-        labels: WorkflowLabels | None = None,
     ) -> Any:
         """Start the workflow from the database when it has none (decided in the request, or
         granted in bulk) or when it has ended; a refused rule comes back as `RuleViolation`, no
         answer within the deadline as 503 `temporal_unavailable`."""
-        start = start_existing(application, ctx.settings.task_queue, labels)
+        start = start_existing(application, ctx.settings.task_queue)
         return await _update_with_start(ctx, update, argument, start)
 
-    async def request_receipt(
+    async def carry_receipts(
         self,
         ctx: HubContext,
         application: Application,
-        request: ReceiptRequest,
+        claimed: ClaimedReceipts,
         *,
-        labels: WorkflowLabels | None = None,
-    ) -> ReceiptTicket:
-        ticket: ReceiptTicket = await self.update_application(
-            ctx, application, ApplicationWorkflow.request_receipt, request, labels=labels
-        )
-        return ticket
+        labels: WorkflowLabels,
+    ) -> None:
+        """Signal-with-start `receipts_claimed`: the running workflow takes the receipts, or a
+        new run is started from the database with them. The claim is committed already, so a
+        signal that does not go through in time is no refusal: the call goes on in the
+        background (`within_deadline`), and the workers' sweep (`services/resumption.py`)
+        resumes receipts whose workflow never heard of them."""
+
+        async def signal_with_start(search: TypedSearchAttributes | None) -> None:
+            await ctx.client().start_workflow(
+                ApplicationWorkflow.run,
+                _existing_input(application),
+                id=application.workflow_id,
+                task_queue=ctx.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=search,
+                start_signal=RECEIPTS_CLAIMED,
+                start_signal_args=[claimed],
+            )
+
+        async def delivered() -> None:
+            try:
+                await signal_with_start(_labels(labels))
+            except RPCError as error:
+                # A namespace without the hub's search attributes (no worker has registered
+                # them yet): the run publishes its own once a worker takes it.
+                if error.status != RPCStatusCode.INVALID_ARGUMENT:
+                    raise
+                await signal_with_start(None)
+
+        try:
+            await within_deadline(ctx, delivered())
+        except (RuleViolation, RPCError) as error:  # no answer in time, or the server refused
+            log.warning(
+                "receipts %s claimed but not yet signalled: %r",
+                [p.receipt_id for p in claimed.receipts],
+                error,
+            )
 
     async def start_measure(
         self, ctx: HubContext, measure: Measure, *, targets_added: bool
@@ -139,30 +177,30 @@ class TemporalOrchestrator:
 
 
 def start_existing(
-    application: Application, task_queue: str, labels: WorkflowLabels | None = None
+    application: Application, task_queue: str
 ) -> WithStartWorkflowOperation[Any, Any]:
     """The start that goes with an update to an application's workflow: the running one, or a
     new run from the database when it has none (decided in the request, granted in bulk) or it
     has ended."""
-    key = ApplicationInput(
+    return _starting(_existing_input(application), application.workflow_id, task_queue)
+
+
+def _existing_input(application: Application) -> ApplicationInput:
+    """The input of a run started from the database, at this code's revision."""
+    return ApplicationInput(
         application.measure_id,
         application.mykey_id,
         application.id,
         existing=True,
         revision=revisions.CURRENT,
     )
-    return _starting(key, application.workflow_id, task_queue, labels)
 
 
 def _starting(
-    start: ApplicationInput,
-    workflow_id: str,
-    task_queue: str,
-    labels: WorkflowLabels | None = None,
+    start: ApplicationInput, workflow_id: str, task_queue: str
 ) -> WithStartWorkflowOperation[Any, Any]:
     """The application's workflow, started unless it runs; a refused application ends its
-    workflow, and the resident may apply again later (so may an ended one be started again).
-    `labels`, when the starter knows them, are the run's search attributes from its start."""
+    workflow, and the resident may apply again later (so may an ended one be started again)."""
     return WithStartWorkflowOperation(
         ApplicationWorkflow.run,
         start,
@@ -170,13 +208,14 @@ def _starting(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=search.labels_at_start(
-            label=labels.state,
-            municipality_code=labels.municipality_code,
-            provider_ids=labels.provider_ids,
-        )
-        if labels is not None
-        else None,
+    )
+
+
+def _labels(labels: WorkflowLabels) -> TypedSearchAttributes:
+    return search.labels_at_start(
+        label=labels.state,
+        municipality_code=labels.municipality_code,
+        provider_ids=labels.provider_ids,
     )
 
 

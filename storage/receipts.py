@@ -72,7 +72,7 @@ async def check_receipt_request(
         registration=registration,
         now=now,
     )
-    return CheckedRequest(registration, provider.id if provider is not None else None, rows)
+    return CheckedRequest(registration, provider, rows)
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,20 @@ class GrantRow:
     receipt: Receipt | None  # the grant's current receipt, if it has one
 
 
+class ClaimRace(RuleViolation):
+    """A grant claimed by someone else between its check and its claim (a twin request)."""
+
+    def __init__(self, grant_id: str, workflow_id: str) -> None:
+        super().__init__("grant_not_unreceived", f"grant {grant_id} changed", status=409)
+        self.workflow_id = workflow_id
+
+
 @dataclass(frozen=True)
 class CheckedRequest:
     """A receipt request that passed every rule: the destination and the grants, as read."""
 
     registration: PaymentServiceRegistration
-    provider_id: str | None
+    provider: PaymentProvider | None
     rows: list[GrantRow]
 
 
@@ -204,6 +212,31 @@ async def request_receipts(
     rows = await _checked(
         session, by_id, mykey_id=mykey_id, grant_ids=grant_ids, registration=registration, now=now
     )
+    return await claim_checked(
+        session,
+        CheckedRequest(registration, provider, rows),
+        mykey_id=mykey_id,
+        workflow_id=workflow_id,
+        now=now,
+        actor=actor,
+        queue_batch=queue_batch,
+    )
+
+
+async def claim_checked(
+    session: AsyncSession,
+    checked: CheckedRequest,
+    *,
+    mykey_id: str,
+    workflow_id: str,
+    now: datetime,
+    actor: str,
+    queue_batch: bool = False,
+) -> list[ReceiptPlan]:
+    """Claim the grants of a request that passed every rule (`check_receipt_request`, in the
+    same transaction) and write their receipts: one conditional `UPDATE` per grant; a grant
+    that moved since it was read refuses the whole request (`grant_not_unreceived`)."""
+    registration, provider, rows = checked.registration, checked.provider, checked.rows
     if provider is None:
         raise RuleViolation("unknown_payment_service", "no such payment service", status=422)
     profile = profile_of(provider)
@@ -222,7 +255,7 @@ async def request_receipts(
             expected=GrantState.UNRECEIVED,
             receipt_count=Grant.receipt_count + 1,
         ):
-            raise RuleViolation("grant_not_unreceived", f"grant {grant.id} changed", status=409)
+            raise ClaimRace(grant.id, workflow_id)
         session.add(
             Receipt(
                 id=receipt_id,
@@ -280,6 +313,19 @@ async def _queue(
     session.add(_event(receipt_id, ReceiptState.CREDITING.value, actor, now, None))
     session.add(_event(receipt_id, ReceiptState.ACCEPTED.value, actor, now, "queued"))
     await batches.enqueue(session, receipt_id=receipt_id, provider_id=provider_id, now=now)
+
+
+async def claimed_by(
+    session: AsyncSession,
+    grant_ids: Sequence[str],
+    registration_id: str,
+    workflow_id: str,
+) -> list[ReceiptPlan] | None:
+    """The plans of a committed claim of exactly these grants for this registration by this
+    workflow's application, if there is one: what a request that lost the race to its twin
+    answers."""
+    by_id = await _grant_rows(session, grant_ids)
+    return await _claimed_by(session, by_id, grant_ids, registration_id, workflow_id)
 
 
 async def _claimed_by(

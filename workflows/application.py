@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         LoadApplicationInput,
         LoadOpenReceiptsInput,
         OpenReceiptsResult,
+        ReceiptPlan,
         RecordAttendanceInput,
     )
     from domain.attendance import ReportOutcome
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ApplicationStatus,
         ApplyRequest,
         AttendanceReportRequest,
+        ClaimedReceipts,
         ReceiptProgress,
         ReceiptRequest,
         ReceiptTicket,
@@ -290,9 +292,14 @@ class ApplicationWorkflow:
         if claimed.decision is not None:  # loaded in the claim's own step
             state.decision = claimed.decision
             state.grants = {g.grant_id: g for g in claimed.decision.grants}
-        for plan in claimed.receipts:
+        self._carry_claimed(claimed.receipts)
+        return ReceiptTicket(receipts=claimed.receipts)
+
+    def _carry_claimed(self, plans: list[ReceiptPlan]) -> None:
+        state = self.state
+        for plan in plans:
             if plan.receipt_id in state.receipts and self.receipts.patched():
-                continue  # the same request again, validated in the same activation: one carrier
+                continue  # the same claim again (a twin request, a repeated signal): one carrier
             # A receipt queued for a batch file at its claim is already with its provider.
             state.receipts[plan.receipt_id] = ReceiptProgress(
                 plan=plan,
@@ -303,7 +310,19 @@ class ApplicationWorkflow:
                 GrantState.CREDITING if plan.queued else GrantState.RECEIPT_REQUESTED
             ).value
             state.receipts_to_start.append(plan.receipt_id)
-        return ReceiptTicket(receipts=claimed.receipts)
+
+    @workflow.signal
+    def receipts_claimed(self, claimed: ClaimedReceipts) -> None:
+        """Receipts the API claimed in the request's transaction (`services/receipts.py`): the
+        database decided, so nothing is refused here; each is carried from its phase. A run
+        started by this signal takes the application's decision from it."""
+        state = self.state
+        if claimed.decision is not None:
+            if state.decision is None:
+                state.decision = claimed.decision
+            for grant in claimed.decision.grants:  # grants this run has not seen yet
+                state.grants.setdefault(grant.grant_id, grant)
+        self._carry_claimed(claimed.receipts)
 
     @request_receipt.validator
     def _validate_receipt(self, request: ReceiptRequest) -> None:

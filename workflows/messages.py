@@ -41,6 +41,16 @@ class ReceiptTicket:
 
 
 @dataclass
+class ClaimedReceipts:
+    """Receipts the API claimed in the request's own transaction, for the workflow to carry
+    (the `receipts_claimed` signal, sent with signal-with-start); `decision` is the
+    application's, read after the claim, for a run that has none yet."""
+
+    receipts: list[ReceiptPlan] = field(default_factory=list)
+    decision: ApplicationDecision | None = None
+
+
+@dataclass
 class Acknowledgement:
     """A provider's final answer about one receipt, by webhook or by the pull API."""
 

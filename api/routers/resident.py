@@ -140,7 +140,7 @@ async def register_my_payment_service(
 ) -> dict[str, Any]:
     checked = registrations.PreCheck(body.payment_service_id, body.account_id)
     resident = await identity.check_card_proof(
-        ctx, _proof(body.card_proof), token, _noting(request), read_along=checked.read
+        ctx, _proof(body.card_proof), token, _noting(request), along=checked.read
     )
     row = await registrations.register(
         ctx,
@@ -256,14 +256,13 @@ async def my_receipts(
 async def request_receipt(
     body: schema.ReceiptRequestBody, request: Request, token: ResidentToken, ctx: Context
 ) -> dict[str, Any]:
-    resident = await identity.check_card_proof(
-        ctx, _proof(body.card_proof), token, _noting(request)
-    )
+    proof, noting = _proof(body.card_proof), _noting(request)
     plans = await receipts.request_receipts(
         ctx,
-        mykey_id=resident.mykey_id,
+        lambda along: identity.check_card_proof(ctx, proof, token, noting, along=along),
         grant_ids=body.grant_ids,
         registration_id=body.payment_service_registration_id,
+        request_id=getattr(request.state, "request_id", None),
     )
     return {
         "receipts": [

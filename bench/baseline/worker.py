@@ -28,6 +28,7 @@ from bench.baseline.workflows import (
 from hub.audit_sealer import run_sealer
 from hub.exit import exit_process
 from hub.logs import configure_logging
+from hub.search_attributes import ensure_search_attributes
 from hub.settings import get_settings
 from hub.temporal import connect
 from storage.catalog import all_providers
@@ -54,6 +55,8 @@ async def main() -> None:
     settings = get_settings()
     configure_logging("mph-baseline-worker", fmt=settings.log_format, level=settings.log_level)
     client = await connect(settings)
+    # The API (the hub's, shared by every variant) starts workflows with the hub's labels.
+    await ensure_search_attributes(client)
     engine = create_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     registry = AdapterRegistry()

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import (
         Acknowledgement,
         ApplyRequest,
+        ClaimedReceipts,
         ReceiptRequest,
         ReceiptTicket,
     )
@@ -178,10 +179,26 @@ class BaselineApplicationWorkflow:
         return ReceiptTicket(receipts=claimed.receipts)
 
     @workflow.signal
+    def receipts_claimed(self, claimed: ClaimedReceipts) -> None:
+        """Receipts the API claimed in the request (the API is the hub's, shared by every
+        variant): taken as they come, a run started by this signal takes the decision too."""
+        if self.decision is None and claimed.decision is not None:
+            self._take(claimed.decision)
+        for plan in claimed.receipts:
+            if all(p.receipt_id != plan.receipt_id for p in self.to_credit):
+                self.grants[plan.grant_id] = "crediting" if plan.queued else "receipt_requested"
+                self.to_credit.append(plan)
+
+    @workflow.signal
     def acknowledge(self, ack: Acknowledgement) -> None:
         self.acks.setdefault(ack.receipt_id, ack)
 
     async def _carry(self, plan: ReceiptPlan) -> None:
+        if plan.queued:  # put on its batch file by the claim: only the answer to wait for
+            await workflow.wait_condition(lambda: plan.receipt_id in self.acks)
+            ack = self.acks[plan.receipt_id]
+            await self._record(plan, ack.status, ack.provider_reference, ack.reason)
+            return
         result: CreditResult = await workflow.execute_activity(
             "baseline_credit",
             CreditInput(plan.receipt_id, plan.provider_id),

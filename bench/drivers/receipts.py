@@ -29,7 +29,9 @@ from hub.exit import exit_process
 from hub.settings import get_settings
 from hub.temporal import connect
 from services import receipts
-from storage.models import Grant, PaymentServiceRegistration
+from services.context import HubContext
+from services.identity import Along
+from storage.models import Grant, MyKey, PaymentServiceRegistration
 
 ASKS = 5  # requests per resident when the workflow service does not answer in time
 
@@ -53,6 +55,20 @@ async def taken(ctx: Any, grant_id: str) -> bool:
     return state != "unreceived"
 
 
+def signed_in(ctx: HubContext, mykey_id: str) -> receipts.ProofWith:
+    """The resident as the wave's driver knows them (no card in this scenario): the claim runs
+    in a transaction of its own, as it would in the card proof's."""
+
+    async def proof_with(along: Along) -> MyKey:
+        async with ctx.sessions.begin() as session:
+            resident = await session.get(MyKey, mykey_id)
+            assert resident is not None
+            await along(session, resident)
+        return resident
+
+    return proof_with
+
+
 async def main(plan: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     ctx = build_context(settings)
@@ -71,7 +87,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
                 try:
                     await receipts.request_receipts(
                         ctx,
-                        mykey_id=mykey_id,
+                        signed_in(ctx, mykey_id),
                         grant_ids=[grant_id],
                         registration_id=registration_id,
                     )

@@ -55,7 +55,11 @@ async def test_a_lifecycle_is_on_the_record_and_the_chain_verifies(hub: Hub) -> 
     assert actions[:2] == ["claim_receipts", "begin_credit"]
     assert actions[-1] == "record_credit_outcome"
     assert on_receipt[0]["outcome"] == "credited"
-    assert all(e["request_id"] == workflow_id for e in on_receipt)  # the workflow behind them
+    # Claimed in the receipt request itself, under that request's ID; then the workflow's.
+    [requested] = await entries(hub, actor=resident, action="POST /v1/me/receipts")
+    claimed = [e for e in on_receipt if e["action"] == "claim_receipts"]
+    assert [e["request_id"] for e in claimed] == [requested["request_id"]]
+    assert all(e["request_id"] == workflow_id for e in on_receipt if e not in claimed)
 
     # Decided in the apply request itself: the resident's, under that request's ID.
     [applied] = await entries(

@@ -98,14 +98,14 @@ async def test_points_travel_from_application_to_provider_confirmation(backend_h
     )
     status = await handle.result()
     assert status.status == "finished"
-    await record(handle, "application_sync_credit")
+    await record(handle, "application_sync_credit_claimed_in_request")
     replayed = await Replayer(workflows=WORKFLOWS, data_converter=data_converter()).replay_workflow(
         await handle.fetch_history(), raise_on_replay_failure=False
     )
     assert replayed.replay_failure is None
     assert lean_history(await handle.fetch_history()) == {
-        "events": 15,
-        "markers": ["core_local_activity"],  # the claim; the credit call recorded its answer
+        "events": 13,
+        "markers": [],  # claimed in the request; the credit call recorded the answer itself
         "upserts": 1,  # the last state; the first labels came with the start
         "timers": 0,  # no grant waited for a receipt once the request was taken
     }

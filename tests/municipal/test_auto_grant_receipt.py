@@ -57,7 +57,7 @@ async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> No
     handle = staff.hub.client.get_workflow_handle(application.workflow_id)
     await handle.result()
     history = await handle.fetch_history()
-    await record(handle, "application_bulk_granted")
+    await record(handle, "application_bulk_granted_claimed_in_request")
     steps = [
         json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
             "activity_type"
@@ -66,4 +66,12 @@ async def test_an_auto_granted_resident_only_asks_to_receive(staff: Staff) -> No
         if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
         and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     ]
-    assert steps[0] == "claim_receipts" and "load_application" not in steps, steps
+    # Claimed in the request: the run was started by the `receipts_claimed` signal with the
+    # application's decision in it, so it needs no database step of its own to begin.
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert signals == ["receipts_claimed"], signals
+    assert steps == [], steps

@@ -120,7 +120,7 @@ async def test_a_batch_receipt_is_queued_with_its_claim_and_a_second_claim_chang
     drop_results(inbox, "results-claimed", [ResultRow(receipt_id, "credited", None, "ref-77")])
     await wait_for_grant(receiving, "credited")
     await handle.result()
-    await record(handle, "application_batch_queued")
+    await record(handle, "application_batch_queued_claimed_in_request")
     assert markers((await handle.fetch_history()).events) == steps_at_claim
     async with hub.ctx.sessions() as session:
         credited = await session.get(Receipt, receipt_id)

@@ -124,7 +124,7 @@ async def test_a_credit_contradicting_a_recorded_rejection_is_settled_by_the_pro
     status = await asyncio.wait_for(handle.result(), 30)
     assert status.status == "finished"
     assert [(r.plan.receipt_id, r.state) for r in status.receipts] == [(receipt_id, "credited")]
-    await record(handle, "application_contradiction_settled")
+    await record(handle, "application_contradiction_settled_claimed_in_request")
 
     # The same credit again is a duplicate; the rejection again changes nothing.
     for kind in ("credit.completed", "credit.rejected"):

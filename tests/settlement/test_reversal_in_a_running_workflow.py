@@ -90,4 +90,4 @@ async def test_the_running_workflow_takes_the_reversal(hub: Hub) -> None:
     assert again.status_code == 202, again.text
     await wait_for_grant(Receiving(), "credited")  # type: ignore[arg-type]
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-    await record(handle, "application_credit_reversed")
+    await record(handle, "application_credit_reversed_claimed_in_request")
