@@ -115,14 +115,18 @@ async def _act_on_workflow(
 ) -> SupportOutcome:
     """The action, by the application's workflow. A receipt still open whose workflow ended
     (older code failed workflows on provider errors) is taken up by a new run first: the
-    action then finds it there, as does every answer after it."""
+    action then finds it there, as does every answer after it. A final receipt is refused
+    here, as its workflow would (its workflow may have ended: an update would start an empty
+    run only to answer `not_found`)."""
+    if receipt.state in support.FINAL:
+        raise RuleViolation("receipt_final", f"the receipt is already {receipt.state}", status=409)
     try:
         outcome: SupportOutcome = await update_application(
             ctx, application, ApplicationWorkflow.support_action, action
         )
         return outcome
     except RuleViolation as refused:
-        if refused.code != "not_found" or receipt.state in support.FINAL:
+        if refused.code != "not_found":
             raise
         # Taken up now, or by the resident's receipt request that was still adding it when the
         # action arrived: either way the workflow carries it when the action is sent again

@@ -47,7 +47,7 @@ async def test_a_lifecycle_history_is_unreadable_without_the_key(hub: Hub) -> No
     workflow_id = application_ids(hub.ctx, done.setup.measure_id, mykey_id)[1]
     history = await hub.client.get_workflow_handle(workflow_id).fetch_history()
     raw = b"".join(event.SerializeToString() for event in history.events)
-    assert len(history.events) > 10
+    assert len(history.events) >= 8  # started, signalled, tasks, the credit activity
     for identifier in (mykey_id, done.account_id):
         assert identifier.encode() not in raw
         assert identifier not in history.to_json()
@@ -60,7 +60,7 @@ async def test_a_lifecycle_history_is_unreadable_without_the_key(hub: Hub) -> No
         for p in payloads_in(event)
         if p.metadata.get("encoding") == b"binary/encrypted"
     ]
-    assert len(payloads) > 5
+    assert len(payloads) >= 4  # input, signal, credit input and result, at least
     decoded = await hub.http.post(
         "/v1/operator/codec/decode",
         json={"payloads": [as_json(p) for p in payloads]},
