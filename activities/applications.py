@@ -45,7 +45,20 @@ async def decide(
     application that needs no review itself, as `resident:<MyKey ID>` with the request's ID
     (`services/applications.py`). Either way the same rules, ledger line and audit entry.
     """
-    decision = await applications.apply(
+
+    def audited(decision: ApplicationDecision) -> None:
+        audit.record(
+            session,
+            actor=actor,
+            action="decide_application",
+            object_type="application",
+            object_id=request.application_id,
+            outcome=decision.status,
+            request_id=request_id,
+        )
+
+    # The entry is added before the budget's update, the decision's last statement.
+    return await applications.apply(
         session,
         measure_id=request.measure_id,
         mykey_id=request.mykey_id,
@@ -56,17 +69,8 @@ async def decide(
         actor=actor,
         review_policy=policy,
         rerun=rerun,
+        with_decision=audited,
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="decide_application",
-        object_type="application",
-        object_id=request.application_id,
-        outcome=decision.status,
-        request_id=request_id,
-    )
-    return decision
 
 
 class ApplicationActivities:

@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 
 
 def build_context(settings: Settings, clock: Callable[[], datetime] | None = None) -> HubContext:
-    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.api_database_wait_s,
+    )
     trust = TrustStore(
         load_pem_certificates(settings.jpki_trust_anchors),
         allow_test_hierarchy=settings.jpki_allow_test_hierarchy and not settings.is_production,

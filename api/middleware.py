@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as NoFreeConnection
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -231,6 +233,12 @@ class RequestAuditMiddleware:
             log.exception("audit entry not written", extra={"request_id": request_id})
 
 
+def _busy() -> JSONResponse:
+    return problem(
+        503, "overloaded", "the hub is busy; try again shortly", headers={"Retry-After": "1"}
+    )
+
+
 class InFlightLimit:
     """Sheds load instead of queueing it: past `limit` requests at once in this process, a new one
     is answered at once with 503 `overloaded` and Retry-After, so a client backs off rather than
@@ -248,13 +256,7 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            shed = problem(
-                503,
-                "overloaded",
-                "the hub is busy; try again shortly",
-                headers={"Retry-After": "1"},
-            )
-            await shed(scope, receive, send)
+            await _busy()(scope, receive, send)
             return
         self.in_flight += 1
         try:
@@ -283,7 +285,18 @@ class CodecCors:
             await self.app(scope, receive, send)
 
 
+async def _no_free_connection(request: Request, exc: Exception) -> JSONResponse:
+    """A request that found none of its process's database connections free within
+    `HUB_API_DATABASE_WAIT_S` is shed like one past the in-flight limit, rather than queueing
+    on the pool until its client gives up: the requests in flight can outnumber the connections
+    many times over (512 against 20 by default). Nothing was written: the request never had a
+    connection, or its transaction rolled back."""
+    log.warning("no free database connection for %s %s: shed", request.method, request.url.path)
+    return _busy()
+
+
 def install(app: FastAPI, settings: Settings) -> None:
+    app.add_exception_handler(NoFreeConnection, _no_free_connection)
     limits = RateLimits(settings)
     app.state.rate_limits = limits
     app.add_middleware(RequestAuditMiddleware, limits=limits)

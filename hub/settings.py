@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.
     api_max_in_flight: int = Field(default=512, ge=0)
+    # How long an API request waits for one of its process's database connections before it is
+    # shed with 503 `overloaded` and Retry-After (workers wait the pool's usual 30 s).
+    api_database_wait_s: float = Field(default=5.0, gt=0, le=60)
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str = ""  # OTLP/HTTP collector base URL, e.g. http://otel-collector:4318
     metrics_exporter: str = "none"  # none | prometheus | otlp | prometheus,otlp

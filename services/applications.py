@@ -1,12 +1,14 @@
 """Applying to a measure, and every API call that waits on an application's workflow.
 
 An application that needs no review (an `application` measure without `review_required`) is
-decided in the request, in one transaction: the resident's session, eligibility, the budget
-first come, first served (the measure row locked, as the workflow's step locks it) and the grant
-with its ledger line and audit entry. No workflow starts for it then; its first receipt request
-starts one from the database (`update_application`), and the measure's own workflow expires what
-is never asked for at the receipt deadline. Once a measure's budget is gone, the refusal comes
-from an unlocked read: the budget only ever grows used, so nothing waits on the lock for it.
+decided in the request, in one transaction: the resident's session, eligibility, the grant
+with its ledger line and audit entry, and last the budget, first come, first served (the
+conditional update that alone locks the measure row, just before the commit, as in the
+workflow's step: `storage/applications.py`). No workflow starts for it then; its first receipt
+request starts one from the database (`update_application`), and the measure's own workflow
+expires what is never asked for at the receipt deadline. Once a measure's budget is gone, the
+refusal comes from an unlocked read: the budget only ever grows used, so nothing waits on the
+lock for it.
 
 An application that needs review, and an event measure's registration, start their workflow by
 the `apply` update (update-with-start), as before. Every wait on a workflow has a deadline
@@ -102,7 +104,7 @@ async def apply(
         application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
         if decided_in_request(measure):
             await _refuse_when_budget_gone(session, measure, mykey_id, ctx)
-            # The decision reads the measure again under its lock: not this unlocked copy.
+            # The decision reads the measure again, as its own step does: not this copy.
             session.expunge(measure)
             return await decide(
                 session,

@@ -1,10 +1,20 @@
-"""Applications and their grants: eligibility, budget and cap, decided in one transaction."""
+"""Applications and their grants: eligibility, budget and cap, decided in one transaction.
+
+The budget is taken last: everything the decision writes (the application, the grant, its ledger
+line, the caller's audit entry) is flushed first, and the conditional `UPDATE` of the measure's
+`budget_used` is the transaction's last statement before its commit. That update is the only
+arbiter of first come, first served (SPEC §2) and the only statement that locks the measure row,
+so the lock is held for one round trip and the commit, not across the whole decision: under an
+opening rush every grant waits on that row, and a lock held across several round trips of a busy
+event loop let only ten or so grants through a second.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +30,7 @@ from domain.measures import (
 from domain.points import GrantState
 from domain.reviews import ReviewKind, ReviewPolicy, ReviewStatus
 from storage.catalog import load_terms
-from storage.grants import grant_points
-from storage.ledger import move_grant
+from storage.ledger import add_grant, move_grant
 from storage.models import (
     Application,
     Grant,
@@ -33,13 +42,73 @@ from storage.models.reviews import Review
 from storage.reviews import open_review, plan_of
 
 
-async def _locked_measure(session: AsyncSession, measure_id: str) -> Measure:
+async def _published_measure(session: AsyncSession, measure_id: str) -> Measure:
+    """The measure as last committed, unlocked: what may change under it (its state, the budget
+    used) is checked again by the budget's update (`_take_budget`)."""
     measure = (
-        await session.execute(select(Measure).where(Measure.id == measure_id).with_for_update())
+        await session.execute(select(Measure).where(Measure.id == measure_id))
     ).scalar_one_or_none()
     if measure is None or measure.state == MeasureState.DRAFT.value:
         raise RuleViolation("not_found", "no such measure", status=404)
+    if measure.state != MeasureState.PUBLISHED.value:
+        raise RuleViolation(
+            "outside_application_window", "this measure no longer accepts applications", status=409
+        )
     return measure
+
+
+async def _take_budget(session: AsyncSession, measure: Measure, points: int) -> None:
+    """First come, first served: one conditional update, the last statement before the commit,
+    takes the points if the measure is still published and its budget still covers them. A
+    refusal says which of the two it was, as the measure stands after the update waited its turn.
+    """
+    condition = and_(Measure.id == measure.id, Measure.state == MeasureState.PUBLISHED.value)
+    if measure.budget_points is not None:
+        condition = and_(condition, Measure.budget_used + points <= Measure.budget_points)
+    result = await session.execute(
+        update(Measure)
+        .where(condition)
+        .values(budget_used=Measure.budget_used + points)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    state = (
+        await session.execute(select(Measure.state).where(Measure.id == measure.id))
+    ).scalar_one()
+    if state != MeasureState.PUBLISHED.value:
+        raise RuleViolation(
+            "outside_application_window", "this measure no longer accepts applications", status=409
+        )
+    raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
+
+
+def _new_grant(
+    session: AsyncSession,
+    *,
+    application: Application,
+    measure: Measure,
+    points: int,
+    actor: str,
+    now: datetime,
+) -> GrantView:
+    """The application's first grant and its ledger line (the budget is taken last)."""
+    if application.points_granted + points > measure.per_person_cap:
+        raise RuleViolation(
+            "cap_reached", "this resident has reached the measure's per-person cap", status=409
+        )
+    grant = Grant(
+        id=grant_id_for(application.id, 1),
+        application_id=application.id,
+        measure_id=measure.id,
+        mykey_id=application.mykey_id,
+        points=points,
+        receipt_count=0,
+        current_receipt_id=None,
+    )
+    add_grant(session, grant, actor=actor, now=now)
+    application.points_granted += points
+    return GrantView(grant.id, points, grant.state)
 
 
 async def apply(
@@ -54,17 +123,16 @@ async def apply(
     actor: str,
     review_policy: ReviewPolicy | None = None,
     rerun: bool = True,
+    with_decision: Callable[[ApplicationDecision], object] | None = None,
 ) -> ApplicationDecision:
     """Decide one application (SPEC §2). Raises `RuleViolation` and writes nothing on refusal.
 
     With `rerun` (a workflow step), finding this very application already decided returns that
     decision; without it (the API deciding in the request) it is `already_applied`.
+    `with_decision` adds what goes with a decision to the transaction (its audit entry) before
+    the budget is taken, so that nothing but the commit follows the budget's update.
     """
-    measure = await _locked_measure(session, measure_id)
-    if measure.state != MeasureState.PUBLISHED.value:
-        raise RuleViolation(
-            "outside_application_window", "this measure no longer accepts applications", status=409
-        )
+    measure = await _published_measure(session, measure_id)
     if rerun:
         # Without `rerun` the caller found no application in this transaction just before; one
         # that a concurrent request adds meanwhile fails the insert below on its unique key.
@@ -78,7 +146,10 @@ async def apply(
         if existing is not None:
             if tuple(existing) == (application_id, workflow_id):
                 # This workflow's own decision, committed before a crash: the step runs again.
-                return await load_decision(session, application_id)
+                decision = await load_decision(session, application_id)
+                if with_decision is not None:
+                    with_decision(decision)
+                return decision
             raise RuleViolation(
                 "already_applied", "one application per resident and measure", status=409
             )
@@ -129,9 +200,6 @@ async def apply(
         decided_at=None if status is ApplicationStatus.PENDING_REVIEW else now,
     )
     session.add(application)
-    # Written before anything else (the budget's update would flush it anyway): a twin decided
-    # concurrently in the request, which nothing here re-read, is refused by the unique key.
-    await _flush_or_already_applied(session)
     decision = ApplicationDecision(
         status=application.state,
         application_id=application_id,
@@ -141,12 +209,11 @@ async def apply(
     )
     if status is ApplicationStatus.GRANTED:
         decision.grants.append(
-            await grant_points(
+            _new_grant(
                 session,
                 application=application,
                 measure=measure,
                 points=points,
-                grant_id=grant_id_for(application_id, 1),
                 actor=actor,
                 now=now,
             )
@@ -162,7 +229,14 @@ async def apply(
             now=now,
         )
         decision.review = plan_of(review)
+    if with_decision is not None:
+        with_decision(decision)
+    # Every row written before the budget is taken: a twin decided concurrently in the request,
+    # which nothing here re-read, is refused by the application's unique key, unlocked.
     await _flush_or_already_applied(session)
+    # Without a grant no points are taken, but the update still finds the measure published
+    # (or waits for a concurrent close, and refuses after it) as the decision commits.
+    await _take_budget(session, measure, points if status is ApplicationStatus.GRANTED else 0)
     return decision
 
 

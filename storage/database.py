@@ -44,18 +44,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_size` connections per process, and as many more under bursts: several processes
-    share one PostgreSQL server, whose `max_connections` (100 by default) bounds them all."""
+    share one PostgreSQL server, whose `max_connections` (100 by default) bounds them all. A
+    checkout that finds none free within `pool_timeout` seconds raises
+    `sqlalchemy.exc.TimeoutError` (the API sheds the request, `api/middleware.py`)."""
     url = async_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+    )
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -7,12 +7,14 @@ in the request and signalled, so neither needs a worker at all; and past
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
+from sqlalchemy.exc import TimeoutError as NoFreeConnection
 
 from adapters.providers.registry import AdapterRegistry
 from api.app import create_app
@@ -142,3 +144,32 @@ async def test_a_receipt_taken_while_no_worker_polls_is_credited_once_one_does(h
             await wait_for_grant(resident, grant_id, {"credited"}, seconds=60)
         again = await resident.request_receipt([grant_id], registration_id)
         assert (again.status_code, again.json()["code"]) == (409, "grant_not_unreceived")
+
+
+async def test_a_request_finding_no_free_database_connection_is_shed(hub: Hub) -> None:
+    """Requests in flight can outnumber the database connections many times over: one that finds
+    none free within `HUB_API_DATABASE_WAIT_S` answers 503 `overloaded` with Retry-After instead of
+    waiting on the pool until its client gives up (the opening rush's hung requests)."""
+    resident = hub.resident()
+    assert (await resident.login()).status_code == 201
+    settings = hub.settings.model_copy(update={"api_database_wait_s": 0.5})
+    app = create_app(settings)
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        AsyncExitStack() as held,
+    ):
+        other = as_resident(http, resident)
+        assert (await other.get("/v1/me")).status_code == 200
+        engine = app.state.hub.engine
+        with contextlib.suppress(NoFreeConnection):  # every connection of the API's pool taken
+            while True:
+                await held.enter_async_context(engine.connect())
+        started = time.monotonic()
+        shed = await other.get("/v1/me")
+        assert time.monotonic() - started < 3
+        assert shed.status_code == 503, shed.text
+        assert shed.json()["code"] == "overloaded"
+        assert shed.headers["retry-after"] == "1"
+        await held.aclose()  # the connections back: served again
+        assert (await other.get("/v1/me")).status_code == 200
