@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ from domain.measures import (
 from domain.points import GrantState
 from domain.reviews import ReviewKind, ReviewPolicy, ReviewStatus
 from storage.catalog import load_terms
+from storage.grants import reserve_budget
 from storage.ledger import add_grant, move_grant
 from storage.models import (
     Application,
@@ -44,7 +45,7 @@ from storage.reviews import open_review, plan_of
 
 async def _published_measure(session: AsyncSession, measure_id: str) -> Measure:
     """The measure as last committed, unlocked: what may change under it (its state, the budget
-    used) is checked again by the budget's update (`_take_budget`)."""
+    used) is checked again by the budget's update (`grants.reserve_budget`)."""
     measure = (
         await session.execute(select(Measure).where(Measure.id == measure_id))
     ).scalar_one_or_none()
@@ -55,32 +56,6 @@ async def _published_measure(session: AsyncSession, measure_id: str) -> Measure:
             "outside_application_window", "this measure no longer accepts applications", status=409
         )
     return measure
-
-
-async def _take_budget(session: AsyncSession, measure: Measure, points: int) -> None:
-    """First come, first served: one conditional update, the last statement before the commit,
-    takes the points if the measure is still published and its budget still covers them. A
-    refusal says which of the two it was, as the measure stands after the update waited its turn.
-    """
-    condition = and_(Measure.id == measure.id, Measure.state == MeasureState.PUBLISHED.value)
-    if measure.budget_points is not None:
-        condition = and_(condition, Measure.budget_used + points <= Measure.budget_points)
-    result = await session.execute(
-        update(Measure)
-        .where(condition)
-        .values(budget_used=Measure.budget_used + points)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        return
-    state = (
-        await session.execute(select(Measure.state).where(Measure.id == measure.id))
-    ).scalar_one()
-    if state != MeasureState.PUBLISHED.value:
-        raise RuleViolation(
-            "outside_application_window", "this measure no longer accepts applications", status=409
-        )
-    raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
 
 
 def _new_grant(
@@ -236,7 +211,12 @@ async def apply(
     await _flush_or_already_applied(session)
     # Without a grant no points are taken, but the update still finds the measure published
     # (or waits for a concurrent close, and refuses after it) as the decision commits.
-    await _take_budget(session, measure, points if status is ApplicationStatus.GRANTED else 0)
+    await reserve_budget(
+        session,
+        measure,
+        points if status is ApplicationStatus.GRANTED else 0,
+        published_only=True,
+    )
     return decision
 
 

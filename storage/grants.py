@@ -9,6 +9,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import RuleViolation
+from domain.measures import MeasureState
 from domain.points import GrantView
 from storage.ledger import add_grant
 from storage.models import Application, Grant, Measure
@@ -26,9 +27,17 @@ async def locked_application(session: AsyncSession, application_id: str) -> Appl
     return application
 
 
-async def reserve_budget(session: AsyncSession, measure: Measure, points: int) -> None:
-    """First come, first served: the conditional update is the only arbiter of the budget."""
+async def reserve_budget(
+    session: AsyncSession, measure: Measure, points: int, *, published_only: bool = False
+) -> None:
+    """First come, first served: the conditional update is the only arbiter of the budget.
+    With `published_only` (an application decided in its request, where the update is the last
+    statement before the commit and the only one that locks the measure's row) it also takes
+    the points only while the measure is published; a refusal then says which of the two it
+    was, as the measure stands after the update waited its turn."""
     condition = Measure.id == measure.id
+    if published_only:
+        condition = and_(condition, Measure.state == MeasureState.PUBLISHED.value)
     if measure.budget_points is not None:
         condition = and_(condition, Measure.budget_used + points <= Measure.budget_points)
     result = await session.execute(
@@ -37,8 +46,19 @@ async def reserve_budget(session: AsyncSession, measure: Measure, points: int) -
         .values(budget_used=Measure.budget_used + points)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    if published_only:
+        state = (
+            await session.execute(select(Measure.state).where(Measure.id == measure.id))
+        ).scalar_one()
+        if state != MeasureState.PUBLISHED.value:
+            raise RuleViolation(
+                "outside_application_window",
+                "this measure no longer accepts applications",
+                status=409,
+            )
+    raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
 
 
 async def grant_points(
