@@ -41,7 +41,8 @@ from simulators.providers import SimProviderConfig
 VARIANTS = ("hub", "baseline", "direct")
 SIM_MODES = ("sync", "webhook", "batch")
 NO_LIMIT = "1000000/minute"  # every resident of a run comes from one loopback address
-POOL_PER_PROCESS = 40  # `storage.database.create_engine`: pool_size 20 + max_overflow 20
+# Connections a process may open: the default pool of 10 + 10 overflow (`create_engine`), twice.
+POOL_PER_PROCESS = 40
 CONNECTION_WAIT_S = 900
 
 
