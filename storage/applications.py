@@ -30,8 +30,8 @@ from domain.measures import (
 from domain.points import GrantState
 from domain.reviews import ReviewKind, ReviewPolicy, ReviewStatus
 from storage.catalog import load_terms
-from storage.grants import reserve_budget
-from storage.ledger import add_grant, move_grant
+from storage.grants import check_cap, reserve_budget, write_grant
+from storage.ledger import move_grant
 from storage.models import (
     Application,
     Grant,
@@ -56,34 +56,6 @@ async def _published_measure(session: AsyncSession, measure_id: str) -> Measure:
             "outside_application_window", "this measure no longer accepts applications", status=409
         )
     return measure
-
-
-def _new_grant(
-    session: AsyncSession,
-    *,
-    application: Application,
-    measure: Measure,
-    points: int,
-    actor: str,
-    now: datetime,
-) -> GrantView:
-    """The application's first grant and its ledger line (the budget is taken last)."""
-    if application.points_granted + points > measure.per_person_cap:
-        raise RuleViolation(
-            "cap_reached", "this resident has reached the measure's per-person cap", status=409
-        )
-    grant = Grant(
-        id=grant_id_for(application.id, 1),
-        application_id=application.id,
-        measure_id=measure.id,
-        mykey_id=application.mykey_id,
-        points=points,
-        receipt_count=0,
-        current_receipt_id=None,
-    )
-    add_grant(session, grant, actor=actor, now=now)
-    application.points_granted += points
-    return GrantView(grant.id, points, grant.state)
 
 
 async def apply(
@@ -183,12 +155,14 @@ async def apply(
         kind=terms.kind.value,
     )
     if status is ApplicationStatus.GRANTED:
-        decision.grants.append(
-            _new_grant(
+        check_cap(application, measure, points)
+        decision.grants.append(  # the budget is taken last (below)
+            write_grant(
                 session,
                 application=application,
                 measure=measure,
                 points=points,
+                grant_id=grant_id_for(application.id, 1),
                 actor=actor,
                 now=now,
             )

@@ -72,11 +72,41 @@ async def grant_points(
     now: datetime,
     event_id: str | None = None,
 ) -> GrantView:
+    """A grant within the per-person cap and the budget (taken first), with its ledger line."""
+    check_cap(application, measure, points)
+    await reserve_budget(session, measure, points)
+    return write_grant(
+        session,
+        application=application,
+        measure=measure,
+        points=points,
+        grant_id=grant_id,
+        actor=actor,
+        now=now,
+        event_id=event_id,
+    )
+
+
+def check_cap(application: Application, measure: Measure, points: int) -> None:
     if application.points_granted + points > measure.per_person_cap:
         raise RuleViolation(
             "cap_reached", "this resident has reached the measure's per-person cap", status=409
         )
-    await reserve_budget(session, measure, points)
+
+
+def write_grant(
+    session: AsyncSession,
+    *,
+    application: Application,
+    measure: Measure,
+    points: int,
+    grant_id: str,
+    actor: str,
+    now: datetime,
+    event_id: str | None = None,
+) -> GrantView:
+    """The grant row, its ledger line and the application's points; the caller has checked the
+    cap and takes the budget (`grant_points` before, a decision in the request last)."""
     grant = Grant(
         id=grant_id,
         application_id=application.id,

@@ -8,6 +8,7 @@ so residents get the same problem details from either orchestration.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -162,17 +163,9 @@ class BaselineActivities:
     @activity.defn(name="baseline_record")
     async def record(self, request: RecordOutcomeInput) -> RecordOutcomeResult:
         async with self.sessions.begin() as session:
-            state, grant_state = await receipts.finish_credit(
-                session,
-                request.receipt_id,
-                status=request.status,
-                provider_reference=request.provider_reference,
-                reason=request.reason,
-                now=_now(),
-                actor=ACTOR,
+            return await receipt_units.record_outcome(
+                session, dataclasses.replace(request, actor=ACTOR), now=_now()
             )
-            self._audit(session, "record_credit_outcome", request.receipt_id, state)
-        return RecordOutcomeResult(request.receipt_id, state, grant_state)
 
     @activity.defn(name="baseline_expire")
     async def expire(self, request: ExpireGrantsInput) -> ExpireGrantsResult:
