@@ -21,6 +21,7 @@ from activities.types import (
 from domain.reviews import ReviewPolicy
 from storage import applications, audit, receipts, reviews
 from storage.database import SessionFactory
+from storage.models import Measure
 
 WORKFLOW_ACTOR = "workflow"
 
@@ -38,6 +39,7 @@ async def decide(
     actor: str = WORKFLOW_ACTOR,
     request_id: str | None = None,
     rerun: bool = True,
+    measure: Measure | None = None,
 ) -> ApplicationDecision:
     """The application's decision and its audit entry, in the caller's transaction.
 
@@ -70,6 +72,7 @@ async def decide(
         review_policy=policy,
         rerun=rerun,
         with_decision=audited,
+        measure=measure,
     )
 
 

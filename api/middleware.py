@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from api.ratelimit import RateLimits
+from api.shedding import LoadGauge
 from domain.errors import RuleViolation
 from hub.settings import Settings
 from storage import audit
@@ -233,9 +234,17 @@ class RequestAuditMiddleware:
             log.exception("audit entry not written", extra={"request_id": request_id})
 
 
-def _busy() -> JSONResponse:
+def _busy(gauge: LoadGauge | None) -> JSONResponse:
+    """503 `overloaded`, with the wait this process's load suggests (`api/shedding.py`)."""
+    retry_after = 1
+    if gauge is not None:
+        gauge.shed()
+        retry_after = gauge.retry_after_s()
     return problem(
-        503, "overloaded", "the hub is busy; try again shortly", headers={"Retry-After": "1"}
+        503,
+        "overloaded",
+        "the hub is busy; try again shortly",
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -246,23 +255,23 @@ class InFlightLimit:
 
     UNSHED = ("/healthz", "/readyz", "/metrics")
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, gauge: LoadGauge) -> None:
         self.app = app
         self.limit = limit
-        self.in_flight = 0
+        self.gauge = gauge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.UNSHED):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            await _busy()(scope, receive, send)
+        if self.gauge.in_flight >= self.limit:
+            await _busy(self.gauge)(scope, receive, send)
             return
-        self.in_flight += 1
+        self.gauge.started()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.gauge.finished()
 
 
 class CodecCors:
@@ -292,7 +301,7 @@ async def _no_free_connection(request: Request, exc: Exception) -> JSONResponse:
     many times over (512 against 20 by default). Nothing was written: the request never had a
     connection, or its transaction rolled back."""
     log.warning("no free database connection for %s %s: shed", request.method, request.url.path)
-    return _busy()
+    return _busy(getattr(request.app.state, "load_gauge", None))
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -303,4 +312,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     ui = urlsplit(settings.temporal_ui_url)
     app.add_middleware(CodecCors, origin=f"{ui.scheme}://{ui.netloc}")
     if settings.api_max_in_flight:  # outermost: a shed request costs next to nothing
-        app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
+        app.state.load_gauge = LoadGauge()
+        app.add_middleware(
+            InFlightLimit, limit=settings.api_max_in_flight, gauge=app.state.load_gauge
+        )

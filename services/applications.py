@@ -36,7 +36,7 @@ from services.identity import ResidentSeen
 from services.orchestration import NewApplication, orchestrator
 from storage import identity
 from storage.catalog import terms_of
-from storage.models import Application, Measure, MeasureTarget
+from storage.models import Application, Measure, MeasureTarget, MyKey
 
 
 def application_ids(ctx: HubContext, measure_id: str, mykey_id: str) -> tuple[str, str]:
@@ -85,27 +85,13 @@ async def apply(
 ) -> ApplicationDecision:
     """Apply as the resident of session `token`; see the module's docstring for the two paths."""
     async with ctx.sessions.begin() as session:
-        resident = await identity.resident_for_token(session, token, now=ctx.clock())
+        resident, measure = await _resident_and_measure(session, token, measure_id, ctx)
         if seen is not None:
             await seen(resident)
         mykey_id = resident.mykey_id
-        measure = await session.get(Measure, measure_id)
-        if measure is None or measure.state == MeasureState.DRAFT.value:
-            raise RuleViolation("not_found", "no such measure", status=404)
-        existing = await session.execute(
-            select(Application.id).where(
-                Application.measure_id == measure_id, Application.mykey_id == mykey_id
-            )
-        )
-        if existing.first() is not None:
-            raise RuleViolation(
-                "already_applied", "one application per resident and measure", status=409
-            )
         application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
         if decided_in_request(measure):
             await _refuse_when_budget_gone(session, measure, mykey_id, ctx)
-            # The decision reads the measure again, as its own step does: not this copy.
-            session.expunge(measure)
             return await decide(
                 session,
                 DecideApplicationInput(
@@ -119,9 +105,36 @@ async def apply(
                 actor=f"resident:{mykey_id}",
                 request_id=request_id,
                 rerun=False,
+                measure=measure,
             )
     new = NewApplication(measure_id, mykey_id, application_id, workflow_id, fixed_registration_id)
     return await orchestrator(ctx).apply(ctx, new)
+
+
+async def _resident_and_measure(
+    session: AsyncSession, token: str, measure_id: str, ctx: HubContext
+) -> tuple[MyKey, Measure]:
+    """The session's resident, the measure as last committed and whether this resident applied
+    to it already, in one query; refused in that order (401, 404, `already_applied`)."""
+    applied = exists().where(
+        Application.measure_id == measure_id, Application.mykey_id == MyKey.mykey_id
+    )
+    resident, row = await identity.resident_with(
+        session,
+        token,
+        lambda query: query.add_columns(Measure, applied.label("applied")).outerjoin(
+            Measure, Measure.id == measure_id
+        ),
+        now=ctx.clock(),
+    )
+    measure: Measure | None = row.Measure
+    if measure is None or measure.state == MeasureState.DRAFT.value:
+        raise RuleViolation("not_found", "no such measure", status=404)
+    if row.applied:
+        raise RuleViolation(
+            "already_applied", "one application per resident and measure", status=409
+        )
+    return resident, measure
 
 
 async def update_application(

@@ -29,8 +29,8 @@ from domain.measures import (
 )
 from domain.points import GrantState
 from domain.reviews import ReviewKind, ReviewPolicy, ReviewStatus
-from storage.catalog import load_terms
-from storage.grants import check_cap, reserve_budget, write_grant
+from storage.catalog import load_terms, terms_of
+from storage.grants import check_cap, take_budget_last, write_grant
 from storage.ledger import move_grant
 from storage.models import (
     Application,
@@ -45,12 +45,16 @@ from storage.reviews import open_review, plan_of
 
 async def _published_measure(session: AsyncSession, measure_id: str) -> Measure:
     """The measure as last committed, unlocked: what may change under it (its state, the budget
-    used) is checked again by the budget's update (`grants.reserve_budget`)."""
+    used) is checked again as the budget is taken (`grants.take_budget_last`)."""
     measure = (
         await session.execute(select(Measure).where(Measure.id == measure_id))
     ).scalar_one_or_none()
     if measure is None or measure.state == MeasureState.DRAFT.value:
         raise RuleViolation("not_found", "no such measure", status=404)
+    return _still_published(measure)
+
+
+def _still_published(measure: Measure) -> Measure:
     if measure.state != MeasureState.PUBLISHED.value:
         raise RuleViolation(
             "outside_application_window", "this measure no longer accepts applications", status=409
@@ -71,6 +75,7 @@ async def apply(
     review_policy: ReviewPolicy | None = None,
     rerun: bool = True,
     with_decision: Callable[[ApplicationDecision], object] | None = None,
+    measure: Measure | None = None,
 ) -> ApplicationDecision:
     """Decide one application (SPEC §2). Raises `RuleViolation` and writes nothing on refusal.
 
@@ -78,8 +83,13 @@ async def apply(
     decision; without it (the API deciding in the request) it is `already_applied`.
     `with_decision` adds what goes with a decision to the transaction (its audit entry) before
     the budget is taken, so that nothing but the commit follows the budget's update.
+    `measure`, when the caller read it in this transaction, is not read again: what may have
+    changed since (its state, the budget used) is checked again as the budget is taken.
     """
-    measure = await _published_measure(session, measure_id)
+    if measure is None:
+        measure = await _published_measure(session, measure_id)
+    else:
+        _still_published(measure)
     if rerun:
         # Without `rerun` the caller found no application in this transaction just before; one
         # that a concurrent request adds meanwhile fails the insert below on its unique key.
@@ -100,7 +110,12 @@ async def apply(
             raise RuleViolation(
                 "already_applied", "one application per resident and measure", status=409
             )
-    terms = await load_terms(session, measure)
+    # The offered services matter only to a fixed destination (`check_destination` below).
+    terms = (
+        await load_terms(session, measure)
+        if fixed_registration_id is not None
+        else terms_of(measure, [])
+    )
     on_list = (
         measure.target_list_only
         and (  # only a target-list measure asks
@@ -185,11 +200,11 @@ async def apply(
     await _flush_or_already_applied(session)
     # Without a grant no points are taken, but the update still finds the measure published
     # (or waits for a concurrent close, and refuses after it) as the decision commits.
-    await reserve_budget(
+    await take_budget_last(
         session,
         measure,
         points if status is ApplicationStatus.GRANTED else 0,
-        published_only=True,
+        application_id=application_id,
     )
     return decision
 

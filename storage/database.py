@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.budget_refusals import raise_refusal
+
 
 def async_url(url: str) -> str:
     """The async driver form of a URL: `sqlite+aiosqlite`, `postgresql+psycopg`."""
@@ -57,13 +59,16 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
     )
+    # A decision's budget refusal arrives with its commit (`storage/budget_refusals.py`).
+    event.listen(engine.sync_engine, "handle_error", raise_refusal)
+    return engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import RuleViolation
@@ -13,6 +13,7 @@ from domain.measures import MeasureState
 from domain.points import GrantView
 from storage.ledger import add_grant
 from storage.models import Application, Grant, Measure
+from storage.models.budget import BudgetClaim
 
 
 async def locked_application(session: AsyncSession, application_id: str) -> Application:
@@ -31,10 +32,9 @@ async def reserve_budget(
     session: AsyncSession, measure: Measure, points: int, *, published_only: bool = False
 ) -> None:
     """First come, first served: the conditional update is the only arbiter of the budget.
-    With `published_only` (an application decided in its request, where the update is the last
-    statement before the commit and the only one that locks the measure's row) it also takes
-    the points only while the measure is published; a refusal then says which of the two it
-    was, as the measure stands after the update waited its turn."""
+    With `published_only` it also takes the points only while the measure is published; a
+    refusal then says which of the two it was, as the measure stands after the update waited
+    its turn."""
     condition = Measure.id == measure.id
     if published_only:
         condition = and_(condition, Measure.state == MeasureState.PUBLISHED.value)
@@ -59,6 +59,27 @@ async def reserve_budget(
                 status=409,
             )
     raise RuleViolation("budget_exhausted", "the measure's budget is used up", status=409)
+
+
+async def take_budget_last(
+    session: AsyncSession, measure: Measure, points: int, *, application_id: str
+) -> None:
+    """A decision's budget, taken as its transaction's last step while the measure is published.
+
+    On PostgreSQL the decision writes a `BudgetClaim` and the claim's deferred trigger takes the
+    points inside the commit, with `reserve_budget`'s `published_only` condition: the measure's
+    row is locked only for the server's own commit, never across a round trip to this process,
+    whose event loop may be busy with hundreds of requests (the opening rush). A refusal is the
+    commit's error, raised as its rule (`storage/budget_refusals.py`). On SQLite, which takes
+    one write lock for the whole transaction anyway, the update runs here."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            insert(BudgetClaim).values(
+                application_id=application_id, measure_id=measure.id, points=points
+            )
+        )
+        return
+    await reserve_budget(session, measure, points, published_only=True)
 
 
 async def grant_points(

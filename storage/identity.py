@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -265,6 +266,19 @@ async def resident_for_token(session: AsyncSession, token: str, *, now: datetime
     return _session_resident(row, now)
 
 
+async def resident_with(
+    session: AsyncSession,
+    token: str,
+    extend: Callable[[Select[Any, Any]], Select[Any]],
+    *,
+    now: datetime,
+) -> tuple[MyKey, Any]:
+    """`resident_for_token` and what `extend` adds to its query (columns, outer joins), in the
+    same one query: the resident, and the row for the rest."""
+    row = (await session.execute(extend(_resident_query(token)))).one_or_none()
+    return _session_resident(row, now), row
+
+
 async def resident_and_binding(
     session: AsyncSession, token: str, serial_hex: str, *, now: datetime
 ) -> tuple[MyKey, str | None]:
@@ -275,9 +289,10 @@ async def resident_and_binding(
         .where(CertificateBinding.serial_hex == serial_hex)
         .scalar_subquery()
     )
-    query = _resident_query(token).add_columns(bound_to.label("bound_to"))
-    row = (await session.execute(query)).one_or_none()
-    return _session_resident(row, now), (row.bound_to if row is not None else None)
+    resident, row = await resident_with(
+        session, token, lambda query: query.add_columns(bound_to.label("bound_to")), now=now
+    )
+    return resident, row.bound_to
 
 
 async def end_session(session: AsyncSession, token: str) -> None:
