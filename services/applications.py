@@ -85,9 +85,7 @@ async def apply(
 ) -> ApplicationDecision:
     """Apply as the resident of session `token`; see the module's docstring for the two paths."""
     async with ctx.sessions.begin() as session:
-        resident, measure = await _resident_and_measure(session, token, measure_id, ctx)
-        if seen is not None:
-            await seen(resident)
+        resident, measure = await _resident_and_measure(session, token, measure_id, ctx, seen)
         mykey_id = resident.mykey_id
         application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
         if decided_in_request(measure):
@@ -112,10 +110,15 @@ async def apply(
 
 
 async def _resident_and_measure(
-    session: AsyncSession, token: str, measure_id: str, ctx: HubContext
+    session: AsyncSession,
+    token: str,
+    measure_id: str,
+    ctx: HubContext,
+    seen: ResidentSeen | None,
 ) -> tuple[MyKey, Measure]:
     """The session's resident, the measure as last committed and whether this resident applied
-    to it already, in one query; refused in that order (401, 404, `already_applied`)."""
+    to it already, in one query; refused in that order (401, 404, `already_applied`), the
+    resident `seen` first (the audit's actor and the per-MyKey rate limit count refusals too)."""
     applied = exists().where(
         Application.measure_id == measure_id, Application.mykey_id == MyKey.mykey_id
     )
@@ -127,6 +130,8 @@ async def _resident_and_measure(
         ),
         now=ctx.clock(),
     )
+    if seen is not None:
+        await seen(resident)
     measure: Measure | None = row.Measure
     if measure is None or measure.state == MeasureState.DRAFT.value:
         raise RuleViolation("not_found", "no such measure", status=404)

@@ -79,6 +79,18 @@ async def test_a_lifecycle_is_on_the_record_and_the_chain_verifies(hub: Hub) -> 
     assert all(e["seq"] and len(e["hash"]) == 64 for e in sealed)
 
 
+async def test_a_refused_application_is_on_the_record_as_the_residents(hub: Hub) -> None:
+    """A second application is refused before any decision; its entry still names the resident
+    (the application's one query notes who asked before it refuses)."""
+    done = await credited_resident(hub)
+    again = await done.resident.apply(done.setup.measure_id)
+    assert (again.status_code, again.json()["code"]) == (409, "already_applied")
+    request_id = again.headers["x-request-id"]
+    [entry] = await entries(hub, request_id=request_id)
+    assert entry["actor"] == f"resident:{done.resident.mykey_id}"
+    assert entry["outcome"] == "409 already_applied"
+
+
 async def test_request_ids_are_returned_and_name_the_entry(hub: Hub) -> None:
     response = await hub.http.post(
         "/v1/operator/municipalities",
