@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.applications import decide
@@ -109,6 +109,24 @@ async def apply(
     return await orchestrator(ctx).apply(ctx, new)
 
 
+_MEASURE_FIELDS = tuple((a.key, a.columns[0]) for a in Measure.__mapper__.column_attrs)
+# The session's resident, the measure (every column, as `m_<name>`) and whether this resident
+# applied to it already: one statement, built once.
+_RESIDENT_AND_MEASURE = (
+    identity.resident_query()
+    .add_columns(
+        *(column.label(f"m_{key}") for key, column in _MEASURE_FIELDS),
+        exists()
+        .where(
+            Application.measure_id == bindparam("measure_id"),
+            Application.mykey_id == MyKey.mykey_id,
+        )
+        .label("applied"),
+    )
+    .outerjoin(Measure, Measure.id == bindparam("measure_id"))
+)
+
+
 async def _resident_and_measure(
     session: AsyncSession,
     token: str,
@@ -118,21 +136,19 @@ async def _resident_and_measure(
 ) -> tuple[MyKey, Measure]:
     """The session's resident, the measure as last committed and whether this resident applied
     to it already, in one query; refused in that order (401, 404, `already_applied`), the
-    resident `seen` first (the audit's actor and the per-MyKey rate limit count refusals too)."""
-    applied = exists().where(
-        Application.measure_id == measure_id, Application.mykey_id == MyKey.mykey_id
-    )
+    resident `seen` first (the audit's actor and the per-MyKey rate limit count refusals too).
+    The measure is read, not attached to the session: the decision only reads it."""
     resident, row = await identity.resident_with(
-        session,
-        token,
-        lambda query: query.add_columns(Measure, applied.label("applied")).outerjoin(
-            Measure, Measure.id == measure_id
-        ),
-        now=ctx.clock(),
+        session, _RESIDENT_AND_MEASURE, token, {"measure_id": measure_id}, now=ctx.clock()
     )
     if seen is not None:
         await seen(resident)
-    measure: Measure | None = row.Measure
+    fields = row._mapping
+    measure = (
+        None
+        if fields["m_id"] is None
+        else Measure(**{key: fields[f"m_{key}"] for key, _ in _MEASURE_FIELDS})
+    )
     if measure is None or measure.state == MeasureState.DRAFT.value:
         raise RuleViolation("not_found", "no such measure", status=404)
     if row.applied:

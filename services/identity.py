@@ -206,12 +206,12 @@ async def login(ctx: HubContext, proof: CardProof) -> Login:
             try:
                 async with ctx.sessions.begin() as session:
                     await identity.spend_challenge(session, challenge, now=now)
-                    binding = await identity.binding_for(session, verified.serial_hex)
-                    if binding is not None:
+                    bound_to = await identity.bound_mykey_id(session, verified.serial_hex)
+                    if bound_to is not None:
                         if ctx.login_limits is not None:
-                            await ctx.login_limits.login_of(binding.mykey_id)
-                        await identity.usable_mykey(session, binding.mykey_id)
-                        return await _opened(session, identity.Identity(binding.mykey_id, False))
+                            await ctx.login_limits.login_of(bound_to)
+                        await identity.check_mykey_usable(session, bound_to)
+                        return await _opened(session, identity.Identity(bound_to, False))
                     if ctx.links is None:  # nothing to ask: a first login, a new MyKey ID
                         bound = await identity.bind_certificate(
                             session, verified, now=now, known_unbound=True

@@ -3,7 +3,9 @@ the security code, and one account ID of one service for one MyKey ID only."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, insert, select
+from typing import cast
+
+from sqlalchemy import Table, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,8 @@ from services.context import HubContext
 from storage.catalog import profile_of
 from storage.ids import new_id
 from storage.models import MyKey, PaymentProvider, PaymentService, PaymentServiceRegistration
+
+_NEW_REGISTRATION = insert(cast(Table, PaymentServiceRegistration.__table__))
 
 
 async def _provider_and_taken(
@@ -112,7 +116,7 @@ async def register(
     }
     try:
         async with ctx.sessions.begin() as session:  # a Core INSERT: no unit of work to flush
-            await session.execute(insert(PaymentServiceRegistration).values(**values))
+            await (await session.connection()).execute(_NEW_REGISTRATION, values)
     except IntegrityError as exc:  # lost a race for the same account
         raise RuleViolation(
             "account_already_registered",

@@ -3,20 +3,25 @@
 Nothing secret is kept: a spent challenge is recorded by its random part only, a session token
 is stored as its SHA-256 only, and a certificate is known by its serial and dates, never by its
 holder.
+
+The statements of every login and resident request (the session's resident, the challenge spent,
+the session opened, a first login's MyKey ID and binding) are built once and run as Core on the
+transaction's connection: no statement built per call, no ORM loading or unit of work. A
+resident read that way is a `MyKey` not attached to the session; it is only read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from adapters.jpki.verifier import VerifiedCertificate
 from domain.challenges import Challenge
@@ -38,6 +43,25 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _table(model: type[DeclarativeBase]) -> Table:
+    return cast(Table, model.__table__)
+
+
+async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any]) -> Any:
+    """A prebuilt Core statement on the session's connection, in its transaction."""
+    return await (await session.connection()).execute(statement, parameters)
+
+
+_SPEND = insert(_table(AuthChallenge))
+_NEW_MYKEY = insert(_table(MyKey))
+_NEW_BINDING = insert(_table(CertificateBinding))
+_NEW_SESSION = insert(_table(ResidentSession))
+_BOUND_TO = select(CertificateBinding.mykey_id).where(
+    CertificateBinding.serial_hex == bindparam("serial_hex")
+)
+_MYKEY_STATUS = select(MyKey.status).where(MyKey.mykey_id == bindparam("mykey_id"))
+
+
 # ----- challenges --------------------------------------------------------------------------
 
 
@@ -49,15 +73,15 @@ async def spend_challenge(session: AsyncSession, challenge: Challenge, *, now: d
     """Record `challenge` as used, in the caller's transaction: the first statement of the login
     or card proof that uses it, so a second use is refused (`challenge_used`) and the loser of two
     concurrent uses rolls back with nothing written. One Core INSERT (no unit of work)."""
-    statement = insert(AuthChallenge).values(
-        id=challenge.spent_key,
-        nonce=b"",  # nothing to keep: the ID alone proves the hub issued it
-        created_at=now,
-        expires_at=challenge.expires_at,
-        used_at=now,
-    )
+    values = {
+        "id": challenge.spent_key,
+        "nonce": b"",  # nothing to keep: the ID alone proves the hub issued it
+        "created_at": now,
+        "expires_at": challenge.expires_at,
+        "used_at": now,
+    }
     try:
-        await session.execute(statement)
+        await _run(session, _SPEND, values)
     except IntegrityError as exc:
         raise _used() from exc
 
@@ -84,13 +108,18 @@ async def binding_for(session: AsyncSession, serial_hex: str) -> CertificateBind
     return await session.get(CertificateBinding, serial_hex)
 
 
-async def usable_mykey(session: AsyncSession, mykey_id: str) -> MyKey:
-    """The MyKey ID, refused when it is suspended or revoked."""
-    mykey = await session.get(MyKey, mykey_id, populate_existing=True)
-    if mykey is None:
+async def bound_mykey_id(session: AsyncSession, serial_hex: str) -> str | None:
+    """The MyKey ID the certificate `serial_hex` is bound to, None when it is bound to none."""
+    found: str | None = (await _run(session, _BOUND_TO, {"serial_hex": serial_hex})).scalar()
+    return found
+
+
+async def check_mykey_usable(session: AsyncSession, mykey_id: str) -> None:
+    """Refused when the MyKey ID is unknown, suspended or revoked."""
+    status = (await _run(session, _MYKEY_STATUS, {"mykey_id": mykey_id})).scalar()
+    if status is None:
         raise RuleViolation("not_found", "no such MyKey ID", status=404)
-    check_usable(mykey.status)
-    return mykey
+    check_usable(status)
 
 
 @dataclass(frozen=True)
@@ -117,36 +146,32 @@ async def bind_certificate(
     draws another ID.
     """
     if not known_unbound:
-        binding = await binding_for(session, certificate.serial_hex)
-        if binding is not None:
-            await usable_mykey(session, binding.mykey_id)
-            return Identity(binding.mykey_id, issued=False)
+        bound_to = await bound_mykey_id(session, certificate.serial_hex)
+        if bound_to is not None:
+            await check_mykey_usable(session, bound_to)
+            return Identity(bound_to, issued=False)
     issued = mykey_id is None
     if mykey_id is None:
         mykey_id = new_mykey_id()
-        session.add(
-            MyKey(
-                mykey_id=mykey_id,
-                status=MyKeyStatus.ACTIVE.value,
-                issued_at=now,
-                status_changed_at=None,
-            )
-        )
-        await session.flush()  # the MyKey ID's row before the binding that refers to it
+        new_mykey = {
+            "mykey_id": mykey_id,
+            "status": MyKeyStatus.ACTIVE.value,
+            "issued_at": now,
+            "status_changed_at": None,
+        }
+        await _run(session, _NEW_MYKEY, new_mykey)  # before the binding that refers to it
     else:
-        await usable_mykey(session, mykey_id)
-    session.add(
-        CertificateBinding(
-            serial_hex=certificate.serial_hex,
-            mykey_id=mykey_id,
-            issuer_fingerprint=certificate.issuer_fingerprint,
-            not_before=certificate.not_before,
-            not_after=certificate.not_after,
-            predecessor_serial_hex=predecessor_serial_hex,
-            bound_at=now,
-        )
-    )
-    await session.flush()
+        await check_mykey_usable(session, mykey_id)
+    binding = {
+        "serial_hex": certificate.serial_hex,
+        "mykey_id": mykey_id,
+        "issuer_fingerprint": certificate.issuer_fingerprint,
+        "not_before": certificate.not_before,
+        "not_after": certificate.not_after,
+        "predecessor_serial_hex": predecessor_serial_hex,
+        "bound_at": now,
+    }
+    await _run(session, _NEW_BINDING, binding)
     return Identity(mykey_id, issued=issued)
 
 
@@ -230,52 +255,69 @@ async def open_session(
 ) -> tuple[str, datetime]:
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + ttl
-    await session.execute(
-        insert(ResidentSession).values(
-            token_hash=token_hash(token),
-            mykey_id=mykey_id,
-            serial_hex=serial_hex,
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
+    values = {
+        "token_hash": token_hash(token),
+        "mykey_id": mykey_id,
+        "serial_hex": serial_hex,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    await _run(session, _NEW_SESSION, values)
     return token, expires_at
 
 
-def _resident_query(token: str) -> Select[MyKey, datetime]:
-    return (
-        select(MyKey, ResidentSession.expires_at)
-        .join(ResidentSession, ResidentSession.mykey_id == MyKey.mykey_id)
-        .where(ResidentSession.token_hash == token_hash(token))
-        .execution_options(populate_existing=True)
+_RESIDENT = (
+    select(
+        MyKey.mykey_id,
+        MyKey.status,
+        MyKey.issued_at,
+        MyKey.status_changed_at,
+        ResidentSession.expires_at,
     )
+    .join(ResidentSession, ResidentSession.mykey_id == MyKey.mykey_id)
+    .where(ResidentSession.token_hash == bindparam("token_hash"))
+)
+_RESIDENT_AND_BINDING = _RESIDENT.add_columns(_BOUND_TO.scalar_subquery().label("bound_to"))
 
 
 def _session_resident(row: Any, now: datetime) -> MyKey:
     if row is None or now >= row.expires_at:
         raise RuleViolation("unauthenticated", "the session is missing or has expired", status=401)
-    mykey: MyKey = row.MyKey
-    check_usable(mykey.status)
-    return mykey
+    check_usable(row.status)
+    return MyKey(
+        mykey_id=row.mykey_id,
+        status=row.status,
+        issued_at=row.issued_at,
+        status_changed_at=row.status_changed_at,
+    )
 
 
 async def resident_for_token(session: AsyncSession, token: str, *, now: datetime) -> MyKey:
     """The resident a session token belongs to, in one query; refused when the session is
     missing or expired, or the MyKey ID is suspended or revoked."""
-    row = (await session.execute(_resident_query(token))).one_or_none()
+    row = (await _run(session, _RESIDENT, {"token_hash": token_hash(token)})).one_or_none()
     return _session_resident(row, now)
+
+
+def resident_query() -> Select[str, str, datetime, datetime | None, datetime]:
+    """The session's resident (`resident_for_token`'s one query) for a caller to add columns and
+    outer joins to, once, and run with `resident_with`; its parameter is `token_hash`."""
+    return _RESIDENT
 
 
 async def resident_with(
     session: AsyncSession,
+    statement: Any,
     token: str,
-    extend: Callable[[Select[Any, Any]], Select[Any]],
+    parameters: dict[str, Any],
     *,
     now: datetime,
 ) -> tuple[MyKey, Any]:
-    """`resident_for_token` and what `extend` adds to its query (columns, outer joins), in the
-    same one query: the resident, and the row for the rest."""
-    row = (await session.execute(extend(_resident_query(token)))).one_or_none()
+    """`resident_for_token` and what `statement` (built on `resident_query()`) reads with it, in
+    the same one query: the resident, and the row for the rest."""
+    row = (
+        await _run(session, statement, {"token_hash": token_hash(token), **parameters})
+    ).one_or_none()
     return _session_resident(row, now), row
 
 
@@ -284,14 +326,8 @@ async def resident_and_binding(
 ) -> tuple[MyKey, str | None]:
     """`resident_for_token`, and the MyKey ID the certificate `serial_hex` is bound to (None when
     it is bound to none), in the same one query: a card proof reads both."""
-    bound_to = (
-        select(CertificateBinding.mykey_id)
-        .where(CertificateBinding.serial_hex == serial_hex)
-        .scalar_subquery()
-    )
-    resident, row = await resident_with(
-        session, token, lambda query: query.add_columns(bound_to.label("bound_to")), now=now
-    )
+    parameters = {"token_hash": token_hash(token), "serial_hex": serial_hex}
+    resident, row = await resident_with(session, _RESIDENT_AND_BINDING, token, parameters, now=now)
     return resident, row.bound_to
 
 
