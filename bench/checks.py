@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.points import GrantState, LedgerMove, balances, granted_total, ledger_adds_up
 from storage.models import Application, Grant, LedgerEntry, Measure, Receipt
+from storage.models.providers import BatchResultFile
 
 
 def utc(value: datetime | str) -> datetime:
@@ -98,6 +99,35 @@ async def last_move(engine: AsyncEngine, measure_id: str, to_state: str) -> date
     async with engine.connect() as conn:
         value = (await conn.execute(query)).scalar_one()
     return None if value is None else utc(value)
+
+
+async def result_files_landed(
+    engine: AsyncEngine, provider_id: str, since: datetime
+) -> list[datetime]:
+    """When each result file the hub ingested from `provider_id` since `since` arrived, oldest
+    first (`received_at`: before any of its rows is applied)."""
+    query = (
+        select(BatchResultFile.received_at)
+        .where(
+            BatchResultFile.provider_id == provider_id,
+            BatchResultFile.status == "ingested",
+            BatchResultFile.received_at >= since,
+        )
+        .order_by(BatchResultFile.received_at)
+    )
+    async with engine.connect() as conn:
+        return [utc(value) for value in (await conn.execute(query)).scalars()]
+
+
+async def stuck_receipts(engine: AsyncEngine, measure_id: str) -> int:
+    """Receipts of the measure flagged stuck (support's list), whatever their state."""
+    query = (
+        select(func.count())
+        .select_from(Receipt)
+        .where(Receipt.measure_id == measure_id, Receipt.stuck.is_(True))
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 async def receipt_ids(engine: AsyncEngine, measure_id: str) -> set[str]:

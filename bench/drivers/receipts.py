@@ -5,13 +5,15 @@ For every unreceived grant of the measure whose resident has a registration, thi
 is checked: the rules are read from the database, then each application's workflow gets the
 `request_receipt` update (update-with-start, since bulk-granted applications have no workflow
 yet). A fixed number of requests is in flight at a time. A request the workflow service did
-not answer in time (the API's 503) is handled as the resident's app would: look whether it was
-taken, and ask again if not; such time-outs are counted.
+not answer in time, or that found no free database connection in time (either is the API's
+503), is handled as the resident's app would: look whether it was taken, and ask again if not;
+such time-outs are counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as NoFreeConnection
 from temporalio.client import RPCTimeoutOrCancelledError
 
 from api.app import build_context
@@ -70,7 +73,9 @@ def signed_in(ctx: HubContext, mykey_id: str) -> receipts.ProofWith:
 
 
 async def main(plan: dict[str, Any]) -> dict[str, Any]:
-    settings = get_settings()
+    # Its requests share one pool, as many API processes' would not: they wait on it as long as
+    # a worker's do, instead of the API's `HUB_API_DATABASE_WAIT_S` (still retried if they don't).
+    settings = get_settings().model_copy(update={"api_database_wait_s": 30.0})
     ctx = build_context(settings)
     ctx.temporal = await connect(settings)
     work = await pending(ctx, plan["measure_id"])
@@ -91,13 +96,15 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
                         grant_ids=[grant_id],
                         registration_id=registration_id,
                     )
-                except RPCTimeoutOrCancelledError:
-                    # The API's 503 `temporal_unavailable`: like the app, look whether the
-                    # request was taken before asking again.
+                except (RPCTimeoutOrCancelledError, NoFreeConnection):
+                    # The API's 503 (`temporal_unavailable`, or `overloaded` when no database
+                    # connection was free within HUB_API_DATABASE_WAIT_S): like the app, look
+                    # whether the request was taken before asking again.
                     timeouts.append(grant_id)
                     await asyncio.sleep(1)  # the 503's Retry-After
-                    if await taken(ctx, grant_id):
-                        break
+                    with contextlib.suppress(NoFreeConnection):  # then asked again
+                        if await taken(ctx, grant_id):
+                            break
                     continue
                 except RuleViolation as refused:
                     # Asked again while the timed-out request was still being carried out:

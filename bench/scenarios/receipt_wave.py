@@ -79,8 +79,15 @@ async def run(
         driver = start_driver(stack, "receipts", "bench.drivers.receipts", plan, limit)
         release = batch_job.release if params.hold else None
         driven, open_peak = await _drive(engine, measure_id, n, driver, params.timeout_s, release)
+        all_final = datetime.now(UTC)  # seen by `_drive`'s last poll (every second)
         watch.mark_end()
         last = await checks.last_move(engine, measure_id, "credited")
+        landed = await checks.result_files_landed(
+            engine, catalog.providers["batch"], datetime.fromtimestamp(wave_started, UTC)
+        )
+        # The baseline's workflows wait for their receipt deadline; the direct variant has none.
+        caught_up_s = await _workflows_caught_up(stack) if stack.variant == "hub" else None
+        stuck = await checks.stuck_receipts(engine, measure_id)
         grants = await checks.grant_states(engine, measure_id)
         receipts = await checks.receipt_states(engine, measure_id)
         ledger = await checks.ledger(engine, measure_id)
@@ -99,6 +106,14 @@ async def run(
         "requests_seconds": round(accepted - driven["first_request"], 2) if accepted else None,
         "open_lifecycles_peak": open_peak,
         "request_timeouts": driven.get("timeouts", 0),
+        # Issue 19, target 5: the pages read the database, final once a file's rows are applied;
+        # the workflows hear of it by signal and finish after.
+        "result_files": len(landed),
+        # Wall time, by the database's polls: the ledger's times are each file's arrival.
+        "final_after_first_file_s": _seconds(landed[0], all_final) if landed else None,
+        "final_after_last_file_s": _seconds(landed[-1], all_final) if landed else None,
+        "workflows_caught_up_after_final_s": caught_up_s,
+        "stuck_flagged": stuck,
     }
     if "latency_ms" in driven:
         result.latency_ms = {"receipt_request": driven["latency_ms"]}
@@ -120,12 +135,34 @@ async def run(
     )
     result.expect(grants == {"credited": n}, f"grants by state {grants}")
     result.expect(receipts == {"credited": n}, f"receipts by state {receipts}")
+    result.expect(stuck == 0, f"{stuck} receipts flagged stuck")
     result.expect(ledger["adds_up"], "the ledger does not add up")
     result.expect(ledger["balances"] == {"credited": n * POINTS}, f"ledger {ledger['balances']}")
     batch = sims[catalog.providers["batch"]]
     result.expect(batch["credited"] == n, f"the batch provider credited {batch['credited']}")
     result.expect(not batch["not_exactly_once"], "a credit not applied exactly once")
     return result
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds(), 2)
+
+
+async def _workflows_caught_up(stack: Stack, limit_s: float = 300.0) -> float | None:
+    """Seconds until no application workflow runs any more, counted from now (every grant
+    final): each ends once its grants are. None if the server cannot count them (visibility
+    unavailable) or some still run after `limit_s`."""
+    started = time.monotonic()
+    query = "WorkflowType = 'Application' AND ExecutionStatus = 'Running'"
+    while time.monotonic() - started < limit_s:
+        try:
+            running = (await stack.client.count_workflows(query)).count
+        except Exception:  # visibility not available: reported as not measured
+            return None
+        if running == 0:
+            return round(time.monotonic() - started, 2)
+        await asyncio.sleep(0.5)
+    return None
 
 
 class BatchJob:

@@ -131,8 +131,13 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
 
     wave = results["receipt-wave"]
     assert wave.checks["grants"] == {"credited": WAVE[variant]}
+    assert wave.figures["stuck_flagged"] == 0
+    assert wave.figures["result_files"] >= 1
+    assert wave.figures["final_after_last_file_s"] is not None
     if variant == "hub":  # held: every lifecycle was open at once, then all were credited
         assert wave.figures["open_lifecycles_peak"] == WAVE[variant]
+        # …and once the last file's rows were final, every application workflow ended.
+        assert wave.figures["workflows_caught_up_after_final_s"] is not None
     else:
         assert wave.figures["open_lifecycles_peak"] <= WAVE[variant]
 
