@@ -1,12 +1,13 @@
 """Applications and their grants: eligibility, budget and cap, decided in one transaction.
 
 The budget is taken last: everything the decision writes (the application, the grant, its ledger
-line, the caller's audit entry) is flushed first, and the conditional `UPDATE` of the measure's
-`budget_used` is the transaction's last statement before its commit. That update is the only
-arbiter of first come, first served (SPEC §2) and the only statement that locks the measure row,
-so the lock is held for one round trip and the commit, not across the whole decision: under an
-opening rush every grant waits on that row, and a lock held across several round trips of a busy
-event loop let only ten or so grants through a second.
+line, the caller's audit entry) is flushed first, and the budget is the transaction's last step
+(`storage/grants.take_budget_last`): on PostgreSQL a claim whose deferred trigger takes the
+points inside the commit, on SQLite the conditional `UPDATE` of the measure's `budget_used` just
+before it. That condition is the only arbiter of first come, first served (SPEC §2) and the only
+lock on the measure's row, held for the server's commit (PostgreSQL), never across a round trip
+of a busy event loop: under an opening rush every grant waits on that row, and a lock held
+across several round trips let only ten or so grants through a second.
 """
 
 from __future__ import annotations
