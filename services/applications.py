@@ -4,8 +4,9 @@ An application that needs no review (an `application` measure without `review_re
 decided in the request, in one transaction: the resident's session, the measure and a previous
 application read in one query, eligibility, the grant with its ledger line and audit entry, and
 last the budget, first come, first served (taken inside the commit on PostgreSQL, by the last
-statement on SQLite, as in the workflow's step: `storage/applications.py`). No workflow starts for it then; its first receipt
-request starts one from the database (`update_application`), and the measure's own workflow
+statement on SQLite, as in the workflow's step: `storage/applications.py`). No workflow starts
+for it then; its first receipt request starts one from the database (`update_application`), and
+the measure's own workflow
 expires what is never asked for at the receipt deadline. Once a measure's budget is gone, the
 refusal comes from an unlocked read: the budget only ever grows used, so nothing waits on the
 lock for it.
