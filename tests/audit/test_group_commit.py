@@ -66,3 +66,41 @@ async def test_a_bad_entry_fails_alone(audit_sessions: SessionFactory) -> None:
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], Exception)
     assert await _count(audit_sessions) == 2
+
+
+async def test_an_entry_is_stored_as_storage_audit_record_stores_it(
+    audit_sessions: SessionFactory,
+) -> None:
+    """The writer's Core INSERT keeps every rule of `storage.audit.record`: My Numbers redacted,
+    secrets and account IDs in the detail hidden, limits applied, nothing sealed."""
+    from datetime import UTC, datetime
+
+    from storage import audit
+
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    entry: dict[str, Any] = {
+        **_entry(7),
+        "object_id": "my number 1234 5678 9018 " + "x" * 300,
+        "at": at,
+        "detail": {"path": "/v1/me", "account_id": "acct-0001234", "security_code": "9876"},
+    }
+    writer = AuditWriter(audit_sessions)
+    await writer.write(**{**entry, "request_id": "by-writer"})
+    await writer.close()
+    async with audit_sessions.begin() as session:
+        audit.record(session, **{**entry, "request_id": "by-record"})
+
+    columns = [c for c in AuditEntry.__table__.columns if c.key not in ("id", "request_id")]
+    async with audit_sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuditEntry.request_id, *columns).order_by(AuditEntry.request_id)
+            )
+        ).all()
+    by_record, by_writer = (tuple(row[1:]) for row in rows)
+    assert [row.request_id for row in rows] == ["by-record", "by-writer"]
+    assert by_writer == by_record
+    written = rows[1]
+    assert "1234 5678 9018" not in written.object_id and len(written.object_id) == 200
+    assert "acct-0001234" not in (written.detail or "") and "9876" not in (written.detail or "")
+    assert written.sealed_at is None and written.hash is None and written.seq is None
