@@ -82,7 +82,7 @@ async def run(
         all_final = datetime.now(UTC)  # seen by `_drive`'s last poll (every second)
         watch.mark_end()
         last = await checks.last_move(engine, measure_id, "credited")
-        landed = await checks.result_files_landed(
+        landed = await _files_landed(
             engine, catalog.providers["batch"], datetime.fromtimestamp(wave_started, UTC)
         )
         # The baseline's workflows wait for their receipt deadline; the direct variant has none.
@@ -142,6 +142,23 @@ async def run(
     result.expect(batch["credited"] == n, f"the batch provider credited {batch['credited']}")
     result.expect(not batch["not_exactly_once"], "a credit not applied exactly once")
     return result
+
+
+async def _files_landed(
+    engine: AsyncEngine, provider_id: str, since: datetime, limit_s: float = 15.0
+) -> list[datetime]:
+    """When each result file landed. A file's record is committed after its rows are applied,
+    so the last one may lag the last grant made final: read until two reads a second apart
+    agree (and found one), at most `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    landed = await checks.result_files_landed(engine, provider_id, since)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        again = await checks.result_files_landed(engine, provider_id, since)
+        if again == landed and landed:
+            break
+        landed = again
+    return landed
 
 
 def _seconds(start: datetime, end: datetime) -> float:
