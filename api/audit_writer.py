@@ -5,7 +5,7 @@ one transaction per request, that is a transaction of its own for every call; he
 the requests that finish while one transaction is being committed go together into the next one.
 Each request still waits for its own entry, so nothing answers before it is on the record.
 
-The entries are built by `storage.audit.record` (the same redaction and limits as every other
+The entries are built by `storage.audit.entry` (the same redaction and limits as every other
 entry) and written with one Core `INSERT` of all their rows: no unit of work to flush, and no
 entry object kept in a session.
 """
@@ -29,17 +29,8 @@ _TABLE = cast(Table, AuditEntry.__table__)
 _COLUMNS = [column.key for column in _TABLE.columns if not column.primary_key]
 
 
-class _Built(list[AuditEntry]):
-    """Takes the entries `storage.audit.record` makes, in place of a session."""
-
-    def add(self, entry: AuditEntry) -> None:
-        self.append(entry)
-
-
 def _rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    built = _Built()
-    for entry in entries:
-        audit.record(cast(AsyncSession, built), **entry)
+    built = [audit.entry(**entry) for entry in entries]
     return [{key: getattr(made, key) for key in _COLUMNS} for made in built]
 
 

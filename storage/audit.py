@@ -10,10 +10,10 @@ Numbers and fields named like secrets are replaced before the row is built.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,8 @@ from temporalio import activity
 
 from domain.identifiers import redact_my_numbers
 from storage.models.audit import AuditEntry
+
+P = ParamSpec("P")
 
 REDACTED = "[redacted]"
 # Keys whose values never belong in an entry, whatever the caller passes.
@@ -96,8 +98,7 @@ def current_workflow_id() -> str | None:
     return activity.info().workflow_id
 
 
-def record(
-    session: AsyncSession,
+def entry(
     *,
     actor: str,
     action: str,
@@ -108,8 +109,8 @@ def record(
     detail: Mapping[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one unsealed entry to `session`'s transaction; it commits or rolls back with it."""
-    entry = AuditEntry(
+    """One unsealed entry, redacted and cut to its columns' lengths, not yet in any session."""
+    return AuditEntry(
         at=at or utcnow(),
         actor=_text(actor, 120),
         action=_text(action, 160),
@@ -121,8 +122,20 @@ def record(
         sealed_at=None,
         hash=None,
     )
-    session.add(entry)
-    return entry
+
+
+def _added(build: Callable[P, AuditEntry]) -> Callable[Concatenate[AsyncSession, P], AuditEntry]:
+    def add(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> AuditEntry:
+        made = build(*args, **kwargs)
+        session.add(made)
+        return made
+
+    return add
+
+
+# Append one unsealed entry (`entry`'s arguments) to `session`'s transaction; it commits or rolls
+# back with it.
+record = _added(entry)
 
 
 @dataclass(frozen=True)

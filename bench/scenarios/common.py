@@ -127,6 +127,16 @@ class Driver:
         return result
 
 
+async def workflow_count(stack: Stack, query: str | None = None) -> int | None:
+    """Workflow executions the dev server knows of (open and closed, or those `query` picks);
+    None if it cannot say (visibility not available: reported as not measured)."""
+    try:
+        counted = await stack.client.count_workflows(query)
+    except Exception:
+        return None
+    return int(counted.count)
+
+
 def start_driver(
     stack: Stack, name: str, module: str, plan: dict[str, Any], timeout_s: float
 ) -> Driver:

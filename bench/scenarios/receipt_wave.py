@@ -31,7 +31,7 @@ from bench import checks
 from bench.cards import CardDeck
 from bench.machine import ProcessWatch
 from bench.onboarding import create_measure, measure_body, upload_targets
-from bench.scenarios.common import Driver, VariantResult, database, start_driver
+from bench.scenarios.common import Driver, VariantResult, database, start_driver, workflow_count
 from bench.seeding import insert_mykeys, insert_registrations, publish_and_grant
 from bench.stack import Stack
 from hub.settings import Settings
@@ -172,9 +172,8 @@ async def _workflows_caught_up(stack: Stack, limit_s: float = 300.0) -> float | 
     started = time.monotonic()
     query = "WorkflowType = 'Application' AND ExecutionStatus = 'Running'"
     while time.monotonic() - started < limit_s:
-        try:
-            running = (await stack.client.count_workflows(query)).count
-        except Exception:  # visibility not available: reported as not measured
+        running = await workflow_count(stack, query)
+        if running is None:
             return None
         if running == 0:
             return round(time.monotonic() - started, 2)

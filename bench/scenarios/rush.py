@@ -21,7 +21,7 @@ from typing import Any
 from bench import checks
 from bench.cards import CardDeck
 from bench.machine import ProcessWatch
-from bench.scenarios.common import VariantResult, database, start_driver
+from bench.scenarios.common import VariantResult, database, start_driver, workflow_count
 from bench.scenarios.lifecycle import measure_and_plan
 from bench.stack import Stack
 
@@ -40,15 +40,6 @@ class RushParams:
 
     def cards_needed(self) -> int:
         return self.card_offset + self.residents
-
-
-async def workflows_so_far(stack: Stack) -> int | None:
-    """Workflow executions the dev server knows of (open and closed); None if it cannot say."""
-    try:
-        counted = await stack.client.count_workflows()
-    except Exception:  # visibility not available: reported as not measured
-        return None
-    return int(counted.count)
 
 
 async def settle(
@@ -96,7 +87,7 @@ async def run(
     )
     driver = start_driver(stack, "rush", "bench.drivers.rush", plan, params.timeout_s)
     await _wait_ready(driver.out_file, driver.result, params.timeout_s)
-    workflows_before = await workflows_so_far(stack)
+    workflows_before = await workflow_count(stack)
     watch.mark_start()
     Path(f"{driver.out_file}.go").write_text("go")
     while True:
@@ -106,7 +97,7 @@ async def run(
         await asyncio.sleep(0.25)
     settled_s = await settle(stack, measure_id)
     watch.mark_end()
-    workflows_after = await workflows_so_far(stack)
+    workflows_after = await workflow_count(stack)
     async with database(stack) as engine:
         grants = await checks.grant_states(engine, measure_id)
         ledger = await checks.ledger(engine, measure_id)
