@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from storage.budget_refusals import raise_refusal
 
@@ -46,6 +49,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class TimedPool(AsyncAdaptedQueuePool):
+    """The usual pool, telling `on_wait` how long each checkout waited for a connection: the API
+    admits requests by that wait (`api/shedding.py`)."""
+
+    on_wait: Callable[[float], None] | None = None
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.monotonic()
+        try:
+            return super()._do_get()
+        finally:
+            if self.on_wait is not None:
+                self.on_wait(time.monotonic() - started)
+
+    def recreate(self) -> TimedPool:
+        pool = super().recreate()
+        assert isinstance(pool, TimedPool)
+        pool.on_wait = self.on_wait
+        return pool
+
+
 def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_size` connections per process, and as many more under bursts: several processes
     share one PostgreSQL server, whose `max_connections` (100 by default) bounds them all. A
@@ -65,6 +89,7 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        poolclass=TimedPool,
     )
     # A decision's budget refusal arrives with its commit (`storage/budget_refusals.py`).
     event.listen(engine.sync_engine, "handle_error", raise_refusal)
