@@ -121,9 +121,7 @@ def test_without_credentials_there_is_a_wait_but_no_place() -> None:
     assert admission.admit(None) == 1  # still shed: nobody kept its place
 
 
-def test_a_standing_queue_for_connections_lowers_the_limit_to_the_floor_and_it_comes_back() -> (
-    None
-):
+def test_a_standing_queue_lowers_the_limit_to_the_floor_and_it_comes_back() -> None:
     clock = Clock()
     admission = Admission(512, floor=8, target_s=0.02, clock=clock)
     intervals(admission, clock, wait_s=0.5, count=5)
