@@ -3,25 +3,30 @@
 Two rules, both in this process's memory (single-threaded: the event loop's):
 
 **A limit that follows the queue.** New callers are admitted up to a limit that moves between
-`floor` and seven eighths of `ceiling` (`HUB_API_MAX_IN_FLIGHT`, which callers coming back at
-their place in line may fill). The queue is the wait for one of
-the process's database connections (`storage.database.TimedPool` reports each checkout's wait).
-Every `INTERVAL_S`, the shortest wait in it says whether a queue is standing (CoDel's rule, RFC
-8289 §3: the *minimum* sojourn over an interval, so a burst does not count but a standing queue
-does): above `target_s` the limit shrinks by a tenth, at or below half of it the limit grows by
-a tenth. The time a request spends on a provider or a workflow is not a wait for a connection,
-so a slow request does not shrink the limit. Every admitted request is served by one event loop
-and one pool: a limit of 512 held an opening rush's refusals for seconds behind the others, at no
-more throughput than a few dozen in flight give.
+`floor` and seven eighths of `ceiling` (`HUB_API_MAX_IN_FLIGHT`); callers coming back at their
+place in line may go that eighth beyond it. The queue is the wait for one of the process's
+database connections (`storage.database.TimedPool` reports each checkout's wait). Every
+`INTERVAL_S` (CoDel's 100 ms, RFC 8289) the median wait in it says whether a queue is standing:
+above `target_s`, the limit falls to as many as were in flight scaled by target over median (a
+tenth at least); at or below half of the target it grows by a tenth. The time a request spends
+on a provider or a workflow is no wait for a connection, so a slow request does not lower the
+limit. (Not CoDel's minimum: the pool's queue lets a new checkout take a connection just
+returned ahead of those waiting, so the shortest wait says nothing.) Every admitted request is
+served by one event loop and one pool: a limit of 512 held an opening rush's refusals for
+seconds behind one another, at no more throughput than a few dozen in flight give.
 
 **A place in line for the shed.** A shed request's caller (its `Authorization` header) gets a
-slot: the next free one on a calendar that hands out slots at the rate this process finishes
-requests, never sooner than a second from now. `Retry-After` is the time to the slot (RFC 9110
-§10.2.3: whole seconds, at most `MAX_RETRY_AFTER_S`). A caller that comes back at its slot is
-admitted ahead of new callers, up to the ceiling; one that comes back early is told the time
-left, and keeps its slot. So the shed are served in the order they first came (SPEC §2's first
-come, first served, for an opening rush), and their retries do not arrive together to be shed
-again. A caller without credentials (a login) gets the calendar's time but no slot.
+slot: the next free one on a calendar that hands out slots at nine tenths of the rate at which
+this process can finish requests, never sooner than a second from now. That rate is the one
+finished in the last seconds while the process is saturated (at its limit), else the best of
+the last `CAPACITY_WINDOWS` seconds: with room to spare the current rate says only how many
+came, and a line moving at that pace kept them away. `Retry-After`
+is the time to the slot (RFC 9110 §10.2.3: whole seconds, at most `MAX_RETRY_AFTER_S`). A caller
+that comes back at its slot is admitted ahead of new callers for `HOLD_S` (an app may look
+whether its write was taken before it sends it again); one that comes back early is told the
+time left, and keeps its slot. So the shed are served in the order they first came (SPEC
+§2's first come, first served, for an opening rush), and their retries do not arrive together to
+be shed again. A caller without credentials (a login) gets the calendar's time but no slot.
 
 With several API processes each keeps its own line; a caller sent to another process on its
 retry is a new caller there.
@@ -39,9 +44,12 @@ INTERVAL_S = 0.1  # CoDel's interval is 100 ms
 MIN_SAMPLES = 8  # checkouts an interval needs before it moves the limit
 WINDOW_S = 1.0  # the finishing rate is counted per second and smoothed
 SMOOTHING = 0.5  # weight of the newest window
-EARLY_S = 0.25  # a caller this much before its slot counts as on time
+EARLY_S = 0.25  # a caller this much before its slot counts as on time…
+HOLD_S = 3.0  # …and goes ahead for this long after it (its app may look before it retries)
 FORGET_S = 60.0  # a slot not claimed this long after its time is dropped
 MIN_RATE = 10.0  # the calendar's rate before anything has finished
+CAPACITY_WINDOWS = 30  # the line moves at the best finishing rate of the last 30 s…
+LINE_SHARE = 0.9  # …less a tenth, so that a queue left behind drains
 
 
 class Admission:
@@ -66,9 +74,9 @@ class Admission:
         self._finished = 0
         self._window_start = clock()
         self._first_window = True
-        self._fastest = math.inf
-        self._samples = 0
+        self._waits: list[float] = []
         self._interval_start = self._window_start
+        self._rates: deque[float] = deque(maxlen=CAPACITY_WINDOWS)
         self._slots: dict[int, float] = {}
         self._line: deque[tuple[float, int]] = deque()  # (slot, caller), slots in order
         self._last_slot = 0.0
@@ -78,11 +86,13 @@ class Admission:
         its caller should wait."""
         now = self.clock()
         slot = self._slots.get(caller) if caller is not None else None
+        if slot is not None and now > slot + HOLD_S:  # its place is past: a new caller
+            del self._slots[caller]  # type: ignore[arg-type]
+            slot = None
         if slot is not None:
             if now < slot - EARLY_S:
                 return _seconds(slot - now)
-            del self._slots[caller]  # type: ignore[arg-type]
-            if self.in_flight < self.ceiling:
+            if self.in_flight < min(self.ceiling, self.limit + self.ceiling - self.top):
                 self.in_flight += 1
                 return None
         elif self.in_flight < self.limit:
@@ -95,7 +105,12 @@ class Admission:
         to its caller's slot on the calendar."""
         now = self.clock()
         self._roll(now)
-        rate = max(self.finished_per_s, MIN_RATE)
+        # Saturated, the rate finished is what the process can do now (an opening rush's grants
+        # wait on one another for the budget); otherwise only how many came, and the best rate
+        # of the last half minute says more.
+        saturated = self.in_flight >= self.limit
+        rate = self.finished_per_s if saturated else max(self._rates, default=0.0)
+        rate = max(rate * LINE_SHARE, MIN_RATE)
         slot = max(now + 1.0, self._last_slot + 1.0 / rate)
         self._last_slot = slot
         if caller is not None:
@@ -112,26 +127,29 @@ class Admission:
     def waited(self, seconds: float) -> None:
         """A database checkout waited `seconds` for a free connection."""
         now = self.clock()
-        self._fastest = min(self._fastest, seconds)
-        self._samples += 1
+        self._waits.append(seconds)
         if now - self._interval_start >= INTERVAL_S:
             self._adapt()
             self._interval_start = now
 
     def _adapt(self) -> None:
-        if self._samples >= MIN_SAMPLES and self.target_s > 0:
-            if self._fastest > self.target_s:
-                self.limit = max(self.floor, int(self.limit * 0.9))
-            elif self._fastest <= self.target_s / 2:
+        waits = self._waits
+        if len(waits) >= MIN_SAMPLES and self.target_s > 0:
+            waits.sort()
+            typical = waits[len(waits) // 2]
+            if typical > self.target_s:  # as many in flight as would wait `target_s`, at most
+                scaled = int(self.in_flight * self.target_s / typical)
+                self.limit = max(self.floor, min(int(self.limit * 0.9), scaled))
+            elif typical <= self.target_s / 2:
                 self.limit = min(self.top, int(self.limit * 1.1) + 1)
-        self._fastest = math.inf
-        self._samples = 0
+        self._waits = []
 
     def _roll(self, now: float) -> None:
         elapsed = now - self._window_start
         if elapsed < WINDOW_S:
             return
         finished = self._finished / elapsed
+        self._rates.append(finished)
         if self._first_window or elapsed >= 4 * WINDOW_S:  # idle a while: old rates say nothing
             self.finished_per_s = finished
             self._first_window = False

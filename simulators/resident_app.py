@@ -30,7 +30,9 @@ class ResidentApp:
         """A fresh challenge signed by the card: a login body and a card proof alike."""
         response = await self.http.post("/v1/auth/challenges")
         response.raise_for_status()
-        challenge = response.json()
+        return self._signed(response.json())
+
+    def _signed(self, challenge: dict[str, Any]) -> dict[str, str]:
         signature = self.card.sign(base64.b64decode(challenge["nonce"]), self.pin)
         return {
             "challenge_id": challenge["challenge_id"],
@@ -39,7 +41,12 @@ class ResidentApp:
         }
 
     async def login(self) -> httpx.Response:
-        response = await self.http.post("/v1/auth/sessions", json=await self.signed_challenge())
+        """Sign in; a challenge refused (shed, rate-limited) is the answer, for the app to try
+        again after its Retry-After."""
+        challenge = await self.http.post("/v1/auth/challenges")
+        if challenge.is_error:
+            return challenge
+        response = await self.http.post("/v1/auth/sessions", json=self._signed(challenge.json()))
         if response.status_code == 201:
             body = response.json()
             self.token = body["token"]

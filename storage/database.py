@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+from sqlalchemy.util.queue import AsyncAdaptedQueue
 
 from storage.budget_refusals import raise_refusal
 
@@ -49,19 +50,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class TimedPool(AsyncAdaptedQueuePool):
-    """The usual pool, telling `on_wait` how long each checkout waited for a connection: the API
-    admits requests by that wait (`api/shedding.py`)."""
+class _TimedQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
+    """The pool's queue of idle connections, telling `on_wait` how long each checkout waited in
+    it: nothing when it took an idle one or the pool could open another, else until one came
+    back (or the pool's timeout)."""
 
     on_wait: Callable[[float], None] | None = None
 
-    def _do_get(self) -> ConnectionPoolEntry:
+    def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
         started = time.monotonic()
         try:
-            return super()._do_get()
+            return super().get(block, timeout)
         finally:
             if self.on_wait is not None:
-                self.on_wait(time.monotonic() - started)
+                self.on_wait(time.monotonic() - started if block else 0.0)
+
+
+class TimedPool(AsyncAdaptedQueuePool):
+    """The usual pool, telling `on_wait` how long each checkout queued for a connection (the
+    time to open a new one is not a queue): the API admits requests by that wait
+    (`api/shedding.py`)."""
+
+    _queue_class = _TimedQueue
+    _pool: _TimedQueue
+
+    @property
+    def on_wait(self) -> Callable[[float], None] | None:
+        return self._pool.on_wait
+
+    @on_wait.setter
+    def on_wait(self, report: Callable[[float], None] | None) -> None:
+        self._pool.on_wait = report
 
     def recreate(self) -> TimedPool:
         pool = super().recreate()

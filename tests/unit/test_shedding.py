@@ -3,7 +3,7 @@ for a database connection, and a place in line for every shed caller."""
 
 from __future__ import annotations
 
-from api.shedding import FORGET_S, INTERVAL_S, MAX_RETRY_AFTER_S, MIN_SAMPLES, Admission
+from api.shedding import FORGET_S, HOLD_S, INTERVAL_S, MAX_RETRY_AFTER_S, MIN_SAMPLES, Admission
 
 
 class Clock:
@@ -45,18 +45,28 @@ def test_an_idle_process_admits_and_a_full_one_asks_for_at_least_a_second() -> N
     assert admission.admit(4) is None
 
 
-def test_the_shed_get_places_in_line_at_the_rate_requests_finish() -> None:
+def test_the_shed_get_places_in_line_at_nine_tenths_of_the_rate_finished() -> None:
     clock = Clock()
     admission = Admission(4, clock=clock)
     serving(admission, clock, per_s=100)
-    filled(admission)
+    filled(admission)  # saturated: the rate finished is what it can do
     waits = [admission.admit(caller) or 0 for caller in range(1000)]
-    # 1000 callers in line at 100 a second: the first a second from now, the last ten seconds
+    # 1000 callers in line at 90 a second: the first a second from now, the last about 12 s
     # later; never all at once, each later than the one before
     assert waits[0] == 1
-    assert waits[-1] == 11
+    assert waits[-1] in (12, 13)
     assert waits == sorted(waits)
-    assert waits.count(5) == 100
+    assert waits.count(5) in (89, 90, 91)
+
+
+def test_with_room_to_spare_the_line_moves_at_the_best_rate_of_late() -> None:
+    clock = Clock()
+    admission = Admission(64, clock=clock)
+    serving(admission, clock, per_s=100)
+    serving(admission, clock, per_s=10, seconds=5)  # few came since, the capacity is the same
+    # shed for want of a connection, below the limit: 90 a second, not 9
+    waits = [admission.shed(caller) for caller in range(180)]
+    assert waits[-1] in (3, 4)
 
 
 def test_a_caller_back_at_its_place_goes_ahead_of_new_ones() -> None:
@@ -86,6 +96,10 @@ def test_a_caller_back_early_is_told_the_time_left_and_keeps_its_place() -> None
     assert again is not None and again in (last - 3, last - 2)
     clock.now += again
     assert admission.admit(100) is None
+    admission.finished()
+    assert admission.admit(100) is None  # it may look before it retries: both go ahead
+    clock.now += HOLD_S + 1
+    assert admission.admit(100) is not None  # its place is long past: a new caller again
 
 
 def test_the_wait_is_capped_and_the_line_keeps_its_order() -> None:
@@ -95,7 +109,9 @@ def test_the_wait_is_capped_and_the_line_keeps_its_order() -> None:
     filled(admission)
     waits = [admission.admit(caller) for caller in range(1000)]
     assert max(w for w in waits if w is not None) == MAX_RETRY_AFTER_S
-    clock.now += MAX_RETRY_AFTER_S
+    wait = waits[250]
+    assert wait is not None and wait < MAX_RETRY_AFTER_S
+    clock.now += wait
     assert admission.admit(999) is not None  # its place is still ahead: about 100 s in all
     assert admission.admit(250) is None
 
@@ -124,25 +140,30 @@ def test_without_credentials_there_is_a_wait_but_no_place() -> None:
 def test_a_standing_queue_lowers_the_limit_to_the_floor_and_it_comes_back() -> None:
     clock = Clock()
     admission = Admission(512, floor=8, target_s=0.02, clock=clock)
-    intervals(admission, clock, wait_s=0.5, count=5)
-    assert admission.limit == 262  # 448 → 403 → 362 → 325 → 292 → 262
-    intervals(admission, clock, wait_s=0.5, count=100)
+    for _ in range(200):
+        assert admission.admit(None) is None
+    intervals(admission, clock, wait_s=0.04, count=1)
+    assert admission.limit == 100  # 200 in flight waited twice the target: half as many
+    intervals(admission, clock, wait_s=0.021, count=1)
+    assert admission.limit == 90  # a tenth at least
+    intervals(admission, clock, wait_s=0.5, count=1)
     assert admission.limit == 8
-    filled(admission)
-    assert admission.in_flight == 8
+    intervals(admission, clock, wait_s=0.015, count=20)
+    assert admission.limit == 8  # between half the target and the target: it stays
     intervals(admission, clock, wait_s=0.0, count=100)
     assert admission.limit == 448  # seven eighths of the ceiling: the rest is for callers in line
 
 
-def test_a_burst_or_a_slow_interval_alone_does_not_move_the_limit() -> None:
+def test_a_few_slow_checkouts_or_too_few_checkouts_do_not_move_the_limit() -> None:
     clock = Clock()
     admission = Admission(512, target_s=0.02, clock=clock)
-    for _ in range(5):  # one checkout in each interval waited nothing: no standing queue
-        for _ in range(MIN_SAMPLES):
-            admission.waited(0.5)
-        admission.waited(0.0)
+    for _ in range(200):
+        assert admission.admit(None) is None
+    for _ in range(5):  # most checkouts in each interval waited nothing: no standing queue
+        for wait in [0.5] * 4 + [0.0] * 5:
+            admission.waited(wait)
         clock.now += INTERVAL_S * 1.01
-        admission.waited(0.5)
+        admission.waited(0.0)
     assert admission.limit == 448
     for _ in range(5):  # too few checkouts to say anything
         admission.waited(0.5)
