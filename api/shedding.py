@@ -24,8 +24,10 @@ the last `CAPACITY_WINDOWS` seconds: with room to spare the current rate says on
 came, and a line moving at that pace kept them away. `Retry-After`
 is the time to the slot (RFC 9110 §10.2.3: whole seconds, at most `MAX_RETRY_AFTER_S`). A caller
 that comes back at its slot is admitted ahead of new callers for `HOLD_S` (an app may look
-whether its write was taken before it sends it again); one that comes back early is told the
-time left, and keeps its slot. So the shed are served in the order they first came (SPEC
+whether its write was taken before it sends it again). One that comes back early is served if
+there is room, like a new caller, else told the time left, keeping its slot: apps cap how long
+they wait, and a process that turned early callers away while it had room stood idle with a
+line outside. So the shed are served in the order they first came (SPEC
 §2's first come, first served, for an opening rush), and their retries do not arrive together to
 be shed again. A caller without credentials (a login) gets the calendar's time but no slot.
 
@@ -90,15 +92,16 @@ class Admission:
         if slot is not None and now > slot + HOLD_S:  # its place is past: a new caller
             del self._slots[caller]  # type: ignore[arg-type]
             slot = None
-        if slot is not None:
-            if now < slot - EARLY_S:
-                return _seconds(slot - now)
-            if self.in_flight < min(self.ceiling, self.limit + self.ceiling - self.top):
-                self.in_flight += 1
-                return None
-        elif self.in_flight < self.limit:
+        due = slot is not None and now >= slot - EARLY_S
+        if self.in_flight < self.limit or (
+            due and self.in_flight < min(self.ceiling, self.limit + self.ceiling - self.top)
+        ):
             self.in_flight += 1
+            if slot is not None and not due:  # early, but there was room: its place is used
+                del self._slots[caller]  # type: ignore[arg-type]
             return None
+        if slot is not None and not due:  # early: the time left, and it keeps its place
+            return _seconds(slot - now)
         return self.shed(caller)
 
     def shed(self, caller: int | None) -> int:

@@ -176,3 +176,17 @@ def test_a_target_of_zero_keeps_the_limit() -> None:
     admission = Admission(64, target_s=0, clock=clock)
     intervals(admission, clock, wait_s=5.0, count=50)
     assert admission.limit == 56
+
+
+def test_a_caller_back_early_is_served_when_there_is_room() -> None:
+    clock = Clock()
+    admission = Admission(8, clock=clock)
+    serving(admission, clock, per_s=10)
+    filled(admission)
+    for caller in range(50):
+        admission.admit(caller)
+    assert admission.admit(49) is not None  # early and full: told to wait
+    admission.finished()  # room for one
+    assert admission.admit(49) is None  # early, but there is room
+    admission.finished()
+    assert 49 not in admission._slots  # its place was used
