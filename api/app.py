@@ -25,7 +25,7 @@ from hub.settings import Settings, get_settings
 from hub.telemetry import configure_tracing, spans_exported, temporal_interceptors
 from hub.temporal import connect
 from services.context import HubContext, utcnow
-from storage.database import TimedPool, create_engine, session_factory
+from storage.database import create_engine, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,6 @@ def create_app(
         ctx = build_context(settings, clock)
         ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
-        admission = getattr(app.state, "admission", None)
-        if admission is not None and isinstance(ctx.engine.pool, TimedPool):
-            ctx.engine.pool.on_wait = admission.waited  # the limit follows the pool's queue
         app.state.audit_writer = writer = AuditWriter(ctx.sessions)
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)
 

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from api.ratelimit import RateLimits
-from api.shedding import Admission
+from api.shedding import LoadGauge
 from domain.errors import RuleViolation
 from hub.settings import Settings
 from storage import audit
@@ -234,16 +234,12 @@ class RequestAuditMiddleware:
             log.exception("audit entry not written", extra={"request_id": request_id})
 
 
-def _caller(scope: Scope) -> int | None:
-    """Who is asking, for a place in line (`api/shedding.py`): the credentials, as a hash."""
-    for name, value in scope.get("headers") or ():
-        if name == b"authorization":
-            return hash(value)
-    return None
-
-
-def _busy(retry_after: int) -> JSONResponse:
-    """503 `overloaded`, with the wait until the caller's place in line (`api/shedding.py`)."""
+def _busy(gauge: LoadGauge | None) -> JSONResponse:
+    """503 `overloaded`, with the wait this process's load suggests (`api/shedding.py`)."""
+    retry_after = 1
+    if gauge is not None:
+        gauge.shed()
+        retry_after = gauge.retry_after_s()
     return problem(
         503,
         "overloaded",
@@ -253,29 +249,29 @@ def _busy(retry_after: int) -> JSONResponse:
 
 
 class InFlightLimit:
-    """Sheds load instead of queueing it: past the admission's limit of requests at once in this
-    process, a new one is answered at once with 503 `overloaded` and Retry-After, the time to its
-    caller's place in line (`api/shedding.py`), so a client backs off rather than waiting on a
-    request that cannot be served in time. Probes and metrics are never shed."""
+    """Sheds load instead of queueing it: past `limit` requests at once in this process, a new one
+    is answered at once with 503 `overloaded` and Retry-After, so a client backs off rather than
+    waiting on a request that cannot be served in time. Probes and metrics are never shed."""
 
     UNSHED = ("/healthz", "/readyz", "/metrics")
 
-    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+    def __init__(self, app: ASGIApp, limit: int, gauge: LoadGauge) -> None:
         self.app = app
-        self.admission = admission
+        self.limit = limit
+        self.gauge = gauge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.UNSHED):
             await self.app(scope, receive, send)
             return
-        retry_after = self.admission.admit(_caller(scope))
-        if retry_after is not None:
-            await _busy(retry_after)(scope, receive, send)
+        if self.gauge.in_flight >= self.limit:
+            await _busy(self.gauge)(scope, receive, send)
             return
+        self.gauge.started()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.finished()
+            self.gauge.finished()
 
 
 class CodecCors:
@@ -305,8 +301,7 @@ async def _no_free_connection(request: Request, exc: Exception) -> JSONResponse:
     many times over (512 against 20 by default). Nothing was written: the request never had a
     connection, or its transaction rolled back."""
     log.warning("no free database connection for %s %s: shed", request.method, request.url.path)
-    admission: Admission | None = getattr(request.app.state, "admission", None)
-    return _busy(admission.shed(_caller(request.scope)) if admission is not None else 1)
+    return _busy(getattr(request.app.state, "load_gauge", None))
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -317,9 +312,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     ui = urlsplit(settings.temporal_ui_url)
     app.add_middleware(CodecCors, origin=f"{ui.scheme}://{ui.netloc}")
     if settings.api_max_in_flight:  # outermost: a shed request costs next to nothing
-        app.state.admission = Admission(
-            settings.api_max_in_flight,
-            floor=settings.api_min_in_flight,
-            target_s=settings.api_queue_target_ms / 1000,
+        app.state.load_gauge = LoadGauge()
+        app.add_middleware(
+            InFlightLimit, limit=settings.api_max_in_flight, gauge=app.state.load_gauge
         )
-        app.add_middleware(InFlightLimit, admission=app.state.admission)

@@ -114,12 +114,6 @@ class Settings(BaseSettings):
     # Requests one API process works on at once; more are shed with 503 and Retry-After instead
     # of queueing without bound (0: no limit). Health and metrics are never shed.
     api_max_in_flight: int = Field(default=512, ge=0)
-    # With a target, the limit for new callers moves below that, down to `api_min_in_flight`,
-    # while the median wait for a database connection stays above `api_queue_target_ms`
-    # (`api/shedding.py`). 0: it stays at seven eighths of `api_max_in_flight`. A target trades
-    # throughput for latency (docs/benchmarks.md, the opening rush).
-    api_min_in_flight: int = Field(default=32, ge=1)
-    api_queue_target_ms: float = Field(default=0.0, ge=0)
     # How long an API request waits for one of its process's database connections before it is
     # shed with 503 `overloaded` and Retry-After (workers wait the pool's usual 30 s).
     api_database_wait_s: float = Field(default=5.0, gt=0, le=60)

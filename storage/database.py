@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
-from sqlalchemy.util.queue import AsyncAdaptedQueue
 
 from storage.budget_refusals import raise_refusal
 
@@ -50,45 +46,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class _TimedQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
-    """The pool's queue of idle connections, telling `on_wait` how long each checkout waited in
-    it: nothing when it took an idle one or the pool could open another, else until one came
-    back (or the pool's timeout)."""
-
-    on_wait: Callable[[float], None] | None = None
-
-    def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
-        started = time.monotonic()
-        try:
-            return super().get(block, timeout)
-        finally:
-            if self.on_wait is not None:
-                self.on_wait(time.monotonic() - started if block else 0.0)
-
-
-class TimedPool(AsyncAdaptedQueuePool):
-    """The usual pool, telling `on_wait` how long each checkout queued for a connection (the
-    time to open a new one is not a queue): the API admits requests by that wait
-    (`api/shedding.py`)."""
-
-    _queue_class = _TimedQueue
-    _pool: _TimedQueue
-
-    @property
-    def on_wait(self) -> Callable[[float], None] | None:
-        return self._pool.on_wait
-
-    @on_wait.setter
-    def on_wait(self, report: Callable[[float], None] | None) -> None:
-        self._pool.on_wait = report
-
-    def recreate(self) -> TimedPool:
-        pool = super().recreate()
-        assert isinstance(pool, TimedPool)
-        pool.on_wait = self.on_wait
-        return pool
-
-
 def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_size` connections per process, and as many more under bursts: several processes
     share one PostgreSQL server, whose `max_connections` (100 by default) bounds them all. A
@@ -108,7 +65,6 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
-        poolclass=TimedPool,
     )
     # A decision's budget refusal arrives with its commit (`storage/budget_refusals.py`).
     event.listen(engine.sync_engine, "handle_error", raise_refusal)

@@ -172,10 +172,5 @@ async def test_a_request_finding_no_free_database_connection_is_shed(hub: Hub) -
         assert shed.status_code == 503, shed.text
         assert shed.json()["code"] == "overloaded"
         assert 1 <= int(shed.headers["retry-after"]) <= MAX_RETRY_AFTER_S
-        await held.aclose()  # the connections back
-        wait = int(shed.headers["retry-after"])
-        early = await other.get("/v1/me")  # before its place in line (`api/shedding.py`)
-        assert early.status_code == 503, early.text
-        assert 1 <= int(early.headers["retry-after"]) <= wait
-        await asyncio.sleep(wait)
-        assert (await other.get("/v1/me")).status_code == 200  # at its place: served again
+        await held.aclose()  # the connections back: served again
+        assert (await other.get("/v1/me")).status_code == 200
