@@ -26,6 +26,7 @@ from hub.telemetry import configure_tracing, spans_exported, temporal_intercepto
 from hub.temporal import connect
 from services.context import HubContext, utcnow
 from storage.database import create_engine, session_factory
+from storage.migrate import check_schema
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings, clock)
+        await check_schema(ctx.engine)  # never serve a database short of a migration
         ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
         app.state.audit_writer = writer = AuditWriter(ctx.sessions)

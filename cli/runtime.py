@@ -20,6 +20,7 @@ from hub.telemetry import configure_tracing, temporal_interceptors
 from hub.temporal import connect
 from hub.workers import HubWorkers, WorkerOptions
 from storage.database import create_engine, session_factory
+from storage.migrate import check_schema
 
 log = logging.getLogger("hub.worker")
 
@@ -73,6 +74,7 @@ async def run_worker(settings: Settings, queues: Sequence[str] | None, sandboxed
     observe_process(settings, "mph-worker")
     client = await connect(settings, interceptors=temporal_interceptors())
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    await check_schema(engine)  # never work on a database short of a migration
     probes = ProbeServer(settings, client, session_factory(engine))
     if settings.metrics_port:
         await probes.start()
