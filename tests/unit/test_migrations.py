@@ -10,6 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
+from api.app import create_app
+from hub.settings import Settings
 from storage.database import create_engine as create_async_engine
 from storage.migrate import SchemaBehind, alembic_config, check_schema, unreached_heads, upgrade
 from storage.models import Base
@@ -41,7 +43,7 @@ def test_the_heads_a_database_has_not_reached() -> None:
     assert unreached_heads({"9999"}) == []  # a newer release's revision: it only added
 
 
-async def test_the_api_and_workers_refuse_a_database_short_of_a_migration(tmp_path: Path) -> None:
+async def test_the_schema_check_refuses_a_database_short_of_a_migration(tmp_path: Path) -> None:
     migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
     upgrade(migrated)
     engine = create_async_engine(migrated)
@@ -65,3 +67,12 @@ async def test_a_database_not_reachable_at_start_is_left_to_readiness() -> None:
     engine = create_async_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")  # nothing there
     await check_schema(engine)  # no answer is no refusal: /readyz reports it until it is up
     await engine.dispose()
+
+
+async def test_the_api_does_not_start_on_a_database_short_of_a_migration(tmp_path: Path) -> None:
+    behind = f"sqlite:///{tmp_path / 'behind.db'}"
+    upgrade(behind, "0021")
+    app = create_app(Settings(database_url=behind, data_dir=tmp_path))
+    with pytest.raises(SchemaBehind, match="0022"):
+        async with app.router.lifespan_context(app):
+            pass
