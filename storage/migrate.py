@@ -28,6 +28,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def scripts() -> ScriptDirectory:
+    """The migrations of this code, with their revision graph."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def upgrade(database_url: str, revision: str = "heads") -> None:
     """Apply every migration; independent branches (several heads) are all applied."""
     parsed = make_url(database_url)
@@ -45,7 +50,7 @@ def unreached_heads(recorded: set[str]) -> list[str]:
     reached: a head is reached when it, or a revision after it, is recorded. A revision this code
     does not know comes from a newer release, whose migrations keep older code working (they
     only add), so it counts as reaching everything."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    script = scripts()
     reached: set[str] = set()
     for revision in recorded:
         try:
