@@ -1,5 +1,6 @@
-"""The one way a provider's answer reaches a receipt's workflow: webhooks, the pull API and batch
-result files all call `acknowledge` (one answer) or `acknowledge_many` (a result file).
+"""The one way a provider's answer reaches a receipt's workflow: the pull API and reconciliation
+call `acknowledge` (one answer), batch result files `acknowledge_many`, and a webhook records its
+answer with `record_one` in the transaction that remembers its message ID, then `conclude`s it.
 
 An acknowledgement is first recorded in the database (the first answer per receipt wins; a
 result file's answers are also applied to their receipts in the same transaction,
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -114,81 +116,119 @@ def _clean(text: str | None, limit: int) -> str | None:
     return None if text is None else redact_my_numbers(text)[:limit]
 
 
-async def acknowledge_many(
-    ctx: AckContext, provider_id: str, items: Sequence[AckItem], *, source: str
-) -> list[AckResult]:
-    """Record and deliver many answers at once: a few statements whatever their number."""
+@dataclass
+class Recorded:
+    """Answers recorded in a transaction, with what is left to do once it commits: the
+    workflows to tell (`conclude`)."""
+
+    order: list[str]  # the receipts in the order they were given
+    results: dict[str, AckResult]
+    to_signal: list[tuple[str, AckItem]]  # (workflow ID, answer)
+
+
+def _checked(items: Sequence[AckItem], source: str) -> None:
     if source not in SOURCES:
         raise ValueError(f"unknown acknowledgement source {source!r}")
     if any(item.status not in ACK_STATUSES for item in items):
         raise ValueError("an acknowledgement is credited or rejected")
-    now = ctx.clock()
+
+
+async def record(
+    session: AsyncSession,
+    provider_id: str,
+    items: Sequence[AckItem],
+    *,
+    source: str,
+    now: datetime,
+) -> Recorded:
+    """Record answers in the caller's transaction, a few statements whatever their number; the
+    workflows are told by `conclude`, after the transaction commits."""
+    _checked(items, source)
     results: dict[str, AckResult] = {}
-    to_signal: list[tuple[str, AckItem]] = []  # (workflow ID, answer)
-    async with ctx.sessions.begin() as session:
-        facts = await provider_inbox.receipt_facts(session, [i.receipt_id for i in items])
+    to_signal: list[tuple[str, AckItem]] = []
+    facts, prior = await provider_inbox.receipt_facts_and_acknowledgements(
+        session, [i.receipt_id for i in items]
+    )
 
-        def known(item: AckItem) -> bool:
-            fact = facts.get(item.receipt_id)
-            return fact is not None and fact.provider_id == provider_id
+    def known(item: AckItem) -> bool:
+        fact = facts.get(item.receipt_id)
+        return fact is not None and fact.provider_id == provider_id
 
-        for item in items:
-            if not known(item):
-                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.UNKNOWN)
-        mine = [item for item in items if known(item)]
-        prior = await provider_inbox.acknowledgements(session, [i.receipt_id for i in mine])
-        fresh: list[AckItem] = []
-        for item in (i for i in mine if i.receipt_id not in prior):
-            state = facts[item.receipt_id].state
-            if _AGREES_WITH.get(state, item.status) != item.status:
-                detail = f"the receipt is already {state}"
-                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
-            else:
-                fresh.append(item)
-        recorded = await provider_inbox.record_acknowledgements(
-            session, [_row(i, provider_id, source, now, facts[i.receipt_id].state) for i in fresh]
+    for item in items:
+        if not known(item):
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.UNKNOWN)
+    mine = [item for item in items if known(item)]
+    fresh: list[AckItem] = []
+    for item in (i for i in mine if i.receipt_id not in prior):
+        state = facts[item.receipt_id].state
+        if _AGREES_WITH.get(state, item.status) != item.status:
+            detail = f"the receipt is already {state}"
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
+        else:
+            fresh.append(item)
+    recorded = await provider_inbox.record_acknowledgements(
+        session, [_row(i, provider_id, source, now, facts[i.receipt_id].state) for i in fresh]
+    )
+    awaited: list[AckItem] = []
+    for item in (i for i in fresh if i.receipt_id in recorded):
+        results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
+        if facts[item.receipt_id].state not in _AGREES_WITH:  # a workflow waits for it
+            awaited.append(item)
+    if source in APPLIED_AT_RECEIPT:
+        finished = await outcomes.finish_credits(
+            session, awaited, now=now, actor=f"provider:{provider_id}"
         )
-        awaited: list[AckItem] = []
-        for item in (i for i in fresh if i.receipt_id in recorded):
-            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.RECORDED)
-            if facts[item.receipt_id].state not in _AGREES_WITH:  # a workflow waits for it
-                awaited.append(item)
-        if source in APPLIED_AT_RECEIPT:
-            finished = await outcomes.finish_credits(
-                session, awaited, now=now, actor=f"provider:{provider_id}"
+        awaited = [  # the workflow is told the outcome: it need not record it
+            replace(
+                i,
+                receipt_state=finished[i.receipt_id].receipt_state,
+                grant_state=finished[i.receipt_id].grant_state,
             )
-            awaited = [  # the workflow is told the outcome: it need not record it
-                replace(
-                    i,
-                    receipt_state=finished[i.receipt_id].receipt_state,
-                    grant_state=finished[i.receipt_id].grant_state,
-                )
-                for i in awaited
-            ]
-        to_signal.extend((facts[i.receipt_id].workflow_id, i) for i in awaited)
-        # Answered before (or by a concurrent request that won the insert): compare.
-        compared = [i for i in mine if i.receipt_id not in results]
-        prior.update(
-            await provider_inbox.acknowledgements(
-                session, [i.receipt_id for i in compared if i.receipt_id not in prior]
-            )
+            for i in awaited
+        ]
+    to_signal.extend((facts[i.receipt_id].workflow_id, i) for i in awaited)
+    # Answered before (or by a concurrent request that won the insert): compare.
+    compared = [i for i in mine if i.receipt_id not in results]
+    prior.update(
+        await provider_inbox.acknowledgements(
+            session, [i.receipt_id for i in compared if i.receipt_id not in prior]
         )
-        for item in compared:
-            earlier = prior[item.receipt_id]
-            if not _same(earlier, item):
-                detail = f"the provider already answered {earlier.status}"
-                results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
-                continue
-            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.DUPLICATE)
-            if earlier.signalled_at is None:  # the first delivery did not happen: try again
-                to_signal.append((facts[item.receipt_id].workflow_id, _as_item(earlier)))
-    delivered = await deliver(ctx, to_signal, provider_id=provider_id)
-    for _, item in to_signal:
+    )
+    for item in compared:
+        earlier = prior[item.receipt_id]
+        if not _same(earlier, item):
+            detail = f"the provider already answered {earlier.status}"
+            results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.CONFLICT, detail)
+            continue
+        results[item.receipt_id] = AckResult(item.receipt_id, AckVerdict.DUPLICATE)
+        if earlier.signalled_at is None:  # the first delivery did not happen: try again
+            to_signal.append((facts[item.receipt_id].workflow_id, _as_item(earlier)))
+    return Recorded([item.receipt_id for item in items], results, to_signal)
+
+
+async def deliver_recorded(
+    ctx: AckContext, provider_id: str, recorded: Recorded
+) -> list[AckResult]:
+    """Tell the workflows what `record` recorded (its transaction committed); each answer's
+    result, in the order given, marked when its workflow could not be told."""
+    results = recorded.results
+    delivered = await deliver(ctx, recorded.to_signal, provider_id=provider_id)
+    for _, item in recorded.to_signal:
         if item.receipt_id not in delivered:
             results[item.receipt_id] = AckResult(
                 item.receipt_id, results[item.receipt_id].verdict, delivered=False
             )
-    return [results[item.receipt_id] for item in items]
+    return [results[receipt_id] for receipt_id in recorded.order]
+
+
+async def acknowledge_many(
+    ctx: AckContext, provider_id: str, items: Sequence[AckItem], *, source: str
+) -> list[AckResult]:
+    """Record and deliver many answers at once: a few statements whatever their number."""
+    _checked(items, source)
+    async with ctx.sessions.begin() as session:
+        recorded = await record(session, provider_id, items, source=source, now=ctx.clock())
+    return await deliver_recorded(ctx, provider_id, recorded)
 
 
 def _row(item: AckItem, provider_id: str, source: str, now: datetime, state: str) -> dict[str, Any]:
@@ -209,23 +249,34 @@ def _as_item(row: Any) -> AckItem:
     return AckItem(row.receipt_id, row.status, row.reason, row.provider_reference)
 
 
-async def acknowledge(
-    ctx: AckContext,
-    provider_id: str,
-    receipt_id: str,
-    status: str,
-    reason: str | None,
-    provider_reference: str | None,
-    source: str,
-) -> AckResult:
-    """One answer; another provider's or an unknown receipt is 404, a contradiction 409."""
+def one_answer(
+    receipt_id: str, status: str, reason: str | None, provider_reference: str | None
+) -> AckItem:
+    """A provider's one answer (webhook, pull API, reconciliation); its status is checked."""
     if status not in ACK_STATUSES:
         raise RuleViolation("validation_error", "status must be credited or rejected", status=422)
-    [result] = await acknowledge_many(
-        ctx, provider_id, [AckItem(receipt_id, status, reason, provider_reference)], source=source
-    )
-    if result.verdict is AckVerdict.UNKNOWN:
-        raise RuleViolation("not_found", f"no such credit request: {receipt_id}", status=404)
+    return AckItem(receipt_id, status, reason, provider_reference)
+
+
+async def record_one(
+    session: AsyncSession, provider_id: str, answer: AckItem, *, source: str, now: datetime
+) -> Recorded:
+    """`record` for one answer; another provider's or an unknown receipt is 404, raised in the
+    transaction, so that nothing the caller wrote in it stays (a webhook's message ID)."""
+    recorded = await record(session, provider_id, [answer], source=source, now=now)
+    if recorded.results[answer.receipt_id].verdict is AckVerdict.UNKNOWN:
+        raise RuleViolation("not_found", f"no such credit request: {answer.receipt_id}", status=404)
+    return recorded
+
+
+async def conclude(
+    ctx: AckContext, provider_id: str, answer: AckItem, recorded: Recorded
+) -> AckResult:
+    """After `record_one`'s transaction committed: the workflow told; a contradiction 409 (a
+    credit contradicting a recorded rejection settled by the provider's status first), an
+    answer recorded but not delivered 503."""
+    [result] = await deliver_recorded(ctx, provider_id, recorded)
+    receipt_id, status = answer.receipt_id, answer.status
     if (
         result.verdict is AckVerdict.CONFLICT
         and status == "credited"
@@ -233,18 +284,13 @@ async def acknowledge(
     ):
         # A credit contradicting a recorded rejection: the provider's status settles it (F5).
         settled = await settle_credited_after_rejection(
-            ctx, provider_id, receipt_id, provider_reference
+            ctx, provider_id, receipt_id, answer.provider_reference
         )
         if settled.credited:
             # Told to the workflow every time (it ignores a credit it has): a settlement whose
             # signal did not go out reaches it when the provider sends the answer again.
-            item = AckItem(
-                receipt_id,
-                status,
-                reason,
-                provider_reference,
-                receipt_state=settled.receipt_state,
-                grant_state=settled.grant_state,
+            item = replace(
+                answer, receipt_state=settled.receipt_state, grant_state=settled.grant_state
             )
             assert settled.workflow_id is not None
             told = await deliver(ctx, [(settled.workflow_id, item)], provider_id=provider_id)
@@ -268,6 +314,22 @@ async def acknowledge(
             status=503,
         )
     return result
+
+
+async def acknowledge(
+    ctx: AckContext,
+    provider_id: str,
+    receipt_id: str,
+    status: str,
+    reason: str | None,
+    provider_reference: str | None,
+    source: str,
+) -> AckResult:
+    """One answer, recorded in a transaction of its own and then concluded (`conclude`)."""
+    answer = one_answer(receipt_id, status, reason, provider_reference)
+    async with ctx.sessions.begin() as session:
+        recorded = await record_one(session, provider_id, answer, source=source, now=ctx.clock())
+    return await conclude(ctx, provider_id, answer, recorded)
 
 
 async def deliver(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from adapters.providers.contract import ProviderEvent
 from adapters.providers.webhooks import WebhookMalformed, WebhookRefused, read_webhook
 from domain.errors import RuleViolation
-from services.acknowledgements import acknowledge
+from services import acknowledgements
 from services.context import HubContext
 from storage import provider_inbox
 from storage.models import PaymentProvider
@@ -40,8 +40,13 @@ def _verified(provider: PaymentProvider, body: bytes, headers: Mapping[str, str]
 async def receive(
     ctx: HubContext, provider_id: str, body: bytes, headers: Mapping[str, str]
 ) -> WebhookOutcome:
-    # One transaction: the provider's secrets read, the signature checked, the message recorded
-    # (a refused webhook leaves nothing: the transaction rolls back with the refusal).
+    """One transaction: the provider's secrets read, the signature checked, the message ID
+    remembered and the message acted on (its answer recorded, or the account's registrations
+    invalidated). A refused webhook leaves nothing: the transaction rolls back with the refusal.
+    An answer is then told to its workflow; if that fails, or the answer contradicts an earlier
+    one, the message ID is forgotten, so the provider's next attempt is heard. A replay changes
+    nothing, but an answer it repeats that its workflow was never told (the process stopped
+    after the commit) is told now."""
     async with ctx.sessions.begin() as session:
         provider = await session.get(PaymentProvider, provider_id)
         if provider is None:
@@ -51,29 +56,26 @@ async def receive(
         first = await provider_inbox.remember_message(
             session, provider_id, event.message_id, event.type, now
         )
-    if not first:
-        return WebhookOutcome(event.type, "ignored_replay")
-    try:
-        if event.ack_status is not None:
-            assert event.receipt_id is not None
-            result = await acknowledge(
-                ctx,
-                provider_id,
-                event.receipt_id,
-                event.ack_status,
-                event.reason,
-                event.provider_reference,
-                "webhook",
-            )
-            return WebhookOutcome(event.type, result.verdict.value)
-        assert event.payment_service_id is not None and event.account_id is not None
-        async with ctx.sessions.begin() as session:
+        if not first and event.ack_status is None:
+            return WebhookOutcome(event.type, "ignored_replay")
+        if event.ack_status is None:
+            assert event.payment_service_id is not None and event.account_id is not None
             changed = await provider_inbox.close_account(
                 session, provider_id, event.payment_service_id, event.account_id, now
             )
-        return WebhookOutcome(event.type, "accounts_closed", changed)
+            return WebhookOutcome(event.type, "accounts_closed", changed)
+        assert event.receipt_id is not None
+        answer = acknowledgements.one_answer(
+            event.receipt_id, event.ack_status, event.reason, event.provider_reference
+        )
+        recorded = await acknowledgements.record_one(
+            session, provider_id, answer, source="webhook", now=now
+        )
+    try:
+        result = await acknowledgements.conclude(ctx, provider_id, answer, recorded)
     except BaseException:
         # Not acted on: the provider may send the same webhook again and be heard then.
         async with ctx.sessions.begin() as session:
             await provider_inbox.forget_message(session, provider_id, event.message_id)
         raise
+    return WebhookOutcome(event.type, result.verdict.value if first else "ignored_replay")

@@ -69,6 +69,32 @@ async def receipt_facts(
     return found
 
 
+async def receipt_facts_and_acknowledgements(
+    session: AsyncSession, receipt_ids: Sequence[str]
+) -> tuple[dict[str, ReceiptFacts], dict[str, ProviderAcknowledgement]]:
+    """`receipt_facts` and the acknowledgements already recorded for those receipts, in one
+    query per chunk (an answer's first read)."""
+    facts: dict[str, ReceiptFacts] = {}
+    prior: dict[str, ProviderAcknowledgement] = {}
+    for part in chunks(receipt_ids):
+        rows = await session.execute(
+            select(
+                Receipt.id,
+                Receipt.provider_id,
+                Receipt.state,
+                Receipt.workflow_id,
+                ProviderAcknowledgement,
+            )
+            .outerjoin(ProviderAcknowledgement, ProviderAcknowledgement.receipt_id == Receipt.id)
+            .where(Receipt.id.in_(part))
+        )
+        for receipt_id, provider_id, state, workflow_id, acknowledgement in rows.all():
+            facts[receipt_id] = ReceiptFacts(receipt_id, provider_id, state, workflow_id)
+            if acknowledgement is not None:
+                prior[receipt_id] = acknowledgement
+    return facts, prior
+
+
 async def acknowledgements(
     session: AsyncSession, receipt_ids: Sequence[str]
 ) -> dict[str, ProviderAcknowledgement]:

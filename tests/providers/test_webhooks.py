@@ -12,9 +12,13 @@ import httpx
 import pytest
 
 from adapters.signing import new_secret, sign_headers
+from services import acknowledgements
+from storage import provider_inbox
 from storage.models import PaymentServiceRegistration
-from storage.models.providers import ProviderAcknowledgement
+from storage.models.providers import ProviderAcknowledgement, ProviderWebhookMessage
 from tests.providers.support import (
+    Provider,
+    Receiving,
     applied_counts,
     granted_resident,
     onboard_provider,
@@ -202,3 +206,97 @@ async def test_another_providers_receipt_is_unknown(hub: Hub, event: str) -> Non
     )
     refused(answer, 404, "not_found")
     assert receiving.receipt_id and await receipt_state(hub, receiving.receipt_id) == "credited"
+
+
+def credit_event(receipt_id: str, event: str = "credit.completed") -> bytes:
+    return json.dumps({"type": event, "data": {"receipt_id": receipt_id}}).encode()
+
+
+async def message_remembered(hub: Hub, provider_id: str, message_id: str) -> bool:
+    async with hub.ctx.sessions() as session:
+        found = await session.get(ProviderWebhookMessage, (provider_id, message_id))
+        return found is not None
+
+
+async def test_a_refused_webhook_is_heard_when_sent_again(hub: Hub) -> None:
+    """Refused in its transaction (unknown receipt) or after it (a contradiction): the message
+    ID is not kept, so the same webhook sent again gets the same answer, not `ignored_replay`."""
+    provider = await onboard_provider(hub, "webhook")
+    secret, pid = provider.sim.config.webhook_secret, provider.provider_id
+    unknown = credit_event("rcpt_nosuchreceipt")
+    headers = sign_headers(secret, unknown, message_id="msg_unknown")
+    for _ in range(2):
+        refused(await post_webhook(hub, pid, unknown, headers), 404, "not_found")
+    assert not await message_remembered(hub, pid, "msg_unknown")
+
+    receiving = await receiving_resident(hub, provider)
+    await wait_for_grant(receiving, "credited")
+    assert receiving.receipt_id
+    late = credit_event(receiving.receipt_id, "credit.rejected")
+    headers = sign_headers(secret, late, message_id="msg_late")
+    for _ in range(2):
+        refused(await post_webhook(hub, pid, late, headers), 409, "ack_conflict")
+    assert not await message_remembered(hub, pid, "msg_late")
+
+
+async def dies(*_: object, **__: object) -> None:
+    raise RuntimeError("the process stops here")
+
+
+async def dying_webhook(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, message_id: str, *where: tuple[object, str]
+) -> tuple[Provider, Receiving, bytes, dict[str, str]]:
+    """A receipt awaiting its answer at a webhook provider that sends none, and the answer's
+    webhook posted once while each function `where` names stops the process (forgetting the
+    message ID stops it too): the receipt, the webhook and its headers, to send again."""
+    provider = await onboard_provider(hub, "webhook", sim={"ack_drop_rate": 1.0})
+    receiving = await receiving_resident(hub, provider)
+    assert receiving.receipt_id
+    body = credit_event(receiving.receipt_id)
+    headers = sign_headers(provider.sim.config.webhook_secret, body, message_id=message_id)
+    with monkeypatch.context() as patched:
+        for module, name in (*where, (provider_inbox, "forget_message")):
+            patched.setattr(module, name, dies)
+        failed = await post_webhook(hub, provider.provider_id, body, headers)
+        assert failed.status_code == 500, failed.text
+    return provider, receiving, body, headers
+
+
+async def test_a_webhook_id_is_never_kept_without_its_answer(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message ID and the answer are written in one transaction: a failure while recording
+    the answer, with no chance to forget the ID afterwards (a process that dies there), leaves
+    neither, and the provider's retry of the same webhook credits the receipt."""
+    provider, receiving, body, headers = await dying_webhook(
+        hub, monkeypatch, "msg_crash", (provider_inbox, "record_acknowledgements")
+    )
+    assert not await message_remembered(hub, provider.provider_id, "msg_crash")
+
+    again = await post_webhook(hub, provider.provider_id, body, headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["outcome"] == "recorded"
+    await wait_for_grant(receiving, "credited")
+    assert await message_remembered(hub, provider.provider_id, "msg_crash")
+
+
+async def test_a_replay_tells_the_workflow_an_answer_it_was_never_told(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stops after the answer's commit, before its workflow is told: the provider's
+    retry of the same webhook is a replay (nothing recorded again), and it tells the workflow."""
+    provider, receiving, body, headers = await dying_webhook(
+        hub, monkeypatch, "msg_untold", (acknowledgements, "deliver")
+    )
+    async with hub.ctx.sessions() as session:
+        ack = await session.get(ProviderAcknowledgement, receiving.receipt_id)
+        assert ack is not None and ack.signalled_at is None
+    assert await message_remembered(hub, provider.provider_id, "msg_untold")
+
+    again = await post_webhook(hub, provider.provider_id, body, headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["outcome"] == "ignored_replay"
+    await wait_for_grant(receiving, "credited")
+    async with hub.ctx.sessions() as session:
+        ack = await session.get(ProviderAcknowledgement, receiving.receipt_id)
+        assert ack is not None and ack.signalled_at is not None
