@@ -393,7 +393,9 @@ async def redeliver(
         rows = await provider_inbox.unsignalled(
             session, provider_id, received_before=ctx.clock() - older_than, limit=limit
         )
-        facts = await provider_inbox.receipt_facts(session, [r.receipt_id for r in rows])
+        facts, _ = await provider_inbox.receipt_facts_and_acknowledgements(
+            session, [r.receipt_id for r in rows]
+        )
     answers = [
         (facts[r.receipt_id].workflow_id, _as_item(r)) for r in rows if r.receipt_id in facts
     ]

@@ -56,9 +56,9 @@ async def receive(
         first = await provider_inbox.remember_message(
             session, provider_id, event.message_id, event.type, now
         )
-        if not first and event.ack_status is None:
-            return WebhookOutcome(event.type, "ignored_replay")
         if event.ack_status is None:
+            if not first:
+                return WebhookOutcome(event.type, "ignored_replay")
             assert event.payment_service_id is not None and event.account_id is not None
             changed = await provider_inbox.close_account(
                 session, provider_id, event.payment_service_id, event.account_id, now

@@ -54,26 +54,11 @@ class ReceiptFacts:
     workflow_id: str
 
 
-async def receipt_facts(
-    session: AsyncSession, receipt_ids: Sequence[str]
-) -> dict[str, ReceiptFacts]:
-    found: dict[str, ReceiptFacts] = {}
-    for part in chunks(receipt_ids):
-        rows = await session.execute(
-            select(Receipt.id, Receipt.provider_id, Receipt.state, Receipt.workflow_id).where(
-                Receipt.id.in_(part)
-            )
-        )
-        for receipt_id, provider_id, state, workflow_id in rows.all():
-            found[receipt_id] = ReceiptFacts(receipt_id, provider_id, state, workflow_id)
-    return found
-
-
 async def receipt_facts_and_acknowledgements(
     session: AsyncSession, receipt_ids: Sequence[str]
 ) -> tuple[dict[str, ReceiptFacts], dict[str, ProviderAcknowledgement]]:
-    """`receipt_facts` and the acknowledgements already recorded for those receipts, in one
-    query per chunk (an answer's first read)."""
+    """What an answer needs to know about each of these receipts, and the acknowledgement
+    already recorded for it, if any: one query per chunk of IDs."""
     facts: dict[str, ReceiptFacts] = {}
     prior: dict[str, ProviderAcknowledgement] = {}
     for part in chunks(receipt_ids):
