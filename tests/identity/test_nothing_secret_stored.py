@@ -7,6 +7,7 @@ workflow's history and every log record of the run are searched for each secret.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -98,7 +99,10 @@ async def test_no_pin_private_key_or_my_number_is_stored_or_logged(
                 for column, value in row.items():
                     leaks += [f"{table.name}.{column}: {w}" for w in secrets.found_in(value)]
     workflow_id = application_ids(hub.ctx, setup.measure_id, str(resident.mykey_id))[1]
-    history = await hub.client.get_workflow_handle(workflow_id).fetch_history()
+    handle = hub.client.get_workflow_handle(workflow_id)
+    async with asyncio.timeout(30):
+        await handle.result()  # the whole history, the credit activity's completion included
+    history = await handle.fetch_history()
     leaks += [f"workflow history: {w}" for w in secrets.found_in(history.to_json())]
     for record in caplog.records:
         text = record.getMessage() + (record.exc_text or "")

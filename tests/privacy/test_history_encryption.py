@@ -3,6 +3,7 @@ an operator decodes it through the codec endpoint with the hub's keys."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterable, Iterator
 
@@ -45,7 +46,13 @@ async def test_a_lifecycle_history_is_unreadable_without_the_key(hub: Hub) -> No
     mykey_id = done.resident.mykey_id
     assert mykey_id
     workflow_id = application_ids(hub.ctx, done.setup.measure_id, mykey_id)[1]
-    history = await hub.client.get_workflow_handle(workflow_id).fetch_history()
+    handle = hub.client.get_workflow_handle(workflow_id)
+    # The grant reads `credited` once the credit activity has recorded the answer, a moment
+    # before the activity's completion reaches the server: the whole history is there once
+    # the workflow has finished.
+    async with asyncio.timeout(30):
+        await handle.result()
+    history = await handle.fetch_history()
     raw = b"".join(event.SerializeToString() for event in history.events)
     assert len(history.events) >= 8  # started, signalled, tasks, the credit activity
     for identifier in (mykey_id, done.account_id):
