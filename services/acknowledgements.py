@@ -1,6 +1,9 @@
 """The one way a provider's answer reaches a receipt's workflow: the pull API and reconciliation
-call `acknowledge` (one answer), batch result files `acknowledge_many`, and a webhook records its
-answer with `record_one` in the transaction that remembers its message ID, then `conclude`s it.
+call `acknowledge` (one answer), a webhook records its answer with `record_one` in the
+transaction that remembers its message ID, then `conclude`s it, and batch result files are
+`record`ed a slice at a time, their workflows told afterwards by `redeliver`
+(`services/batches.py`: the pages first, the signals after). `acknowledge_many` records and
+tells many answers at once.
 
 An acknowledgement is first recorded in the database (the first answer per receipt wins; a
 result file's answers are also applied to their receipts in the same transaction,

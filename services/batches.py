@@ -1,5 +1,13 @@
 """The `batch_file` dispatcher's work, one round at a time: write the request files that are due,
-ingest the result files that arrived, and deliver answers whose signal never went out.
+record the result files that arrived, then tell the workflows what they answered.
+
+Recording comes first and signalling after: every waiting file's rows are recorded (final on
+every resident and support page, a few set-based statements per slice of rows) before any
+workflow is told, and the telling is bounded per round. A wave of files is then final at the
+database's pace, not at the pace the workflow service takes signals, which under load is the
+slower by far. Nothing is lost by the order: an answer is durable once recorded; what a round
+could not tell (past its bound, or a crash in between) stays unsignalled in the database and a
+later round tells it (`redeliver`); a workflow told late finds its receipt already final.
 
 A round is idempotent. A batch whose rows were claimed but whose file was not confirmed is
 written again, identically; a result file already known by its checksum is only moved aside.
@@ -8,6 +16,7 @@ written again, identically; a result file already known by its checksum is only 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,8 +31,10 @@ from domain.providers import BatchCutoff, next_batch_size
 from services.acknowledgements import (
     AckContext,
     AckItem,
+    AckResult,
     AckVerdict,
-    acknowledge_many,
+    deliver,
+    record,
     redeliver,
 )
 from storage import batches
@@ -33,8 +44,10 @@ from storage.models.providers import BatchResultFile
 log = logging.getLogger(__name__)
 
 REDELIVER_AFTER = timedelta(seconds=30)
-RESULT_FILES_PER_ROUND = 20
-ACK_SLICE = 1000  # rows of a result file acknowledged (and signalled) between heartbeats
+RESULT_FILES_PER_ROUND = 20  # read from the inbox at a time
+INGEST_FOR_S = 20.0  # a round records waiting files for at most this long before it signals
+SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, oldest first
+ACK_SLICE = 1000  # rows of a result file recorded in one transaction, a heartbeat after each
 
 
 class BatchChannel(Protocol):
@@ -54,7 +67,8 @@ class RoundReport:
     files_written: int = 0
     records_written: int = 0
     result_files: int = 0
-    acknowledgements: int = 0
+    acknowledgements: int = 0  # answers recorded from this round's files
+    signalled: int = 0  # recorded answers told to their workflows
     next_check_s: float = 5.0
 
 
@@ -127,11 +141,13 @@ async def ingest_result(
     provider_id: str,
     result: ResultFile,
     heartbeat: Callable[[], None] = lambda: None,
+    to_tell: list[tuple[str, AckItem]] | None = None,
 ) -> dict[str, Any]:
-    """Apply one result file once; a file that does not match its manifest is refused whole.
+    """Record one result file once; a file that does not match its manifest is refused whole.
 
-    Its rows are acknowledged a slice at a time, with a heartbeat after each, so a large file
-    never looks like a stalled activity."""
+    Its rows are recorded a slice at a time, with a heartbeat after each, so a large file never
+    looks like a stalled activity. No workflow is told here: what to tell them (each answer
+    with the outcome it was applied with) is added to `to_tell`, for `dispatch_round`."""
     base: dict[str, Any] = {"file": f"{result.stem}.csv", "sha256": result.sha256}
     async with ctx.sessions() as session:
         if await batches.result_file_seen(session, provider_id, result.sha256):
@@ -154,15 +170,17 @@ async def ingest_result(
     )
     report = {**base, "status": row.status, "detail": result.problem}
     if result.problem is None:
-        answers = []
+        answers: list[AckResult] = []
         for start in range(0, len(result.rows), ACK_SLICE):
             rows = result.rows[start : start + ACK_SLICE]
-            answers += await acknowledge_many(
-                ctx,
-                provider_id,
-                [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in rows],
-                source="batch",
-            )
+            items = [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in rows]
+            async with ctx.sessions.begin() as session:
+                recorded = await record(
+                    session, provider_id, items, source="batch", now=ctx.clock()
+                )
+            answers += [recorded.results[receipt_id] for receipt_id in recorded.order]
+            if to_tell is not None:
+                to_tell += recorded.to_signal
             heartbeat()
         by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
         for answer in answers:
@@ -199,14 +217,30 @@ async def dispatch_round(
     cutoff: BatchCutoff,
     heartbeat: Callable[[], None] = lambda: None,
 ) -> RoundReport:
+    """Write the due request files, record every waiting result file (for at most
+    `INGEST_FOR_S`), then tell up to `SIGNALS_PER_ROUND` workflows their answers: this round's
+    first, each with the outcome it was applied with, then answers left unsignalled for
+    `REDELIVER_AFTER` (a crash in between, or more than one round could tell; those go without
+    the outcome, and the workflow reads it itself). The next round comes at once while files or
+    signals are left."""
     report = RoundReport(next_check_s=cutoff.poll_s)
     await write_due_batches(ctx, channel, provider_id, cutoff, report, heartbeat)
-    for result in await channel.result_files(RESULT_FILES_PER_ROUND):
-        ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat)
-        report.result_files += 1
-        report.acknowledgements += int(ingested.get("applied", 0))
-        heartbeat()
-    if report.result_files >= RESULT_FILES_PER_ROUND:  # more are waiting: come back at once
+    started = time.monotonic()
+    to_tell: list[tuple[str, AckItem]] = []
+    while True:
+        waiting = await channel.result_files(RESULT_FILES_PER_ROUND)
+        for result in waiting:
+            ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat, to_tell)
+            report.result_files += 1
+            report.acknowledgements += int(ingested.get("applied", 0))
+            heartbeat()
+        files_left = len(waiting) >= RESULT_FILES_PER_ROUND
+        if not files_left or time.monotonic() - started >= INGEST_FOR_S:
+            break
+    report.signalled = len(await deliver(ctx, to_tell[:SIGNALS_PER_ROUND], provider_id=provider_id))
+    room = SIGNALS_PER_ROUND - min(len(to_tell), SIGNALS_PER_ROUND)
+    swept = await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER, limit=room) if room else 0
+    report.signalled += swept
+    if files_left or not room or swept >= room:  # files or signals are left: at once
         report.next_check_s = 0.05
-    report.acknowledgements += await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER)
     return report

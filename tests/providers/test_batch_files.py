@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from adapters.providers.batch_files import (
@@ -21,6 +22,7 @@ from adapters.providers.batch_files import (
     sha256_hex,
     write_file_pair,
 )
+from services import acknowledgements, batches
 from storage.models.providers import BatchResultFile, ProviderAcknowledgement
 from tests.providers.support import (
     Provider,
@@ -199,3 +201,42 @@ async def test_a_file_that_disagrees_with_its_manifest_is_refused_whole(
     drop_results(inbox, "results-good", rows)
     good = await wait_for(lambda: report(outbox, "results-good"), "the good report")
     assert good["status"] == "ingested" and good["applied"] == 2
+
+
+async def test_a_round_records_every_waiting_file_before_it_tells_a_workflow(
+    hub: Hub, session_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages read the database: a file's rows must not wait for the signals of the files
+    before it (under load the workflow service takes signals far slower than the database
+    records rows)."""
+    provider = await quiet_batch_provider(hub, session_tmp)
+    outbox, inbox = dirs(provider)
+    ids = await requested(hub, provider, 2)
+    told: list[tuple[list[str], dict[str, str]]] = []  # (receipts told, every state then)
+    tell = acknowledgements.deliver
+
+    async def noting(ctx: Any, answers: Any, *, provider_id: str | None = None) -> set[str]:
+        if answers:
+            states = {i: await receipt_state(hub, i) for i in ids}
+            told.append(([item.receipt_id for _, item in answers], states))
+        return await tell(ctx, answers, provider_id=provider_id)
+
+    monkeypatch.setattr(acknowledgements, "deliver", noting)  # the sweep's
+    monkeypatch.setattr(batches, "deliver", noting, raising=False)  # the round's own
+    staging = inbox / "staging"  # two files land at once: one per receipt
+    for n, receipt_id in enumerate(ids):
+        drop_results(staging, f"results-{n}", [ResultRow(receipt_id, "credited", None, None)])
+    for pattern in ("*.csv", f"*{MANIFEST_SUFFIX}"):  # a file counts once its manifest is in
+        for path in sorted(staging.glob(pattern)):
+            path.replace(inbox / path.name)
+    for n in range(2):
+        await wait_for(lambda n=n: report(outbox, f"results-{n}"), f"the report of file {n}")
+    await wait_for(lambda: sum(len(r) for r, _ in told) >= 2, "both workflows told")
+    first_told, states_then = told[0]
+    assert states_then == {i: "credited" for i in ids}, (first_told, states_then)
+    for _ in range(200):  # each answer marked told once its workflow took the signal
+        acks = await acks_for(hub, ids)
+        if len(acks) == 2 and all(a.signalled_at is not None for a in acks):
+            break
+        await asyncio.sleep(0.05)
+    assert len(acks) == 2 and all(a.signalled_at is not None for a in acks)
