@@ -1,7 +1,7 @@
 """The one way a provider's answer reaches a receipt's workflow: the pull API and reconciliation
 call `acknowledge` (one answer), a webhook records its answer with `record_one` in the
 transaction that remembers its message ID, then `conclude`s it, and batch result files are
-`record`ed a slice at a time, their workflows told afterwards by `redeliver`
+`record`ed a slice at a time, their workflows told afterwards with `deliver` and `redeliver`
 (`services/batches.py`: the pages first, the signals after). `acknowledge_many` records and
 tells many answers at once.
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 REDELIVER_AFTER = timedelta(seconds=30)
 RESULT_FILES_PER_ROUND = 20  # read from the inbox at a time
 INGEST_FOR_S = 20.0  # a round records waiting files for at most this long before it signals
-SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, oldest first
+SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, this round's first
 ACK_SLICE = 1000  # rows of a result file recorded in one transaction, a heartbeat after each
 
 
