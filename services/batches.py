@@ -68,7 +68,6 @@ class RoundReport:
     records_written: int = 0
     result_files: int = 0
     acknowledgements: int = 0  # answers recorded from this round's files
-    signalled: int = 0  # recorded answers told to their workflows
     next_check_s: float = 5.0
 
 
@@ -140,8 +139,8 @@ async def ingest_result(
     channel: BatchChannel,
     provider_id: str,
     result: ResultFile,
+    to_tell: list[tuple[str, AckItem]],
     heartbeat: Callable[[], None] = lambda: None,
-    to_tell: list[tuple[str, AckItem]] | None = None,
 ) -> dict[str, Any]:
     """Record one result file once; a file that does not match its manifest is refused whole.
 
@@ -179,8 +178,7 @@ async def ingest_result(
                     session, provider_id, items, source="batch", now=ctx.clock()
                 )
             answers += [recorded.results[receipt_id] for receipt_id in recorded.order]
-            if to_tell is not None:
-                to_tell += recorded.to_signal
+            to_tell += recorded.to_signal
             heartbeat()
         by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
         for answer in answers:
@@ -230,17 +228,16 @@ async def dispatch_round(
     while True:
         waiting = await channel.result_files(RESULT_FILES_PER_ROUND)
         for result in waiting:
-            ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat, to_tell)
+            ingested = await ingest_result(ctx, channel, provider_id, result, to_tell, heartbeat)
             report.result_files += 1
             report.acknowledgements += int(ingested.get("applied", 0))
             heartbeat()
         files_left = len(waiting) >= RESULT_FILES_PER_ROUND
         if not files_left or time.monotonic() - started >= INGEST_FOR_S:
             break
-    report.signalled = len(await deliver(ctx, to_tell[:SIGNALS_PER_ROUND], provider_id=provider_id))
+    await deliver(ctx, to_tell[:SIGNALS_PER_ROUND], provider_id=provider_id)
     room = SIGNALS_PER_ROUND - min(len(to_tell), SIGNALS_PER_ROUND)
     swept = await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER, limit=room) if room else 0
-    report.signalled += swept
     if files_left or not room or swept >= room:  # files or signals are left: at once
         report.next_check_s = 0.05
     return report

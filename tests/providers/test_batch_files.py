@@ -222,7 +222,7 @@ async def test_a_round_records_every_waiting_file_before_it_tells_a_workflow(
         return await tell(ctx, answers, provider_id=provider_id)
 
     monkeypatch.setattr(acknowledgements, "deliver", noting)  # the sweep's
-    monkeypatch.setattr(batches, "deliver", noting, raising=False)  # the round's own
+    monkeypatch.setattr(batches, "deliver", noting)  # the round's own
     staging = inbox / "staging"  # two files land at once: one per receipt
     for n, receipt_id in enumerate(ids):
         drop_results(staging, f"results-{n}", [ResultRow(receipt_id, "credited", None, None)])
