@@ -103,11 +103,12 @@ async def last_move(engine: AsyncEngine, measure_id: str, to_state: str) -> date
 
 async def result_files_landed(
     engine: AsyncEngine, provider_id: str, since: datetime
-) -> list[datetime]:
-    """When each result file the hub ingested from `provider_id` since `since` arrived, oldest
-    first (`received_at`: before any of its rows is applied)."""
+) -> list[tuple[datetime, datetime]]:
+    """Each result file the hub ingested from `provider_id` since `since`, in the order it was
+    taken in: when it landed in the inbox (its manifest complete) and when the hub took it in
+    (`received_at`: before any of its rows is applied)."""
     query = (
-        select(BatchResultFile.received_at)
+        select(BatchResultFile.landed_at, BatchResultFile.received_at)
         .where(
             BatchResultFile.provider_id == provider_id,
             BatchResultFile.status == "ingested",
@@ -116,7 +117,8 @@ async def result_files_landed(
         .order_by(BatchResultFile.received_at)
     )
     async with engine.connect() as conn:
-        return [utc(value) for value in (await conn.execute(query)).scalars()]
+        rows = (await conn.execute(query)).all()
+    return [(utc(landed or received), utc(received)) for landed, received in rows]
 
 
 async def stuck_receipts(engine: AsyncEngine, measure_id: str) -> int:

@@ -37,6 +37,12 @@ HEADLINES: dict[str, list[tuple[str, str, bool]]] = {
         ("requests_seconds", "first → last request accepted (s)", False),
         ("open_lifecycles_peak", "open lifecycles at most", False),
         ("request_timeouts", "requests not answered in time, looked up and asked again", False),
+        ("result_files", "result files", False),
+        ("slowest_file_final_s", "a file landed → its rows final, slowest file (s)", False),
+        ("longest_inbox_wait_s", "a file landed → taken in, longest (s)", False),
+        ("final_after_first_file_s", "first file landed → every grant final (s)", False),
+        ("workflows_caught_up_after_final_s", "every grant final → workflows ended (s)", False),
+        ("stuck_flagged", "receipts flagged stuck", False),
     ],
     "api-read": [
         ("achieved_rate", "requests / s achieved", True),
@@ -91,7 +97,11 @@ TARGETS: dict[str, list[tuple[str, str, float, int | None]]] = {
         ("percent_of_noop_ceiling", ">=", 40.0, None),
     ],
     "bulk-grant": [("seconds", "<=", 30.0, 100_000)],
-    "receipt-wave": [("seconds", "<=", 120.0, 100_000)],
+    "receipt-wave": [
+        ("seconds", "<=", 120.0, 100_000),
+        ("slowest_file_final_s", "<=", 60.0, 100_000),  # target 5: the pages, per file
+        ("stuck_flagged", "==", 0, None),
+    ],
     "api-read": [("p99_ms", "<", 50.0, None), ("errors", "==", 0, None)],
     "open-loop": [
         ("challenge_p99_ms", "<=", 50.0, None),

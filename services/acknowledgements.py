@@ -1,7 +1,7 @@
 """The one way a provider's answer reaches a receipt's workflow: the pull API and reconciliation
 call `acknowledge` (one answer), a webhook records its answer with `record_one` in the
 transaction that remembers its message ID, then `conclude`s it, and batch result files are
-`record`ed a slice at a time, their workflows told afterwards with `deliver` and `redeliver`
+`record`ed a slice at a time, their workflows told afterwards with `redeliver`
 (`services/batches.py`: the pages first, the signals after). `acknowledge_many` records and
 tells many answers at once.
 
@@ -391,15 +391,26 @@ async def deliver(
 async def redeliver(
     ctx: AckContext, provider_id: str, *, older_than: timedelta, limit: int = 1000
 ) -> int:
-    """Deliver answers recorded earlier whose signal never went out (a crash in between)."""
+    """Tell the workflows answers recorded and not yet told, oldest first: a crash in between,
+    Temporal unreachable, or more than a batch-file round could tell. An answer applied where it
+    was received (a result file's row: only the provider's dispatcher tells those) goes at any
+    age, with its receipt's outcome as the database has it now, which is what the workflow's
+    own step would read (`storage.receipts.finish_credit` on a final receipt); any other goes
+    once older than `older_than` (its own request may be telling it still), without one."""
     async with ctx.sessions() as session:
         rows = await provider_inbox.unsignalled(
-            session, provider_id, received_before=ctx.clock() - older_than, limit=limit
+            session,
+            provider_id,
+            received_before=ctx.clock() - older_than,
+            limit=limit,
+            any_age=APPLIED_AT_RECEIPT,
         )
-        facts, _ = await provider_inbox.receipt_facts_and_acknowledgements(
-            session, [r.receipt_id for r in rows]
-        )
-    answers = [
-        (facts[r.receipt_id].workflow_id, _as_item(r)) for r in rows if r.receipt_id in facts
-    ]
+    answers = [(row.workflow_id, _told(row)) for row in rows]
     return len(await deliver(ctx, answers, provider_id=provider_id))
+
+
+def _told(row: provider_inbox.Unsignalled) -> AckItem:
+    item = _as_item(row.answer)
+    if row.answer.source in APPLIED_AT_RECEIPT and row.receipt_state in _AGREES_WITH:
+        return replace(item, receipt_state=row.receipt_state, grant_state=row.grant_state)
+    return item

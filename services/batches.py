@@ -5,9 +5,10 @@ Recording comes first and signalling after: every waiting file's rows are record
 every resident and support page, a few set-based statements per slice of rows) before any
 workflow is told, and the telling is bounded per round. A wave of files is then final at the
 database's pace, not at the pace the workflow service takes signals, which under load is the
-slower by far. Nothing is lost by the order: an answer is durable once recorded; what a round
-could not tell (past its bound, or a crash in between) stays unsignalled in the database and a
-later round tells it (`redeliver`); a workflow told late finds its receipt already final.
+slower by far. Nothing is lost by the order: an answer is durable once recorded and unsignalled
+until its workflow is told; each round tells the oldest of those (`redeliver`), with the
+outcome the database applied, until none is left; a workflow told late finds its receipt
+already final.
 
 A round is idempotent. A batch whose rows were claimed but whose file was not confirmed is
 written again, identically; a result file already known by its checksum is only moved aside.
@@ -33,7 +34,6 @@ from services.acknowledgements import (
     AckItem,
     AckResult,
     AckVerdict,
-    deliver,
     record,
     redeliver,
 )
@@ -43,10 +43,10 @@ from storage.models.providers import BatchResultFile
 
 log = logging.getLogger(__name__)
 
-REDELIVER_AFTER = timedelta(seconds=30)
+REDELIVER_AFTER = timedelta(seconds=30)  # an answer from a webhook or the pull API, untold
 RESULT_FILES_PER_ROUND = 20  # read from the inbox at a time
 INGEST_FOR_S = 20.0  # a round records waiting files for at most this long before it signals
-SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, this round's first
+SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, oldest first
 ACK_SLICE = 1000  # rows of a result file recorded in one transaction, a heartbeat after each
 
 
@@ -139,14 +139,13 @@ async def ingest_result(
     channel: BatchChannel,
     provider_id: str,
     result: ResultFile,
-    to_tell: list[tuple[str, AckItem]],
     heartbeat: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
     """Record one result file once; a file that does not match its manifest is refused whole.
 
     Its rows are recorded a slice at a time, with a heartbeat after each, so a large file never
-    looks like a stalled activity. No workflow is told here: what to tell them (each answer
-    with the outcome it was applied with) is added to `to_tell`, for `dispatch_round`."""
+    looks like a stalled activity. No workflow is told here: the answers stay unsignalled until
+    `dispatch_round` tells them."""
     base: dict[str, Any] = {"file": f"{result.stem}.csv", "sha256": result.sha256}
     async with ctx.sessions() as session:
         if await batches.result_file_seen(session, provider_id, result.sha256):
@@ -165,6 +164,7 @@ async def ingest_result(
         conflicts=0,
         unknown_receipt_ids=None,
         detail=result.problem,
+        landed_at=result.landed_at,
         received_at=ctx.clock(),
     )
     report = {**base, "status": row.status, "detail": result.problem}
@@ -178,7 +178,6 @@ async def ingest_result(
                     session, provider_id, items, source="batch", now=ctx.clock()
                 )
             answers += [recorded.results[receipt_id] for receipt_id in recorded.order]
-            to_tell += recorded.to_signal
             heartbeat()
         by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
         for answer in answers:
@@ -216,28 +215,24 @@ async def dispatch_round(
     heartbeat: Callable[[], None] = lambda: None,
 ) -> RoundReport:
     """Write the due request files, record every waiting result file (for at most
-    `INGEST_FOR_S`), then tell up to `SIGNALS_PER_ROUND` workflows their answers: this round's
-    first, each with the outcome it was applied with, then answers left unsignalled for
-    `REDELIVER_AFTER` (a crash in between, or more than one round could tell; those go without
-    the outcome, and the workflow reads it itself). The next round comes at once while files or
-    signals are left."""
+    `INGEST_FOR_S`), then tell up to `SIGNALS_PER_ROUND` workflows the oldest answers not yet
+    told (`redeliver`: this round's, an earlier round's past its bound, a crash's), each with
+    the outcome the database applied. The next round comes at once while files or answers are
+    left."""
     report = RoundReport(next_check_s=cutoff.poll_s)
     await write_due_batches(ctx, channel, provider_id, cutoff, report, heartbeat)
     started = time.monotonic()
-    to_tell: list[tuple[str, AckItem]] = []
     while True:
         waiting = await channel.result_files(RESULT_FILES_PER_ROUND)
         for result in waiting:
-            ingested = await ingest_result(ctx, channel, provider_id, result, to_tell, heartbeat)
+            ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat)
             report.result_files += 1
             report.acknowledgements += int(ingested.get("applied", 0))
             heartbeat()
         files_left = len(waiting) >= RESULT_FILES_PER_ROUND
         if not files_left or time.monotonic() - started >= INGEST_FOR_S:
             break
-    await deliver(ctx, to_tell[:SIGNALS_PER_ROUND], provider_id=provider_id)
-    room = SIGNALS_PER_ROUND - min(len(to_tell), SIGNALS_PER_ROUND)
-    swept = await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER, limit=room) if room else 0
-    if files_left or not room or swept >= room:  # files or signals are left: at once
+    told = await redeliver(ctx, provider_id, older_than=REDELIVER_AFTER, limit=SIGNALS_PER_ROUND)
+    if files_left or told >= SIGNALS_PER_ROUND:  # files or answers are left: at once
         report.next_check_s = 0.05
     return report

@@ -4,17 +4,17 @@ is a handful of statements."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.receipts import ReceiptState
-from storage.models import Base, PaymentService, PaymentServiceRegistration, Receipt
+from storage.models import Base, Grant, PaymentService, PaymentServiceRegistration, Receipt
 from storage.models.providers import ProviderAcknowledgement, ProviderWebhookMessage
 
 CHUNK = 500  # IDs per IN (...): well below every backend's parameter limit
@@ -109,21 +109,42 @@ async def mark_signalled(session: AsyncSession, receipt_ids: Sequence[str], now:
         )
 
 
+@dataclass(frozen=True)
+class Unsignalled:
+    """An answer recorded and not yet told to its workflow, with its receipt as it is now."""
+
+    answer: ProviderAcknowledgement
+    workflow_id: str
+    receipt_state: str
+    grant_state: str
+
+
 async def unsignalled(
-    session: AsyncSession, provider_id: str, *, received_before: datetime, limit: int
-) -> list[ProviderAcknowledgement]:
-    """Acknowledgements recorded but not yet delivered to their workflow (a crash in between)."""
+    session: AsyncSession,
+    provider_id: str,
+    *,
+    received_before: datetime,
+    limit: int,
+    any_age: Collection[str] = (),
+) -> list[Unsignalled]:
+    """Acknowledgements recorded but not yet delivered to their workflow, oldest first: those
+    received before `received_before`, and those from a source in `any_age` however recent."""
+    due = ProviderAcknowledgement.received_at < received_before
+    if any_age:
+        due = or_(due, ProviderAcknowledgement.source.in_(list(any_age)))
     rows = await session.execute(
-        select(ProviderAcknowledgement)
+        select(ProviderAcknowledgement, Receipt.workflow_id, Receipt.state, Grant.state)
+        .join(Receipt, Receipt.id == ProviderAcknowledgement.receipt_id)
+        .join(Grant, Grant.id == Receipt.grant_id)
         .where(
             ProviderAcknowledgement.provider_id == provider_id,
             ProviderAcknowledgement.signalled_at.is_(None),
-            ProviderAcknowledgement.received_at < received_before,
+            due,
         )
         .order_by(ProviderAcknowledgement.received_at)
         .limit(limit)
     )
-    return list(rows.scalars())
+    return [Unsignalled(*row) for row in rows.all()]
 
 
 async def remember_message(

@@ -17,7 +17,8 @@ import contextlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class ResultFile:
     sha256: str
     rows: list[ResultRow]
     problem: str | None = None
+    landed_at: datetime | None = None  # complete in the inbox: the manifest's modification time
 
 
 class BatchFileAdapter:
@@ -118,6 +120,11 @@ class BatchFileAdapter:
         return [self._read_result(path) for path in manifests[:limit]]
 
     def _read_result(self, manifest_path: Path) -> ResultFile:
+        """A file counts as landed once its manifest is in: the manifest's modification time."""
+        landed = datetime.fromtimestamp(manifest_path.stat().st_mtime, UTC)
+        return replace(self._parse_result(manifest_path), landed_at=landed)
+
+    def _parse_result(self, manifest_path: Path) -> ResultFile:
         stem = manifest_path.name[: -len(MANIFEST_SUFFIX)]
         manifest_bytes = manifest_path.read_bytes()
         try:

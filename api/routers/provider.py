@@ -199,6 +199,7 @@ async def batch_files(
                 "conflicts": r.conflicts,
                 "unknown_receipt_ids": r.unknown_receipt_ids or [],
                 "detail": r.detail,
+                "landed_at": iso(r.landed_at),
                 "received_at": iso(r.received_at),
             }
             for r in received

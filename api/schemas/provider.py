@@ -101,7 +101,10 @@ class ResultFile(Body):
     conflicts: int
     unknown_receipt_ids: list[str]
     detail: str | None
-    received_at: Timestamp
+    landed_at: Timestamp | None = Field(
+        description="when the file was complete in the inbox (its manifest's modification time)"
+    )
+    received_at: Timestamp = Field(description="when the hub took the file in")
 
 
 class BatchFiles(Body):
@@ -130,6 +133,7 @@ class BatchFiles(Body):
                 "conflicts": 0,
                 "unknown_receipt_ids": [],
                 "detail": None,
+                "landed_at": "2026-11-27T03:10:58+00:00",
                 "received_at": "2026-11-27T03:11:00+00:00",
             }
         ],

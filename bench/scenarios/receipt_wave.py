@@ -109,9 +109,15 @@ async def run(
         # Issue 19, target 5: the pages read the database, final once a file's rows are applied;
         # the workflows hear of it by signal and finish after.
         "result_files": len(landed),
-        # Wall time, by the database's polls: the ledger's times are each file's arrival.
-        "final_after_first_file_s": _seconds(landed[0], all_final) if landed else None,
-        "final_after_last_file_s": _seconds(landed[-1], all_final) if landed else None,
+        # Wall time, by the files' landing in the inbox and the database's polls.
+        "final_after_first_file_s": _seconds(min(f[0] for f in landed), all_final)
+        if landed
+        else None,
+        "final_after_last_file_s": _seconds(max(f[0] for f in landed), all_final)
+        if landed
+        else None,
+        "slowest_file_final_s": _slowest_file(landed, all_final),
+        "longest_inbox_wait_s": max(_seconds(*f) for f in landed) if landed else None,
         "workflows_caught_up_after_final_s": caught_up_s,
         "stuck_flagged": stuck,
     }
@@ -146,10 +152,10 @@ async def run(
 
 async def _files_landed(
     engine: AsyncEngine, provider_id: str, since: datetime, limit_s: float = 15.0
-) -> list[datetime]:
-    """When each result file landed. A file's record is committed after its rows are applied,
-    so the last one may lag the last grant made final: read until two reads a second apart
-    agree (and found one), at most `limit_s`."""
+) -> list[tuple[datetime, datetime]]:
+    """When each result file landed and when the hub took it in. A file's record is committed
+    after its rows are applied, so the last one may lag the last grant made final: read until
+    two reads a second apart agree (and found one), at most `limit_s`."""
     deadline = time.monotonic() + limit_s
     landed = await checks.result_files_landed(engine, provider_id, since)
     while time.monotonic() < deadline:
@@ -159,6 +165,16 @@ async def _files_landed(
             break
         landed = again
     return landed
+
+
+def _slowest_file(landed: list[tuple[datetime, datetime]], all_final: datetime) -> float | None:
+    """Target 5 per file: the longest any file's rows took to be final on the pages after the
+    file landed. A round records a file's rows before it takes in the next file, so a file is
+    final by the time the next one is taken in, the last by `all_final`: an upper bound."""
+    if not landed:
+        return None
+    done = [received for _, received in landed[1:]] + [all_final]
+    return max(_seconds(arrived, final) for (arrived, _), final in zip(landed, done, strict=True))
 
 
 def _seconds(start: datetime, end: datetime) -> float:

@@ -86,4 +86,5 @@ class BatchResultFile(Base):
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
     unknown_receipt_ids: Mapped[list[str] | None] = mapped_column(JSON)
     detail: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime]
+    landed_at: Mapped[datetime | None]  # complete in the inbox: its manifest's modification time
+    received_at: Mapped[datetime]  # taken in by the hub

@@ -134,6 +134,7 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
     assert wave.figures["stuck_flagged"] == 0
     assert wave.figures["result_files"] >= 1
     assert wave.figures["final_after_last_file_s"] is not None
+    assert 0 <= wave.figures["longest_inbox_wait_s"] <= wave.figures["slowest_file_final_s"]
     if variant == "hub":  # held: every lifecycle was open at once, then all were credited
         assert wave.figures["open_lifecycles_peak"] == WAVE[variant]
         # …and once the last file's rows were final, every application workflow ended.

@@ -3,9 +3,11 @@ issue 19's targets judged on the hub's figures."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bench import report
+from bench.scenarios import receipt_wave
 from bench.scenarios.common import VariantResult, cpu_per_unit
 
 PROCESSES: dict[str, dict[str, Any]] = {
@@ -103,3 +105,26 @@ def test_the_rush_p99_is_judged_only_at_the_size_the_issue_states() -> None:
     assert met["refusal_p99_after_budget_gone_ms <= 100.0"] is None
     assert met["hung_requests == 0"] is False
     assert met["server_errors == 0"] is True
+
+
+def test_a_file_counts_final_once_the_next_is_taken_in_and_the_last_at_the_end() -> None:
+    at = [datetime(2026, 12, 7, 10, 0, s, tzinfo=UTC) for s in range(60)]
+    landed = [(at[0], at[2]), (at[1], at[10]), (at[30], at[31])]  # (landed, taken in)
+    # final by: the next file's taking in (10, 31), the last by every grant final (40)
+    assert receipt_wave._slowest_file(landed, at[40]) == 30.0  # the second: 1 → 31
+    assert receipt_wave._slowest_file(landed[:1], at[5]) == 5.0
+    assert receipt_wave._slowest_file([], at[5]) is None
+
+
+def test_the_receipt_wave_is_judged_per_file_at_the_size_the_issue_states() -> None:
+    def wave(residents: int, slowest: float) -> dict[str, VariantResult]:
+        figures = {"residents": residents, "slowest_file_final_s": slowest, "stuck_flagged": 0}
+        return {"hub": VariantResult("hub", figures=figures)}
+
+    def verdict(judged: list[dict[str, Any]]) -> Any:
+        [entry] = [j for j in judged if j["target"].startswith("slowest_file_final_s")]
+        return entry["met"]
+
+    assert verdict(report.judge("receipt-wave", wave(100_000, 59.0), {})) is True
+    assert verdict(report.judge("receipt-wave", wave(100_000, 61.0), {})) is False
+    assert verdict(report.judge("receipt-wave", wave(2_000, 5.0), {})) is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +152,12 @@ async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
     ids = await requested(hub, provider, 2)
     rows = [ResultRow(i, "credited", None, f"ref-{i}") for i in ids]
     rows.append(ResultRow("grant_unknown-r1", "credited", None, None))
-    drop_results(inbox, "results-one", rows)
+    staging = inbox / "staging"  # landed two minutes before the hub looks: kept apart
+    drop_results(staging, "results-one", rows)
+    landed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    os.utime(staging / f"results-one{MANIFEST_SUFFIX}", (landed.timestamp(), landed.timestamp()))
+    for name in ("results-one.csv", f"results-one{MANIFEST_SUFFIX}"):  # the manifest last
+        (staging / name).replace(inbox / name)
     first = await wait_for(lambda: report(outbox, "results-one"), "the first report")
     assert first["status"] == "ingested"
     assert first["applied"] == 2
@@ -173,6 +180,14 @@ async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
         )
         [row] = list(known.scalars())
     assert row.applied == 2 and row.unknown_receipt_ids == ["grant_unknown-r1"]
+    assert row.landed_at == landed  # its manifest's time, not when the hub took it in
+    assert row.received_at - landed >= timedelta(minutes=2)
+    listing = await hub.http.get(
+        f"/v1/providers/{provider.provider_id}/batch-files", headers=provider.headers
+    )
+    [listed] = listing.json()["result_files"]
+    assert datetime.fromisoformat(listed["landed_at"]) == landed
+    assert datetime.fromisoformat(listed["received_at"]) == row.received_at
 
     # A later file contradicting a credited receipt changes nothing and is reported.
     drop_results(inbox, "results-late", [ResultRow(ids[0], "rejected", "account_closed", None)])
@@ -221,8 +236,7 @@ async def test_a_round_records_every_waiting_file_before_it_tells_a_workflow(
             told.append(([item.receipt_id for _, item in answers], states))
         return await tell(ctx, answers, provider_id=provider_id)
 
-    monkeypatch.setattr(acknowledgements, "deliver", noting)  # the sweep's
-    monkeypatch.setattr(batches, "deliver", noting)  # the round's own
+    monkeypatch.setattr(acknowledgements, "deliver", noting)
     staging = inbox / "staging"  # two files land at once: one per receipt
     for n, receipt_id in enumerate(ids):
         drop_results(staging, f"results-{n}", [ResultRow(receipt_id, "credited", None, None)])
@@ -237,6 +251,41 @@ async def test_a_round_records_every_waiting_file_before_it_tells_a_workflow(
     for _ in range(200):  # each answer marked told once its workflow took the signal
         acks = await acks_for(hub, ids)
         if len(acks) == 2 and all(a.signalled_at is not None for a in acks):
+            break
+        await asyncio.sleep(0.05)
+    assert len(acks) == 2 and all(a.signalled_at is not None for a in acks)
+
+
+async def test_answers_past_a_rounds_bound_are_told_next_round_with_their_outcome(
+    hub: Hub, session_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round tells a bounded number of workflows; the rest of a file's answers go in the next
+    round, at once, each with the outcome the database applied (the workflow then takes no step
+    of its own), not after the wait meant for a webhook's answer still being told by its own
+    request."""
+    provider = await quiet_batch_provider(hub, session_tmp)
+    outbox, inbox = dirs(provider)
+    ids = await requested(hub, provider, 2)
+    told: list[list[acknowledgements.AckItem]] = []
+    tell = acknowledgements.deliver
+
+    async def noting(ctx: Any, answers: Any, *, provider_id: str | None = None) -> set[str]:
+        if answers:
+            told.append([item for _, item in answers])
+        return await tell(ctx, answers, provider_id=provider_id)
+
+    monkeypatch.setattr(acknowledgements, "deliver", noting)
+    monkeypatch.setattr(batches, "SIGNALS_PER_ROUND", 1)
+    monkeypatch.setattr(batches, "REDELIVER_AFTER", timedelta(hours=1))
+    drop_results(inbox, "results-both", [ResultRow(i, "credited", None, None) for i in ids])
+    await wait_for(lambda: report(outbox, "results-both"), "the file's report")
+    await wait_for(lambda: sum(len(t) for t in told) >= 2, "both workflows told")
+    assert [len(t) for t in told[:2]] == [1, 1]  # one a round
+    outcomes = {i.receipt_id: (i.receipt_state, i.grant_state) for t in told for i in t}
+    assert outcomes == {i: ("credited", "credited") for i in ids}
+    for _ in range(200):
+        acks = await acks_for(hub, ids)
+        if all(a.signalled_at is not None for a in acks):
             break
         await asyncio.sleep(0.05)
     assert len(acks) == 2 and all(a.signalled_at is not None for a in acks)
