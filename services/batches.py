@@ -1,5 +1,6 @@
 """The `batch_file` dispatcher's work, one round at a time: write the request files that are due,
-record the result files that arrived, then tell the workflows what they answered.
+record the result files that arrived (`services/result_files.py`), then tell the workflows what
+they answered.
 
 Recording comes first and signalling after: every waiting file's rows are recorded (final on
 every resident and support page, a few set-based statements per slice of rows) before any
@@ -29,17 +30,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from adapters.providers.batch_file import ResultFile
 from adapters.providers.batch_files import Manifest, RequestRow
 from domain.providers import BatchCutoff, next_batch_size
-from services.acknowledgements import (
-    AckContext,
-    AckItem,
-    AckResult,
-    AckVerdict,
-    record,
-    redeliver,
-)
+from services.acknowledgements import AckContext, redeliver
+from services.result_files import ingest_results
 from storage import batches
-from storage.ids import new_id
-from storage.models.providers import BatchResultFile
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +40,6 @@ REDELIVER_AFTER = timedelta(seconds=30)  # an answer from a webhook or the pull 
 RESULT_FILES_PER_ROUND = 20  # read from the inbox at a time
 INGEST_FOR_S = 20.0  # a round records waiting files for at most this long before it signals
 SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, oldest first
-ACK_SLICE = 1000  # rows of a result file recorded in one transaction, a heartbeat after each
 
 
 class BatchChannel(Protocol):
@@ -134,79 +126,6 @@ async def write_due_batches(
         heartbeat()
 
 
-async def ingest_result(
-    ctx: AckContext,
-    channel: BatchChannel,
-    provider_id: str,
-    result: ResultFile,
-    heartbeat: Callable[[], None] = lambda: None,
-) -> dict[str, Any]:
-    """Record one result file once; a file that does not match its manifest is refused whole.
-
-    Its rows are recorded a slice at a time, with a heartbeat after each, so a large file never
-    looks like a stalled activity. No workflow is told here: the answers stay unsignalled until
-    `dispatch_round` tells them."""
-    base: dict[str, Any] = {"file": f"{result.stem}.csv", "sha256": result.sha256}
-    async with ctx.sessions() as session:
-        if await batches.result_file_seen(session, provider_id, result.sha256):
-            report = {**base, "status": "duplicate", "detail": "this file was received before"}
-            await channel.settle(result, refused=False, report=report)
-            return report
-    row = BatchResultFile(
-        id=new_id("res"),
-        provider_id=provider_id,
-        file_name=f"{result.stem}.csv",
-        sha256=result.sha256,
-        status="refused" if result.problem else "ingested",
-        record_count=len(result.rows),
-        applied=0,
-        duplicates=0,
-        conflicts=0,
-        unknown_receipt_ids=None,
-        detail=result.problem,
-        landed_at=result.landed_at,
-        received_at=ctx.clock(),
-    )
-    report = {**base, "status": row.status, "detail": result.problem}
-    if result.problem is None:
-        answers: list[AckResult] = []
-        for start in range(0, len(result.rows), ACK_SLICE):
-            rows = result.rows[start : start + ACK_SLICE]
-            items = [AckItem(r.receipt_id, r.status, r.reason, r.provider_reference) for r in rows]
-            async with ctx.sessions.begin() as session:
-                recorded = await record(
-                    session, provider_id, items, source="batch", now=ctx.clock()
-                )
-            answers += [recorded.results[receipt_id] for receipt_id in recorded.order]
-            heartbeat()
-        by_verdict: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
-        for answer in answers:
-            by_verdict[answer.verdict].append(answer.receipt_id)
-        row.applied = len(by_verdict[AckVerdict.RECORDED])
-        row.duplicates = len(by_verdict[AckVerdict.DUPLICATE])
-        row.conflicts = len(by_verdict[AckVerdict.CONFLICT])
-        row.unknown_receipt_ids = by_verdict[AckVerdict.UNKNOWN] or None
-        report.update(
-            records=row.record_count,
-            applied=row.applied,
-            duplicates=row.duplicates,
-            conflicting_receipt_ids=by_verdict[AckVerdict.CONFLICT],
-            unknown_receipt_ids=by_verdict[AckVerdict.UNKNOWN],
-        )
-        if row.unknown_receipt_ids:
-            log.warning(
-                "result file %s names %d unknown receipts",
-                row.file_name,
-                len(row.unknown_receipt_ids),
-            )
-    else:
-        log.warning("result file %s refused: %s", row.file_name, result.problem)
-    async with ctx.sessions.begin() as session:
-        await batches.record_result_file(session, row)
-    await channel.settle(result, refused=result.problem is not None, report=report)
-    return report
-
-
 async def dispatch_round(
     ctx: AckContext,
     channel: BatchChannel,
@@ -224,11 +143,9 @@ async def dispatch_round(
     started = time.monotonic()
     while True:
         waiting = await channel.result_files(RESULT_FILES_PER_ROUND)
-        for result in waiting:
-            ingested = await ingest_result(ctx, channel, provider_id, result, heartbeat)
-            report.result_files += 1
-            report.acknowledgements += int(ingested.get("applied", 0))
-            heartbeat()
+        ingested = await ingest_results(ctx, channel, provider_id, waiting, heartbeat)
+        report.result_files += len(ingested)
+        report.acknowledgements += sum(int(r.get("applied", 0)) for r in ingested)
         files_left = len(waiting) >= RESULT_FILES_PER_ROUND
         if not files_left or time.monotonic() - started >= INGEST_FOR_S:
             break

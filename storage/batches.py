@@ -8,6 +8,7 @@ SELECT to read them, whatever the backend.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -183,20 +184,26 @@ async def mark_written(
     )
 
 
-async def result_file_seen(session: AsyncSession, provider_id: str, sha256: str) -> bool:
-    row = await session.execute(
-        select(BatchResultFile.id).where(
-            BatchResultFile.provider_id == provider_id, BatchResultFile.sha256 == sha256
+async def result_files_seen(
+    session: AsyncSession, provider_id: str, checksums: Sequence[str]
+) -> set[str]:
+    """The checksums among these of result files already received from the provider."""
+    if not checksums:
+        return set()
+    rows = await session.execute(
+        select(BatchResultFile.sha256).where(
+            BatchResultFile.provider_id == provider_id,
+            BatchResultFile.sha256.in_(sorted(set(checksums))),
         )
     )
-    return row.first() is not None
+    return set(rows.scalars())
 
 
-async def record_result_file(session: AsyncSession, row: BatchResultFile) -> bool:
-    """Remember a result file by its checksum; False when it was already known."""
-    values = {c.name: getattr(row, c.name) for c in BatchResultFile.__table__.columns}
-    inserted = await insert_new(session, BatchResultFile, [values], "id")
-    return bool(inserted)
+async def record_result_files(session: AsyncSession, rows: Sequence[BatchResultFile]) -> None:
+    """Remember result files by their checksums (one already known stays as it was)."""
+    columns = BatchResultFile.__table__.columns
+    values = [{c.name: getattr(row, c.name) for c in columns} for row in rows]
+    await insert_new(session, BatchResultFile, values, "id")
 
 
 async def recent_files(

@@ -18,6 +18,7 @@ receipt is credited as usual; the credit rate of such a run is not a throughput 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -169,12 +170,18 @@ async def _files_landed(
 
 def _slowest_file(landed: list[tuple[datetime, datetime]], all_final: datetime) -> float | None:
     """Target 5 per file: the longest any file's rows took to be final on the pages after the
-    file landed. A round records a file's rows before it takes in the next file, so a file is
-    final by the time the next one is taken in, the last by `all_final`: an upper bound."""
+    file landed. The files read together are taken in at one time and recorded before the next
+    are read, so a file is final by the next time a file is taken in, the last ones by
+    `all_final`: an upper bound."""
     if not landed:
         return None
-    done = [received for _, received in landed[1:]] + [all_final]
-    return max(_seconds(arrived, final) for (arrived, _), final in zip(landed, done, strict=True))
+    taken = sorted({received for _, received in landed})
+
+    def final_by(received: datetime) -> datetime:
+        later = bisect.bisect_right(taken, received)
+        return taken[later] if later < len(taken) else all_final
+
+    return max(_seconds(arrived, final_by(received)) for arrived, received in landed)
 
 
 def _seconds(start: datetime, end: datetime) -> float:

@@ -113,6 +113,8 @@ def test_a_file_counts_final_once_the_next_is_taken_in_and_the_last_at_the_end()
     # final by: the next file's taking in (10, 31), the last by every grant final (40)
     assert receipt_wave._slowest_file(landed, at[40]) == 30.0  # the second: 1 → 31
     assert receipt_wave._slowest_file(landed[:1], at[5]) == 5.0
+    together = [(at[0], at[2]), (at[1], at[2]), (at[3], at[9])]  # two taken in at once
+    assert receipt_wave._slowest_file(together, at[12]) == 9.0  # the first two: final by 9
     assert receipt_wave._slowest_file([], at[5]) is None
 
 

@@ -24,7 +24,7 @@ from adapters.providers.batch_files import (
     sha256_hex,
     write_file_pair,
 )
-from services import acknowledgements, batches
+from services import acknowledgements, batches, result_files
 from storage.models.providers import BatchResultFile, ProviderAcknowledgement
 from tests.providers.support import (
     Provider,
@@ -194,6 +194,41 @@ async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
     late = await wait_for(lambda: report(outbox, "results-late"), "the late report")
     assert late["conflicting_receipt_ids"] == [ids[0]]
     assert await receipt_state(hub, ids[0]) == "credited"
+
+
+async def test_files_read_together_are_each_recorded_as_if_alone(
+    hub: Hub, session_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files taken in together are recorded together (slices across files), yet each as if it
+    came alone, in order: a receipt's first answer wins over a later file's contradiction, and a
+    second copy of a file in the same read is a duplicate."""
+    monkeypatch.setattr(result_files, "ACK_SLICE", 2)  # slices cross the files' boundaries
+    provider = await quiet_batch_provider(hub, session_tmp)
+    outbox, inbox = dirs(provider)
+    ids = await requested(hub, provider, 2)
+    staging = inbox / "staging"
+    both = [ResultRow(i, "credited", None, f"ref-{i}") for i in ids]
+    drop_results(staging, "results-a", both[:1])
+    drop_results(staging, "results-b", [both[1], ResultRow(ids[0], "rejected", "closed", None)])
+    drop_results(staging, "results-c", both[:1])  # the very bytes of results-a
+    for pattern in ("*.csv", f"*{MANIFEST_SUFFIX}"):  # the manifests last, together
+        for path in sorted(staging.glob(pattern)):
+            path.replace(inbox / path.name)
+    a, b, c = [
+        await wait_for(lambda s=stem: report(outbox, s), f"the report of {stem}")
+        for stem in ("results-a", "results-b", "results-c")
+    ]
+    assert (a["status"], a["applied"], a["conflicting_receipt_ids"]) == ("ingested", 1, [])
+    assert (b["status"], b["applied"], b["conflicting_receipt_ids"]) == ("ingested", 1, [ids[0]])
+    assert c["status"] == "duplicate"
+    assert {await receipt_state(hub, i) for i in ids} == {"credited"}
+    async with hub.ctx.sessions() as session:
+        files = await session.execute(
+            select(BatchResultFile).where(BatchResultFile.provider_id == provider.provider_id)
+        )
+        by_name = {f.file_name: f for f in files.scalars()}
+    assert sorted(by_name) == ["results-a.csv", "results-b.csv"]
+    assert (by_name["results-b.csv"].applied, by_name["results-b.csv"].conflicts) == (1, 1)
 
 
 async def test_a_file_that_disagrees_with_its_manifest_is_refused_whole(
