@@ -30,6 +30,7 @@ from storage.models.providers import BatchResultFile
 log = logging.getLogger(__name__)
 
 ACK_SLICE = 1000  # rows recorded in one transaction, a heartbeat after each
+Verdicts = dict[AckVerdict, list[str]]  # a file's receipts by what became of their answers
 
 
 class ResultInbox(Protocol):
@@ -74,20 +75,23 @@ async def ingest_results(
     reports: list[dict[str, Any]] = []
     for result in results:
         if result.sha256 in seen:  # before, or earlier in this very read
-            report = {**_base(result), "status": "duplicate"}
-            report["detail"] = "this file was received before"
+            report = {
+                **_base(result),
+                "status": "duplicate",
+                "detail": "this file was received before",
+            }
             await inbox.settle(result, refused=False, report=report)
             reports.append(report)
         else:
             seen.add(result.sha256)
             fresh.append(result)
-    answers = await _record_rows(ctx, provider_id, fresh, heartbeat)
-    rows = [_file_row(provider_id, r, a, received_at) for r, a in zip(fresh, answers, strict=True)]
+    verdicts = [_by_verdict(a) for a in await _record_rows(ctx, provider_id, fresh, heartbeat)]
+    rows = [_file_row(provider_id, r, v, received_at) for r, v in zip(fresh, verdicts, strict=True)]
     if rows:
         async with ctx.sessions.begin() as session:
             await batches.record_result_files(session, rows)
-    for result, row, answered in zip(fresh, rows, answers, strict=True):
-        report = _report(result, row, answered)
+    for result, row, found in zip(fresh, rows, verdicts, strict=True):
+        report = _report(result, row, found)
         await inbox.settle(result, refused=result.problem is not None, report=report)
         reports.append(report)
         heartbeat()
@@ -136,9 +140,8 @@ def _base(result: ResultFile) -> dict[str, Any]:
 
 
 def _file_row(
-    provider_id: str, result: ResultFile, answers: list[AckResult], received_at: datetime
+    provider_id: str, result: ResultFile, by_verdict: Verdicts, received_at: datetime
 ) -> BatchResultFile:
-    by_verdict = _by_verdict(answers)
     if result.problem is not None:
         log.warning("result file %s.csv refused: %s", result.stem, result.problem)
     elif by_verdict[AckVerdict.UNKNOWN]:
@@ -164,11 +167,10 @@ def _file_row(
     )
 
 
-def _report(result: ResultFile, row: BatchResultFile, answers: list[AckResult]) -> dict[str, Any]:
+def _report(result: ResultFile, row: BatchResultFile, by_verdict: Verdicts) -> dict[str, Any]:
     """What the provider reads back (`<name>.report.json`)."""
     report = {**_base(result), "status": row.status, "detail": result.problem}
     if result.problem is None:
-        by_verdict = _by_verdict(answers)
         report.update(
             records=row.record_count,
             applied=row.applied,
@@ -179,8 +181,8 @@ def _report(result: ResultFile, row: BatchResultFile, answers: list[AckResult]) 
     return report
 
 
-def _by_verdict(answers: list[AckResult]) -> dict[AckVerdict, list[str]]:
-    found: dict[AckVerdict, list[str]] = {v: [] for v in AckVerdict}
+def _by_verdict(answers: list[AckResult]) -> Verdicts:
+    found: Verdicts = {v: [] for v in AckVerdict}
     for answer in answers:
         found[answer.verdict].append(answer.receipt_id)
     return found
