@@ -70,6 +70,49 @@ async def provider_ledgers(stack: ChaosStack) -> dict[str, dict[str, int]]:
     return ledgers
 
 
+async def stall_detail(stack: ChaosStack, receipt: Receipt) -> str:
+    """What a stalled receipt's failure message needs for its diagnosis without a re-run: how
+    often its provider listed it (pull), its attempts and last error, whether an answer was
+    recorded, the simulator's counters and the carrying workflow's pending work."""
+    async with stack.ctx.sessions() as session:
+        answers = (
+            await session.execute(
+                select(
+                    ProviderAcknowledgement.status,
+                    ProviderAcknowledgement.source,
+                    ProviderAcknowledgement.signalled_at,
+                ).where(ProviderAcknowledgement.receipt_id == receipt.id)
+            )
+        ).all()
+        workflow_id = (
+            await session.execute(
+                select(Application.workflow_id)
+                .join(Grant, Grant.application_id == Application.id)
+                .where(Grant.id == receipt.grant_id)
+            )
+        ).scalar_one_or_none()
+    ledger = await stack.sim_http.get(f"/p/{receipt.provider_id}/admin/ledger")
+    stats = ledger.json().get("stats") if ledger.status_code == 200 else ledger.status_code
+    pending = "no workflow"
+    if workflow_id is not None:
+        try:
+            raw = (
+                await stack.env.client.get_workflow_handle(workflow_id).describe()
+            ).raw_description
+            pending = (
+                f"status {raw.workflow_execution_info.status}, workflow task pending "
+                f"{raw.HasField('pending_workflow_task')}, activities "
+                f"{[a.activity_type.name for a in raw.pending_activities]}"
+            )
+        except RPCError as error:
+            pending = f"describe failed: {error}"
+    return (
+        f"pulls {receipt.pulls}, attempts {receipt.attempts}, last error "
+        f"{receipt.last_error_code}, answers recorded {[tuple(a) for a in answers]}, "
+        f"provider stats {stats}, workflow {workflow_id}: {pending}"
+    )
+
+
 async def receipts_of(stack: ChaosStack, grant_ids: list[str]) -> list[Receipt]:
     async with stack.ctx.sessions() as session:
         found = await session.execute(select(Receipt).where(Receipt.grant_id.in_(grant_ids)))
@@ -119,7 +162,7 @@ async def check(
             verdict.stalls += 1
             verdict.problems.append(
                 f"stall: {receipt.id} is {receipt.state} (stuck={receipt.stuck_reason}, "
-                f"applied at provider {applied})"
+                f"applied at provider {applied}; {await stall_detail(stack, receipt)})"
             )
             continue
         verdict.receipts[receipt.state] += 1
