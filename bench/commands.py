@@ -43,6 +43,14 @@ Database = Annotated[
 ]
 LatencyMs = Annotated[int, typer.Option(help="latency of every simulated provider call")]
 HubWorkers = Annotated[int, typer.Option(help="`mph worker` processes of the hub")]
+ProviderWorkers = Annotated[
+    int,
+    typer.Option(
+        help="`mph worker --queues provider-*` processes (their providers' calls and batch "
+        "dispatchers), the hub's workers then serving only the hub queue, as deployed; "
+        "0: every worker serves every queue"
+    ),
+]
 WorkerArg = Annotated[list[str] | None, typer.Option(help="extra `mph worker` option (repeat)")]
 Apis = Annotated[int, typer.Option(help="`mph api` processes")]
 Limits = Annotated[bool, typer.Option(help="also measure no-op workflows and PostgreSQL commits")]
@@ -117,6 +125,7 @@ def _run(scenario: str, params: Any, common: Common) -> None:
             database=common.database or default_server(),
             provider_latency_ms=common.latency_ms,
             hub_workers=common.hub_workers,
+            provider_workers=common.provider_workers,
             worker_args=tuple(common.worker_arg or ()),
             apis=common.apis,
             keep=common.keep,
@@ -146,6 +155,7 @@ class Common:
     database: str = ""
     latency_ms: int = 50
     hub_workers: int = 1
+    provider_workers: int = 0
     worker_arg: list[str] | None = None
     apis: int = 1
     limits: bool = True
@@ -160,6 +170,7 @@ _SHARED: dict[str, Any] = {
     "database": Database,
     "latency_ms": LatencyMs,
     "hub_workers": HubWorkers,
+    "provider_workers": ProviderWorkers,
     "worker_arg": WorkerArg,
     "apis": Apis,
     "limits": Limits,

@@ -113,6 +113,7 @@ async def run_scenario(
             "database": "sqlite" if options.stack.database.startswith("sqlite") else "postgresql",
             "provider_latency_ms": options.stack.provider_latency_ms,
             "hub_workers": options.stack.hub_workers,
+            "provider_workers": options.stack.provider_workers,
             "worker_args": list(options.stack.worker_args),
             "apis": options.stack.apis,
         },

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from adapters.signing import new_secret
 from bench.databases import connection_headroom, fresh_database, is_sqlite
 from bench.onboarding import Catalog, onboard
 from bench.processes import Children, free_port, python_env, wait_http
-from domain.providers import provider_queue
+from domain.providers import dispatch_queue, provider_queue
 from hub.devserver import start_dev_server
 from hub.settings import Settings
 from hub.temporal import connect
@@ -52,6 +52,9 @@ class StackOptions:
     database: str = "sqlite"  # a PostgreSQL server URL, or "sqlite"
     provider_latency_ms: int = 50
     hub_workers: int = 1  # `mph worker` processes (hub variant)
+    # `mph worker --queues provider-*` processes (hub variant), as deployed: the hub's workers
+    # then serve only the hub queue; 0: every worker serves every queue
+    provider_workers: int = 0
     worker_args: tuple[str, ...] = ()  # extra `mph worker` options, e.g. --no-sandbox
     apis: int = 1  # `mph api` processes, each on its own port
     keep: bool = False  # keep the run directory (logs, databases) afterwards
@@ -145,20 +148,30 @@ def _worker_commands(options: StackOptions) -> list[list[str]]:
         return [["bench.baseline.worker"]]
     if options.variant == "direct":
         return [["bench.direct_worker"]]
-    return [["cli", "worker", *options.worker_args] for _ in range(options.hub_workers)]
+    hub = ["--queues", "hub"] if options.provider_workers else []
+    providers = ["--queues", "provider-*"]
+    return [["cli", "worker", *hub, *options.worker_args] for _ in range(options.hub_workers)] + [
+        ["cli", "worker", *providers, *options.worker_args] for _ in range(options.provider_workers)
+    ]
 
 
 def queues_to_watch(
-    variant: str, task_queue: str, provider_ids: list[str]
+    variant: str, task_queue: str, provider_ids: list[str], batch_ids: Sequence[str] = ()
 ) -> list[tuple[str, int]]:
-    """Each task queue of the variant and the kind of poller it must have before a run."""
+    """Each task queue of the variant and the kind of poller it must have before a run (a
+    batch provider's dispatcher: its own queue's workflow poller, `hub/workers.py`)."""
     workflow = int(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
     activity = int(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     if variant == "baseline":
         return [(task_queue, workflow), (task_queue, activity)]
     if variant == "direct":  # no workflows: the API carries each lifecycle itself
         return []
-    return [(task_queue, workflow)] + [(provider_queue(p), activity) for p in provider_ids]
+    dispatchers = [(dispatch_queue(p), workflow) for p in batch_ids] if variant == "hub" else []
+    return (
+        [(task_queue, workflow)]
+        + [(provider_queue(p), activity) for p in provider_ids]
+        + dispatchers
+    )
 
 
 async def wait_for_pollers(
@@ -202,7 +215,7 @@ async def _wait_for_connections(options: StackOptions, notes: list[str]) -> None
     one fails its requests: wait (up to 15 minutes) until the stack's pools would fit."""
     if is_sqlite(options.database):
         return
-    workers = options.hub_workers if options.variant == "hub" else 1
+    workers = options.hub_workers + options.provider_workers if options.variant == "hub" else 1
     processes = options.apis + workers
     wanted = POOL_PER_PROCESS * processes + 10
     started = time.monotonic()
@@ -278,6 +291,8 @@ async def _start(
     )
     async with stack.http() as http:
         stack.catalog = await onboard(http, operator_key, sims, sim_url)
-    watched = queues_to_watch(options.variant, queue, list(stack.catalog.providers.values()))
+    providers = stack.catalog.providers
+    batch_ids = [providers["batch"]] if "batch" in providers else []
+    watched = queues_to_watch(options.variant, queue, list(providers.values()), batch_ids)
     await wait_for_pollers(client, watched, children)
     return stack

@@ -57,7 +57,11 @@ def api(
 @app.command()
 def worker(
     queues: Annotated[
-        str, typer.Option(help="comma-separated task queues; 'provider-*' for every provider")
+        str,
+        typer.Option(
+            help="comma-separated task queues; 'provider-*' for every provider, "
+            "'dispatch-*' for every batch dispatcher"
+        ),
     ] = "",
     sandbox: Annotated[
         bool,

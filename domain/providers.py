@@ -16,6 +16,13 @@ def provider_queue(provider_id: str) -> str:
     return f"provider-{provider_id}"
 
 
+def dispatch_queue(provider_id: str) -> str:
+    """A batch-file provider's dispatcher (its workflow and its rounds) runs on a queue of its
+    own: a round never waits behind the provider's credit calls or the hub's application
+    workflows, which a wave of receipts fills with tens of thousands of tasks."""
+    return f"dispatch-{provider_id}"
+
+
 class AckMode(StrEnum):
     SYNC = "sync"
     WEBHOOK = "webhook"

@@ -3,6 +3,9 @@
 Workflows and their database local activities run on the hub queue. Provider calls run on
 `provider-<id>` queues, each worker limited to that provider's rate (`rate_limit_per_s`, enforced
 by the server for the whole queue), so an outage or a slow provider only ever holds its own queue.
+A batch-file provider's dispatcher, its workflow and its rounds, runs on `dispatch-<id>`, served
+wherever that provider's queue is (or by a worker asked for it by name, or `dispatch-*`): a wave
+of receipts fills the hub's queue and the provider's with tasks a round must not wait behind.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from activities.providers import ProviderActivities
 from activities.receipts import ReceiptActivities
 from activities.reconciliation import ReconciliationActivities
 from adapters.providers.registry import AdapterRegistry
-from domain.providers import provider_queue
+from domain.providers import dispatch_queue, provider_queue
 from domain.reviews import ReviewPolicy
 from hub.audit_sealer import run_sealer
 from hub.search_attributes import ensure_search_attributes
@@ -140,6 +143,7 @@ class HubWorkers:
             settings.reconciliation_lookback_business_days,
         )
         self._provider_workers: dict[str, tuple[float, Worker, asyncio.Task[None]]] = {}
+        self._dispatch_workers: dict[str, tuple[Worker, asyncio.Task[None]]] = {}
         self._hub_worker: Worker | None = None
 
     def _wants(self, queue: str) -> bool:
@@ -147,7 +151,12 @@ class HubWorkers:
             self.queues is None
             or queue in self.queues
             or (queue.startswith("provider-") and "provider-*" in self.queues)
+            or (queue.startswith("dispatch-") and "dispatch-*" in self.queues)
         )
+
+    def _wants_dispatch(self, provider_id: str) -> bool:
+        """A dispatcher is served where its provider's queue is, or where it is asked for."""
+        return self._wants(dispatch_queue(provider_id)) or self._wants(provider_queue(provider_id))
 
     def hub_worker(self) -> Worker:
         return Worker(
@@ -193,10 +202,26 @@ class HubWorkers:
             graceful_shutdown_timeout=self.options.graceful_shutdown,
         )
 
+    def dispatch_worker(self, provider_id: str) -> Worker:
+        """The provider's dispatcher workflow and its rounds; no rate limit: a round reads and
+        writes files, it makes no call the provider counts."""
+        return Worker(
+            self.client,
+            task_queue=dispatch_queue(provider_id),
+            workflows=[BatchDispatcherWorkflow],
+            activities=[self.batches.dispatch_batches],
+            workflow_runner=workflow_runner(self.options.sandboxed),
+            max_cached_workflows=10,
+            interceptors=list(self.options.interceptors),
+            graceful_shutdown_timeout=self.options.graceful_shutdown,
+        )
+
     async def refresh_providers(self) -> None:
         async with self.sessions() as session:
             providers = [profile_of(p) for p in await all_providers(session)]
         for profile in providers:
+            if profile.adapter == "batch_file":
+                await self._keep_dispatcher(profile.provider_id)
             queue = provider_queue(profile.provider_id)
             if not self._wants(queue):
                 continue
@@ -209,9 +234,18 @@ class HubWorkers:
             worker = self.provider_worker(profile.provider_id, rate)
             task = asyncio.create_task(worker.run(), name=f"worker-{queue}")
             self._provider_workers[profile.provider_id] = (rate, worker, task)
-            if profile.adapter == "batch_file":  # its dispatcher gathers credits into files
-                await ensure_dispatcher(self.client, profile.provider_id, self.options.task_queue)
             log.info("provider worker started", extra={"queue": queue, "rate": rate})
+
+    async def _keep_dispatcher(self, provider_id: str) -> None:
+        """A batch-file provider's dispatcher gathers credits into files: its worker, once, and
+        its workflow started unless it runs."""
+        if provider_id in self._dispatch_workers or not self._wants_dispatch(provider_id):
+            return
+        worker = self.dispatch_worker(provider_id)
+        task = asyncio.create_task(worker.run(), name=f"worker-{dispatch_queue(provider_id)}")
+        self._dispatch_workers[provider_id] = (worker, task)
+        await ensure_dispatcher(self.client, provider_id)
+        log.info("dispatch worker started", extra={"queue": dispatch_queue(provider_id)})
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []
@@ -229,7 +263,12 @@ class HubWorkers:
         try:
             while not stop.is_set():
                 await self.refresh_providers()
-                for task in [*tasks, *(t for _, _, t in self._provider_workers.values())]:
+                running = [
+                    *tasks,
+                    *(t for _, _, t in self._provider_workers.values()),
+                    *(t for _, t in self._dispatch_workers.values()),
+                ]
+                for task in running:
                     if task.done() and task.exception() is not None:
                         raise task.exception()  # type: ignore[misc]
                 with contextlib.suppress(TimeoutError):
@@ -296,8 +335,10 @@ class HubWorkers:
     async def shutdown(self) -> None:
         """Graceful: running activities get the grace period to finish or hand back."""
         workers = [w for _, w, _ in self._provider_workers.values()]
+        workers += [w for w, _ in self._dispatch_workers.values()]
         if self._hub_worker is not None:
             workers.append(self._hub_worker)
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         self._provider_workers.clear()
+        self._dispatch_workers.clear()
         self._hub_worker = None

@@ -29,7 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from adapters.providers.batch_file import ResultFile
 from adapters.providers.batch_files import Manifest, RequestRow
-from domain.providers import BatchCutoff, next_batch_size
+from domain.providers import BatchCutoff, dispatch_queue, next_batch_size
 from services.acknowledgements import AckContext, redeliver
 from services.result_files import ingest_results
 from storage import batches
@@ -67,15 +67,15 @@ def dispatcher_id(provider_id: str) -> str:
     return f"batch-dispatch-{provider_id}"
 
 
-async def ensure_dispatcher(client: Client, provider_id: str, task_queue: str) -> None:
-    """Start the provider's dispatcher workflow unless it runs already."""
+async def ensure_dispatcher(client: Client, provider_id: str) -> None:
+    """Start the provider's dispatcher workflow, on its own queue, unless it runs already."""
     from workflows.batch import BatchDispatcherWorkflow, DispatcherInput
 
     await client.start_workflow(
         BatchDispatcherWorkflow.run,
-        DispatcherInput(provider_id=provider_id),
+        DispatcherInput(provider_id=provider_id, own_queue=True),
         id=dispatcher_id(provider_id),
-        task_queue=task_queue,
+        task_queue=dispatch_queue(provider_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 

@@ -6,7 +6,7 @@ Receipts never wait on each other here: each application workflow's `credit` act
 its receipt in the database queue and waits for its acknowledgement signal.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.batches import DispatchInput, DispatchResult
     from adapters.providers.contract import PROVIDER_PERMANENT
-    from domain.providers import provider_queue
+    from domain.providers import dispatch_queue, provider_queue
 
 ROUND_TIMEOUT = timedelta(minutes=15)
 ROUND_HEARTBEAT = timedelta(seconds=30)
@@ -27,12 +27,16 @@ ROUND_RETRY = RetryPolicy(
     non_retryable_error_types=[PROVIDER_PERMANENT],
 )
 AFTER_FAILURE = timedelta(seconds=60)
+# The dispatcher and its rounds on the provider's dispatch queue (`dispatch_queue`), not the
+# hub's queue and the provider's: a run started on the hub's queue continues as new onto it.
+OWN_QUEUE = "dispatch-own-queue"
 
 
 @dataclass
 class DispatcherInput:
     provider_id: str
     rounds_per_run: int = 500
+    own_queue: bool = False  # started on `dispatch_queue` (older code started it on the hub's)
 
 
 @dataclass
@@ -47,9 +51,16 @@ class DispatcherStatus:
 class BatchDispatcherWorkflow:
     def __init__(self) -> None:
         self._status = DispatcherStatus()
+        self._queue = ""
 
     @workflow.run
     async def run(self, start: DispatcherInput) -> None:
+        if workflow.patched(OWN_QUEUE):
+            self._queue = dispatch_queue(start.provider_id)
+            if not start.own_queue:  # started by older code on the hub's queue: move
+                workflow.continue_as_new(replace(start, own_queue=True), task_queue=self._queue)
+        else:  # a run of older code, replayed: its rounds on the provider's queue
+            self._queue = provider_queue(start.provider_id)
         status = self._status
         while status.rounds < start.rounds_per_run:
             pause = await self._round(start.provider_id)
@@ -67,7 +78,7 @@ class BatchDispatcherWorkflow:
                 "dispatch_batches",
                 DispatchInput(provider_id=provider_id),
                 result_type=DispatchResult,
-                task_queue=provider_queue(provider_id),
+                task_queue=self._queue,
                 start_to_close_timeout=ROUND_TIMEOUT,
                 heartbeat_timeout=ROUND_HEARTBEAT,
                 retry_policy=ROUND_RETRY,

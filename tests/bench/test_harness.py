@@ -93,7 +93,12 @@ def scenarios(variant: str) -> list[tuple[str, Any, Any]]:
 async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck) -> None:
     results: dict[str, VariantResult] = {}
     options = StackOptions(
-        variant=variant, database=database(), provider_latency_ms=5, connection_wait_s=5
+        variant=variant,
+        database=database(),
+        provider_latency_ms=5,
+        connection_wait_s=5,
+        # as deployed: the hub's queue in one worker, providers' calls and dispatchers in another
+        provider_workers=1 if variant == "hub" else 0,
     )
     async with open_stack(options, deck.ca_pem) as stack:
         for name, run, params in scenarios(variant):
@@ -117,6 +122,8 @@ async def test_every_scenario_completes_and_adds_up(variant: str, deck: CardDeck
     per_provider = [p["credited"] for p in life.checks["simulator"].values()]
     assert per_provider == [LIFECYCLES // 3] * 3  # sync, webhook and batch file in turn
     assert {p["role"] for p in life.processes.values()} >= {"temporal", "api", "worker", "driver"}
+    workers = [p for p in life.processes.values() if p["role"] == "worker"]
+    assert len(workers) == (2 if variant == "hub" else 1)
     assert all(p["peak_rss_mib"] > 0 for p in life.processes.values())
     by_role = life.figures["cpu_ms_per_unit"]  # CPU per completed lifecycle, by role
     assert life.figures["cpu_units"] == LIFECYCLES
