@@ -1,5 +1,5 @@
 """The `batch_file` dispatcher's activity: one round of writing due request files and ingesting
-result files, run on the provider's own task queue.
+result files, run on the provider's dispatch queue (`domain.providers.dispatch_queue`).
 
 Annotations are evaluated (no `from __future__ import annotations`): the payload converter
 resolves these types inside the workflow sandbox, where string annotations do not resolve.

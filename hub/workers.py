@@ -211,7 +211,7 @@ class HubWorkers:
             workflows=[BatchDispatcherWorkflow],
             activities=[self.batches.dispatch_batches],
             workflow_runner=workflow_runner(self.options.sandboxed),
-            max_cached_workflows=10,
+            max_cached_workflows=min(10, self.options.max_cached_workflows),
             interceptors=list(self.options.interceptors),
             graceful_shutdown_timeout=self.options.graceful_shutdown,
         )
@@ -238,14 +238,18 @@ class HubWorkers:
 
     async def _keep_dispatcher(self, provider_id: str) -> None:
         """A batch-file provider's dispatcher gathers credits into files: its worker, once, and
-        its workflow started unless it runs."""
-        if provider_id in self._dispatch_workers or not self._wants_dispatch(provider_id):
+        its workflow, started again at every refresh if it ended (an operator terminated it)."""
+        if not self._wants_dispatch(provider_id):
             return
-        worker = self.dispatch_worker(provider_id)
-        task = asyncio.create_task(worker.run(), name=f"worker-{dispatch_queue(provider_id)}")
-        self._dispatch_workers[provider_id] = (worker, task)
-        await ensure_dispatcher(self.client, provider_id)
-        log.info("dispatch worker started", extra={"queue": dispatch_queue(provider_id)})
+        if provider_id not in self._dispatch_workers:
+            worker = self.dispatch_worker(provider_id)
+            task = asyncio.create_task(worker.run(), name=f"worker-{dispatch_queue(provider_id)}")
+            self._dispatch_workers[provider_id] = (worker, task)
+            log.info("dispatch worker started", extra={"queue": dispatch_queue(provider_id)})
+        try:
+            await ensure_dispatcher(self.client, provider_id)
+        except RPCError as error:  # Temporal unreachable for now: the next refresh tries again
+            log.warning("batch dispatcher not ensured: %s", error.message)
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: list[asyncio.Task[None]] = []

@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 
 REDELIVER_AFTER = timedelta(seconds=30)  # an answer from a webhook or the pull API, untold
 RESULT_FILES_PER_ROUND = 20  # read from the inbox at a time
-INGEST_FOR_S = 20.0  # a round records waiting files for at most this long before it signals
+# A round records waiting files for at most this long before it signals (and before the next
+# round writes request files): files first, since a resident's page is final once its file is
+# recorded, and each told workflow replays, competing with the recording for the machine.
+INGEST_FOR_S = 60.0
 SIGNALS_PER_ROUND = 1000  # recorded answers told to their workflows a round, oldest first
 
 

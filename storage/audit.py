@@ -10,12 +10,12 @@ Numbers and fields named like secrets are replaced before the row is built.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
@@ -98,7 +98,7 @@ def current_workflow_id() -> str | None:
     return activity.info().workflow_id
 
 
-def entry(
+def values(
     *,
     actor: str,
     action: str,
@@ -108,20 +108,39 @@ def entry(
     request_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditEntry:
-    """One unsealed entry, redacted and cut to its columns' lengths, not yet in any session."""
-    return AuditEntry(
-        at=at or utcnow(),
-        actor=_text(actor, 120),
-        action=_text(action, 160),
-        object_type=_text(object_type, 40),
-        object_id=_text(object_id, 200),
-        outcome=_text(outcome, 80),
-        request_id=_text(request_id or current_workflow_id(), 160) or None,
-        detail=encode_detail(detail),
-        sealed_at=None,
-        hash=None,
-    )
+) -> dict[str, Any]:
+    """One unsealed entry's columns, redacted and cut to their lengths: a row for `record_many`
+    or an `AuditEntry`."""
+    return {
+        "at": at or utcnow(),
+        "actor": _text(actor, 120),
+        "action": _text(action, 160),
+        "object_type": _text(object_type, 40),
+        "object_id": _text(object_id, 200),
+        "outcome": _text(outcome, 80),
+        "request_id": _text(request_id or current_workflow_id(), 160) or None,
+        "detail": encode_detail(detail),
+        "sealed_at": None,
+        "hash": None,
+    }
+
+
+def _as_entry(build: Callable[P, dict[str, Any]]) -> Callable[P, AuditEntry]:
+    def made(*args: P.args, **kwargs: P.kwargs) -> AuditEntry:
+        return AuditEntry(**build(*args, **kwargs))
+
+    return made
+
+
+# One unsealed entry (`values`' arguments), not yet in any session.
+entry = _as_entry(values)
+
+
+async def record_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append many entries (`values`) in one statement, without an ORM object per entry: the
+    same rows `record` would add, for changes made thousands at a time (a result file)."""
+    if rows:
+        await session.execute(insert(AuditEntry), list(rows))
 
 
 def _added(build: Callable[P, AuditEntry]) -> Callable[Concatenate[AsyncSession, P], AuditEntry]:

@@ -2,7 +2,8 @@
 
 The common answer, a credit for a receipt that awaits it, is a handful of set-based statements
 however many receipts a result file names: the receipts and their grants are locked, moved to
-`credited` and written to the ledger, the receipt timeline and the audit log together. Every
+`credited` and written to the ledger, the receipt timeline and the audit log together, each a
+multi-row insert without an ORM object per row. Every
 other answer (a rejection, a receipt whose first attempt was never recorded) goes through
 `storage.receipts.finish_credit` one at a time. A final receipt never changes.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.points import GrantState
@@ -70,17 +71,21 @@ async def finish_credits(
             actor=actor,
         )
         done[answer.receipt_id] = Finished(state, grant_state)
-    for answer in answers:
-        audit.record(
-            session,
-            actor=actor,
-            action="record_credit_outcome",
-            object_type="receipt",
-            object_id=answer.receipt_id,
-            outcome=done[answer.receipt_id].receipt_state,
-            detail={"status": answer.status, "reason": answer.reason},
-            at=now,
-        )
+    await audit.record_many(
+        session,
+        [
+            audit.values(
+                actor=actor,
+                action="record_credit_outcome",
+                object_type="receipt",
+                object_id=answer.receipt_id,
+                outcome=done[answer.receipt_id].receipt_state,
+                detail={"status": answer.status, "reason": answer.reason},
+                at=now,
+            )
+            for answer in answers
+        ],
+    )
     return done
 
 
@@ -140,9 +145,12 @@ async def _credit_awaiting(
         now=now,
         for_current_receipt=True,
     )
-    session.add_all(
-        ReceiptEvent(receipt_id=receipt_id, at=now, state=ReceiptState.CREDITED.value, actor=actor)
-        for receipt_id in receipt_ids
+    await session.execute(
+        insert(ReceiptEvent),
+        [
+            {"receipt_id": r, "at": now, "state": ReceiptState.CREDITED.value, "actor": actor}
+            for r in receipt_ids
+        ],
     )
     credited = Finished(ReceiptState.CREDITED.value, GrantState.CREDITED.value)
     return dict.fromkeys(receipt_ids, credited)

@@ -1,6 +1,6 @@
 """One dispatcher per `batch_file` provider: a small long-running workflow that runs a round of
-`dispatch_batches` on the provider's queue, sleeps on a durable timer until the next round is
-due, and continues as new before its history grows long.
+`dispatch_batches`, both on the provider's dispatch queue (`dispatch-<provider>`), sleeps on a
+durable timer until the next round is due, and continues as new before its history grows long.
 
 Receipts never wait on each other here: each application workflow's `credit` activity only puts
 its receipt in the database queue and waits for its acknowledgement signal.

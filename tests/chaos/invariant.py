@@ -73,7 +73,15 @@ async def provider_ledgers(stack: ChaosStack) -> dict[str, dict[str, int]]:
 async def stall_detail(stack: ChaosStack, receipt: Receipt) -> str:
     """What a stalled receipt's failure message needs for its diagnosis without a re-run: how
     often its provider listed it (pull), its attempts and last error, whether an answer was
-    recorded, the simulator's counters and the carrying workflow's pending work."""
+    recorded, the simulator's counters and the carrying workflow's pending work; a diagnosis that
+    fails says so instead of hiding the stall."""
+    try:
+        return await _diagnosis(stack, receipt)
+    except Exception as error:
+        return f"diagnosis unavailable: {error!r}"
+
+
+async def _diagnosis(stack: ChaosStack, receipt: Receipt) -> str:
     async with stack.ctx.sessions() as session:
         answers = (
             await session.execute(

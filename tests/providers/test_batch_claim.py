@@ -132,22 +132,39 @@ async def test_a_batch_receipt_is_queued_with_its_claim_and_a_second_claim_chang
                 .limit(1)
             )
         ).one()
-        outcome = (
+        audited_outcome = (
             await session.execute(
-                select(AuditEntry.outcome).where(
+                select(AuditEntry).where(
                     AuditEntry.action == "record_credit_outcome",
                     AuditEntry.object_id == receipt_id,
                 )
             )
         ).scalar_one()
+        timeline = (
+            await session.execute(
+                select(ReceiptEvent.state, ReceiptEvent.actor)
+                .where(ReceiptEvent.receipt_id == receipt_id)
+                .order_by(ReceiptEvent.id)
+            )
+        ).all()
     assert credited is not None
     assert (credited.state, credited.provider_reference, credited.finished_at is not None) == (
         "credited",
         "ref-77",
         True,
     )
-    assert tuple(last) == ("crediting", "credited", f"provider:{provider.provider_id}")
-    assert outcome == "credited"
+    by_provider = f"provider:{provider.provider_id}"
+    assert tuple(last) == ("crediting", "credited", by_provider)
+    # written by the dispatcher's round, many rows to a statement: the same entry and timeline
+    # line as one written alone, naming the dispatcher's workflow as its origin
+    entry = audited_outcome
+    assert (entry.outcome, entry.actor, entry.object_type) == ("credited", by_provider, "receipt")
+    assert entry.request_id == f"batch-dispatch-{provider.provider_id}"
+    assert entry.detail == '{"reason":null,"status":"credited"}'
+    assert [tuple(t) for t in timeline][-2:] == [
+        ("accepted", f"provider-worker:{provider.provider_id}"),
+        ("credited", by_provider),
+    ]
 
 
 def markers(events: Any) -> int:

@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from activities.batches import DispatchInput, DispatchResult
 from adapters.providers.contract import PROVIDER_PERMANENT
-from domain.providers import dispatch_queue
+from domain.providers import dispatch_queue, provider_queue
 from hub.temporal import data_converter
 from hub.workers import workflow_runner
 from tests.support.histories import record
@@ -70,7 +70,7 @@ async def test_rounds_follow_timers_survive_failures_and_continue_as_new(
         first_run = handle.result_run_id
         await skipping_env.sleep(timedelta(minutes=5))
         latest = await client.get_workflow_handle(handle.id).describe()
-        await record(handle, "batch_dispatcher_own_queue")  # the first run, to continue-as-new
+        await record(handle, "batch_dispatcher_own_queue")  # the latest run, after continue-as-new
 
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(rounds)]
     assert len(rounds) >= 6, gaps
@@ -94,6 +94,11 @@ async def test_a_dispatcher_started_on_the_hub_queue_moves_to_its_own(
         queues.append(activity.info().task_queue)
         return DispatchResult(next_check_s=30)
 
+    @activity.defn(name="dispatch_batches")
+    async def old_place(request: DispatchInput) -> DispatchResult:  # where older code ran it
+        queues.append(activity.info().task_queue)
+        return DispatchResult(next_check_s=30)
+
     provider_id = f"batch-{uuid.uuid4().hex[:6]}"
     hub_queue = f"hub-{uuid.uuid4().hex[:6]}"
     client = skipping_env.client
@@ -104,6 +109,7 @@ async def test_a_dispatcher_started_on_the_hub_queue_moves_to_its_own(
             workflows=[BatchDispatcherWorkflow],
             workflow_runner=workflow_runner(sandboxed=True),
         ),
+        Worker(client, task_queue=provider_queue(provider_id), activities=[old_place]),
         _dispatch_worker(client, provider_id, stand_in),
     ):
         handle = await client.start_workflow(

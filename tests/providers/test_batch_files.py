@@ -25,6 +25,8 @@ from adapters.providers.batch_files import (
     write_file_pair,
 )
 from services import acknowledgements, batches, result_files
+from storage.models import ReceiptEvent
+from storage.models.audit import AuditEntry
 from storage.models.providers import BatchResultFile, ProviderAcknowledgement
 from tests.providers.support import (
     Provider,
@@ -179,6 +181,20 @@ async def test_result_files_are_ingested_once_and_unknown_receipts_reported(
             select(BatchResultFile).where(BatchResultFile.provider_id == provider.provider_id)
         )
         [row] = list(known.scalars())
+        # each credited receipt's audit entry and timeline line, written many to a statement
+        audited = await session.execute(
+            select(AuditEntry.object_id, AuditEntry.outcome, AuditEntry.actor).where(
+                AuditEntry.action == "record_credit_outcome", AuditEntry.object_id.in_(ids)
+            )
+        )
+        lines = await session.execute(
+            select(ReceiptEvent.receipt_id, ReceiptEvent.actor).where(
+                ReceiptEvent.receipt_id.in_(ids), ReceiptEvent.state == "credited"
+            )
+        )
+    by_provider = f"provider:{provider.provider_id}"
+    assert sorted(tuple(a) for a in audited) == [(i, "credited", by_provider) for i in sorted(ids)]
+    assert sorted(tuple(t) for t in lines) == [(i, by_provider) for i in sorted(ids)]
     assert row.applied == 2 and row.unknown_receipt_ids == ["grant_unknown-r1"]
     assert row.landed_at == landed  # its manifest's time, not when the hub took it in
     assert row.received_at - landed >= timedelta(minutes=2)
