@@ -66,7 +66,15 @@ def create_app(
         await check_schema(ctx.engine)  # never serve a database short of a migration
         ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
-        app.state.audit_writer = writer = AuditWriter(ctx.sessions)
+        # The short pool: the audit entries' group commits and the refusal lane's reads, never
+        # queued behind the requests in flight for the main pool (`api/refusal_lane.py`).
+        app.state.short_engine = short = create_engine(
+            settings.effective_database_url,
+            pool_size=settings.api_short_pool_size,
+            pool_timeout=settings.api_database_wait_s,
+        )
+        app.state.short_sessions = session_factory(short)
+        app.state.audit_writer = writer = AuditWriter(app.state.short_sessions)
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)
 
         async def connect_temporal() -> None:
@@ -86,6 +94,7 @@ def create_app(
             await writer.close()
             await stop_jpki_clients(crl_refresher, ctx.links)
             await ctx.registry.aclose()
+            await short.dispose()
             await ctx.engine.dispose()
 
     app = FastAPI(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.middleware import note_principal, note_resident
+from api.refusal_lane import in_lane
 from domain.errors import RuleViolation
 from services.context import HubContext
 from storage import identity, keys
@@ -18,7 +20,12 @@ from storage.models import MyKey
 
 
 async def get_context(request: Request) -> HubContext:
+    """The process's context; for a request in the refusal lane the same, but with the short
+    pool's sessions (`api/refusal_lane.py`)."""
     context: HubContext = request.app.state.hub
+    if in_lane(request.scope):
+        short: AsyncEngine = request.app.state.short_engine
+        return replace(context, engine=short, sessions=request.app.state.short_sessions)
     return context
 
 

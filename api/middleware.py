@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from api.ratelimit import RateLimits
+from api.refusal_lane import IN_LANE, RefusalLane
 from api.shedding import LoadGauge
 from domain.errors import RuleViolation
 from hub.settings import Settings
@@ -251,18 +253,26 @@ def _busy(gauge: LoadGauge | None) -> JSONResponse:
 class InFlightLimit:
     """Sheds load instead of queueing it: past `limit` requests at once in this process, a new one
     is answered at once with 503 `overloaded` and Retry-After, so a client backs off rather than
-    waiting on a request that cannot be served in time. Probes and metrics are never shed."""
+    waiting on a request that cannot be served in time. Probes and metrics are never shed. An
+    application the refusal lane takes (`api/refusal_lane.py`) counts against the lane's limit
+    instead, and past it is shed with `Retry-After: 1` (the lane drains within a second)."""
 
     UNSHED = ("/healthz", "/readyz", "/metrics")
 
-    def __init__(self, app: ASGIApp, limit: int, gauge: LoadGauge) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, gauge: LoadGauge, lane: RefusalLane | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
         self.gauge = gauge
+        self.lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.UNSHED):
             await self.app(scope, receive, send)
+            return
+        if self.lane is not None and self.lane.takes(scope):
+            await self._in_lane(self.lane, scope, receive, send)
             return
         if self.gauge.in_flight >= self.limit:
             await _busy(self.gauge)(scope, receive, send)
@@ -272,6 +282,17 @@ class InFlightLimit:
             await self.app(scope, receive, send)
         finally:
             self.gauge.finished()
+
+    async def _in_lane(self, lane: RefusalLane, scope: Scope, receive: Receive, send: Send) -> None:
+        if lane.in_flight >= lane.limit:
+            await _busy(None)(scope, receive, send)
+            return
+        scope.setdefault("state", {})[IN_LANE] = True
+        lane.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            lane.in_flight -= 1
 
 
 class CodecCors:
@@ -311,8 +332,14 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestAuditMiddleware, limits=limits)
     ui = urlsplit(settings.temporal_ui_url)
     app.add_middleware(CodecCors, origin=f"{ui.scheme}://{ui.netloc}")
-    if settings.api_max_in_flight:  # outermost: a shed request costs next to nothing
+    lane = None
+    if settings.api_refusal_lane_max_in_flight:
+        lane = app.state.refusal_lane = RefusalLane(settings.api_refusal_lane_max_in_flight)
+    if settings.api_max_in_flight or lane is not None:  # outermost: a shed request costs little
         app.state.load_gauge = LoadGauge()
         app.add_middleware(
-            InFlightLimit, limit=settings.api_max_in_flight, gauge=app.state.load_gauge
+            InFlightLimit,
+            limit=settings.api_max_in_flight or sys.maxsize,
+            gauge=app.state.load_gauge,
+            lane=lane,
         )

@@ -21,6 +21,7 @@ for benchmarks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, exists, select
@@ -83,29 +84,39 @@ async def apply(
     fixed_registration_id: str | None,
     request_id: str | None = None,
     seen: ResidentSeen | None = None,
+    budget_gone: Callable[[str], None] | None = None,
 ) -> ApplicationDecision:
-    """Apply as the resident of session `token`; see the module's docstring for the two paths."""
-    async with ctx.sessions.begin() as session:
-        resident, measure = await _resident_and_measure(session, token, measure_id, ctx, seen)
-        mykey_id = resident.mykey_id
-        application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
-        if decided_in_request(measure):
-            await _refuse_when_budget_gone(session, measure, mykey_id, ctx)
-            return await decide(
-                session,
-                DecideApplicationInput(
-                    measure_id=measure_id,
-                    mykey_id=mykey_id,
-                    application_id=application_id,
-                    workflow_id=workflow_id,
-                    fixed_registration_id=fixed_registration_id,
-                ),
-                now=ctx.clock(),
-                actor=f"resident:{mykey_id}",
-                request_id=request_id,
-                rerun=False,
-                measure=measure,
-            )
+    """Apply as the resident of session `token`; see the module's docstring for the two paths.
+    A decision in the request refused on the budget tells `budget_gone` the measure's ID: the
+    budget only grows used, so the measure stays used up (`api/refusal_lane.py`)."""
+    decided_here = False
+    try:
+        async with ctx.sessions.begin() as session:
+            resident, measure = await _resident_and_measure(session, token, measure_id, ctx, seen)
+            mykey_id = resident.mykey_id
+            application_id, workflow_id = application_ids(ctx, measure_id, mykey_id)
+            if decided_in_request(measure):
+                decided_here = True
+                await _refuse_when_budget_gone(session, measure, mykey_id, ctx)
+                return await decide(
+                    session,
+                    DecideApplicationInput(
+                        measure_id=measure_id,
+                        mykey_id=mykey_id,
+                        application_id=application_id,
+                        workflow_id=workflow_id,
+                        fixed_registration_id=fixed_registration_id,
+                    ),
+                    now=ctx.clock(),
+                    actor=f"resident:{mykey_id}",
+                    request_id=request_id,
+                    rerun=False,
+                    measure=measure,
+                )
+    except RuleViolation as refused:
+        if decided_here and refused.code == "budget_exhausted" and budget_gone is not None:
+            budget_gone(measure_id)
+        raise
     new = NewApplication(measure_id, mykey_id, application_id, workflow_id, fixed_registration_id)
     return await orchestrator(ctx).apply(ctx, new)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,6 +12,7 @@ from api.deps import Context, ReadingResident, ResidentToken, SessionDep
 from api.middleware import note_resident
 from api.pagination import PageRequest, paging
 from api.read_cache import ReadCache, render
+from api.refusal_lane import RefusalLane
 from api.schemas import CardProofBody
 from api.schemas import resident as schema
 from api.schemas.common import Measure, MeasurePage
@@ -41,6 +43,12 @@ def _noting(request: Request) -> identity.ResidentSeen:
         await note_resident(request, resident)
 
     return seen
+
+
+def _lane_of(request: Request) -> Callable[[str], None] | None:
+    """Where to say that a measure's budget is gone: this process's refusal lane, if it has one."""
+    lane: RefusalLane | None = getattr(request.app.state, "refusal_lane", None)
+    return lane.budget_gone if lane is not None else None
 
 
 def registration_view(row: PaymentServiceRegistration, *, masked: bool = False) -> dict[str, Any]:
@@ -173,6 +181,7 @@ async def apply(
         fixed_registration_id=body.payment_service_registration_id if body else None,
         request_id=getattr(request.state, "request_id", None),
         seen=_noting(request),
+        budget_gone=_lane_of(request),
     )
     return {
         "application_id": decision.application_id,
