@@ -66,15 +66,17 @@ def create_app(
         await check_schema(ctx.engine)  # never serve a database short of a migration
         ctx.login_limits = app.state.rate_limits
         app.state.hub = ctx
-        # The short pool: the audit entries' group commits and the refusal lane's reads, never
-        # queued behind the requests in flight for the main pool (`api/refusal_lane.py`).
-        app.state.short_engine = short = create_engine(
+        # Pools of their own, never queued behind the requests in flight on the main pool: the
+        # refusal lane's reads (`api/refusal_lane.py`), and the audit writer's group commits
+        # (one at a time: one connection), which every write request waits for.
+        app.state.lane_engine = lane = create_engine(
             settings.effective_database_url,
-            pool_size=settings.api_short_pool_size,
+            pool_size=settings.api_refusal_lane_pool_size,
             pool_timeout=settings.api_database_wait_s,
         )
-        app.state.short_sessions = session_factory(short)
-        app.state.audit_writer = writer = AuditWriter(app.state.short_sessions)
+        app.state.lane_sessions = session_factory(lane)
+        audit_engine = create_engine(settings.effective_database_url, pool_size=1)
+        app.state.audit_writer = writer = AuditWriter(session_factory(audit_engine))
         crl_refresher = await start_crl_refresher(ctx.crls, settings.jpki_crl_refresh_s)
 
         async def connect_temporal() -> None:
@@ -94,7 +96,8 @@ def create_app(
             await writer.close()
             await stop_jpki_clients(crl_refresher, ctx.links)
             await ctx.registry.aclose()
-            await short.dispose()
+            await audit_engine.dispose()
+            await lane.dispose()
             await ctx.engine.dispose()
 
     app = FastAPI(

@@ -20,12 +20,12 @@ from storage.models import MyKey
 
 
 async def get_context(request: Request) -> HubContext:
-    """The process's context; for a request in the refusal lane the same, but with the short
+    """The process's context; for a request in the refusal lane the same, but with the lane
     pool's sessions (`api/refusal_lane.py`)."""
     context: HubContext = request.app.state.hub
     if in_lane(request.scope):
-        short: AsyncEngine = request.app.state.short_engine
-        return replace(context, engine=short, sessions=request.app.state.short_sessions)
+        lane: AsyncEngine = request.app.state.lane_engine
+        return replace(context, engine=lane, sessions=request.app.state.lane_sessions)
     return context
 
 

@@ -10,8 +10,10 @@ A measure's budget only ever grows used, and a published measure's budget never 
 measure once seen used up stays used up: this process remembers it (`budget_gone`, told by the
 application service when the decision in the request refused on the budget). An application to
 such a measure then goes in this lane: counted against the lane's own limit
-(`HUB_API_REFUSAL_LANE_MAX_IN_FLIGHT`) instead of the process's, and served from the short pool
-(`api/app.py`: connections that nothing holds for long), never behind the requests in flight.
+(`HUB_API_REFUSAL_LANE_MAX_IN_FLIGHT`) instead of the process's, and served from a pool of its
+own (`HUB_API_REFUSAL_LANE_POOL_SIZE`), never behind the requests in flight. The audit entries'
+group commits, which every write request waits for, have a connection of their own too
+(`api/app.py`).
 
 The lane changes only where the request waits. The answer is still the request's own, by the
 same code: the session, the measure and a previous application read in one query, refused in
@@ -26,7 +28,7 @@ import re
 from starlette.types import Scope
 
 _APPLICATION = re.compile(r"^/v1/measures/([^/]+)/applications/?$")
-IN_LANE = "refusal_lane"  # the request state's flag: served from the short pool
+IN_LANE = "refusal_lane"  # the request state's flag: served from the lane's pool
 
 
 class RefusalLane:

@@ -120,10 +120,9 @@ class Settings(BaseSettings):
     # Applications to a measure whose budget an API process has seen used up are refused in a
     # lane of their own (`api/refusal_lane.py`): at most this many at once (0: no lane)…
     api_refusal_lane_max_in_flight: int = Field(default=64, ge=0)
-    # …served, with the audit entries' group commits, from this many connections per API process
-    # (as many more on bursts) that nothing holds for long: they never queue behind the requests
-    # in flight.
-    api_short_pool_size: int = Field(default=4, ge=1, le=50)
+    # …served from a pool of their own, this many connections per API process (as many more on
+    # bursts), never queued behind the requests in flight.
+    api_refusal_lane_pool_size: int = Field(default=4, ge=1, le=50)
     otel_exporter: str = "none"  # none | console | otlp
     otel_endpoint: str = ""  # OTLP/HTTP collector base URL, e.g. http://otel-collector:4318
     metrics_exporter: str = "none"  # none | prometheus | otlp | prometheus,otlp

@@ -27,7 +27,11 @@ from tests.support.scenario import publish_measure as published
 from tests.support.servers import serve
 from tests.support.stack import Hub
 
-ONE_GRANT = {"points_per_grant": 1000, "per_person_cap": 1000, "budget_points": 1000}
+ONE_GRANT: dict[str, Any] = {
+    "points_per_grant": 1000,
+    "per_person_cap": 1000,
+    "budget_points": 1000,
+}
 
 
 @asynccontextmanager
@@ -118,10 +122,35 @@ async def test_the_lane_passes_a_taken_pool_and_its_refusals_are_audited(hub: Hu
         assert _code(await as_resident(http, third).apply(unseen)) == (503, "overloaded")
 
         request_id = refused.headers["x-request-id"]
-        async with app.state.short_sessions() as session:
+        async with hub.ctx.sessions() as session:
             entry = (
                 await session.execute(select(AuditEntry).where(AuditEntry.request_id == request_id))
             ).scalar_one()
         assert entry.outcome == "409 budget_exhausted"
         assert entry.actor == f"resident:{third.mykey_id}"
         assert entry.object_id == measure_id
+
+
+async def test_audit_entries_do_not_wait_for_the_lane(hub: Hub) -> None:
+    """The audit writer's commits have a connection of their own: with every connection of the
+    lane's pool taken, a write is still answered, its entry on the record."""
+    measure_id, _ = await _one_grant_measure(hub)
+    (resident,) = await _signed_in(hub, 1)
+    async with second_api(hub, api_database_wait_s=0.5) as (app, http), AsyncExitStack() as held:
+        with contextlib.suppress(NoFreeConnection):
+            while True:
+                await held.enter_async_context(app.state.lane_engine.connect())
+        started = time.monotonic()
+        granted = await as_resident(http, resident).apply(measure_id)
+        assert granted.status_code == 201, granted.text
+        assert time.monotonic() - started < 5
+        request_id = granted.headers["x-request-id"]
+        async with hub.ctx.sessions() as session:
+            outcomes = (
+                await session.execute(
+                    select(AuditEntry.outcome).where(
+                        AuditEntry.request_id == request_id, AuditEntry.action.like("POST /v1/%")
+                    )
+                )
+            ).scalars()
+            assert list(outcomes) == ["201"]  # the request's own entry, beside the grant's
