@@ -255,7 +255,8 @@ class InFlightLimit:
     is answered at once with 503 `overloaded` and Retry-After, so a client backs off rather than
     waiting on a request that cannot be served in time. Probes and metrics are never shed. An
     application the refusal lane takes (`api/refusal_lane.py`) counts against the lane's limit
-    instead, and past it is shed with `Retry-After: 1` (the lane drains within a second)."""
+    instead, and past it is shed the same way: a wait of one second brought the lane's shed back
+    before their place was free, and an app that tries six times gave up within seconds."""
 
     UNSHED = ("/healthz", "/readyz", "/metrics")
 
@@ -285,7 +286,7 @@ class InFlightLimit:
 
     async def _in_lane(self, lane: RefusalLane, scope: Scope, receive: Receive, send: Send) -> None:
         if lane.in_flight >= lane.limit:
-            await _busy(None)(scope, receive, send)
+            await _busy(self.gauge)(scope, receive, send)
             return
         scope.setdefault("state", {})[IN_LANE] = True
         lane.in_flight += 1

@@ -61,7 +61,7 @@ async def test_past_its_own_limit_the_lane_sheds_and_the_main_limit_is_untouched
     await asyncio.sleep(0)
     assert (lane.in_flight, gauge.in_flight) == (1, 1)
     status, headers, body = await _answers(app, _apply("msr_1"))
-    assert (status, headers["retry-after"]) == (503, "1")
+    assert status == 503 and int(headers["retry-after"]) >= 1
     assert json.loads(body)["code"] == "overloaded"
     assert (await _answers(app, _apply("msr_2")))[0] == 503  # the main limit sheds its own
     release.set()
