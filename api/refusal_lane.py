@@ -15,6 +15,10 @@ own (`HUB_API_REFUSAL_LANE_POOL_SIZE`), never behind the requests in flight. The
 group commits, which every write request waits for, have a connection of their own too
 (`api/app.py`).
 
+The lane is off unless `HUB_API_REFUSAL_LANE_MAX_IN_FLIGHT` is set (docs/benchmarks.md, "A lane
+for the refusals": in the full rush it cut the refusals' p99 from 11.3 s to 1.4 s, but left 23
+requests unanswered for 30 s on a two-core machine, where the event loop itself is the queue).
+
 The lane changes only where the request waits. The answer is still the request's own, by the
 same code: the session, the measure and a previous application read in one query, refused in
 the same order (401, 404, `already_applied`, then the measure's rules), so a resident who

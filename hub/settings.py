@@ -118,8 +118,10 @@ class Settings(BaseSettings):
     # shed with 503 `overloaded` and Retry-After (workers wait the pool's usual 30 s).
     api_database_wait_s: float = Field(default=5.0, gt=0, le=60)
     # Applications to a measure whose budget an API process has seen used up are refused in a
-    # lane of their own (`api/refusal_lane.py`): at most this many at once (0: no lane)…
-    api_refusal_lane_max_in_flight: int = Field(default=64, ge=0)
+    # lane of their own (`api/refusal_lane.py`): at most this many at once (0, the default: no
+    # lane; in the full rush 64 cut the refusals' p99 eightfold but left 23 requests unanswered
+    # for 30 s, docs/benchmarks.md)…
+    api_refusal_lane_max_in_flight: int = Field(default=0, ge=0)
     # …served from a pool of their own, this many connections per API process (as many more on
     # bursts), never queued behind the requests in flight.
     api_refusal_lane_pool_size: int = Field(default=4, ge=1, le=50)

@@ -45,6 +45,7 @@ async def second_api(
             "task_queue": "nobody-polls-this",
             "workflow_wait_s": WAIT_S,
             "workflow_keep_trying_s": 2.0,
+            "api_refusal_lane_max_in_flight": 64,  # off by default
             **overrides,
         }
     )
