@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +31,7 @@ from api.ratelimit import RateLimits
 from api.refusal_lane import IN_LANE, RefusalLane
 from api.shedding import LoadGauge
 from domain.errors import RuleViolation
+from domain.identifiers import random_hex
 from hub.settings import Settings
 from storage import audit
 from storage.identity import SESSION_PREFIX
@@ -90,7 +90,7 @@ def _request_id(headers: Headers) -> str:
     incoming = headers.get(REQUEST_ID_HEADER, "")
     if _VALID_REQUEST_ID.match(incoming):
         return incoming
-    return secrets.token_hex(12)
+    return random_hex(12)
 
 
 def _client(scope: Scope) -> str:

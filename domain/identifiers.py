@@ -59,22 +59,63 @@ _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ー－]")
 _DIGIT_RUN = re.compile(r"\d(?:[\s\-‐‑‒–—―−ー－]*\d)*")
 
 
+# The hub's own identifiers: three-letter prefixes and twenty hex digits (`storage.ids.new_id`;
+# application IDs from a keyed hash, and the review, report and workflow IDs made from them).
+# Their hex may hold a run of twelve digits that passes the check digit by chance; that run is
+# part of the identifier, not a My Number, and the identifier must stay readable in the audit
+# trail and the logs.
+_HEX20 = r"[0-9a-f]{20}(?![0-9A-Za-z])"
+_HUB_ID = re.compile(
+    rf"(?<![0-9A-Za-z])(?:(?:[a-z]{{3}}_)+{_HEX20}|application-[a-z]{{3}}_{_HEX20}-{_HEX20})"
+)
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, each with whether it is one of the hub's own identifiers."""
+    pieces, start = [], 0
+    for found in _HUB_ID.finditer(text):
+        pieces += [(text[start : found.start()], False), (found.group(), True)]
+        start = found.end()
+    pieces.append((text[start:], False))
+    return pieces
+
+
+def _my_number_in(run: str) -> list[str]:
+    digits = _SEPARATORS.sub("", run)
+    return [
+        digits[start : start + 12]
+        for start in range(0, max(len(digits) - 11, 0))
+        if is_my_number(digits[start : start + 12])
+    ]
+
+
 def find_my_numbers(text: str) -> list[str]:
     """Every run of digits in `text` that reads as a valid My Number.
 
     Full-width digits are normalised (NFKC); spaces and hyphens between digits are ignored, so
     "1234 5678 9018" and "１２３４－５６７８－９０１８" are both found. Longer runs are scanned
-    with a sliding window of twelve digits.
+    with a sliding window of twelve digits. The hub's own identifiers are not scanned.
     """
     normalised = unicodedata.normalize("NFKC", text)
     found: list[str] = []
-    for run in _DIGIT_RUN.finditer(normalised):
-        digits = _SEPARATORS.sub("", run.group())
-        for start in range(0, max(len(digits) - 11, 0)):
-            window = digits[start : start + 12]
-            if is_my_number(window):
-                found.append(window)
+    for piece, is_hub_id in _pieces(normalised):
+        if not is_hub_id:
+            for run in _DIGIT_RUN.finditer(piece):
+                found.extend(_my_number_in(run.group()))
     return found
+
+
+def random_hex(nbytes: int, *, around: str = "{}") -> str:
+    """`around` with `{}` replaced by random hex, drawn again until no My Number can be read in it.
+
+    About one draw in three hundred of twenty hex digits holds a run that passes the check
+    digit; an identifier made of it would be redacted wherever it is written down.
+    """
+    while True:
+        drawn = secrets.token_hex(nbytes)
+        candidate = around.format(drawn)
+        if not find_my_numbers(drawn) and not find_my_numbers(candidate):
+            return candidate
 
 
 def contains_my_number(text: str) -> bool:
@@ -86,9 +127,12 @@ def redact_my_numbers(text: str) -> str:
     normalised = unicodedata.normalize("NFKC", text)
 
     def replace(match: re.Match[str]) -> str:
-        return "[redacted]" if find_my_numbers(match.group()) else match.group()
+        return "[redacted]" if _my_number_in(match.group()) else match.group()
 
-    return _DIGIT_RUN.sub(replace, normalised)
+    return "".join(
+        piece if is_hub_id else _DIGIT_RUN.sub(replace, piece)
+        for piece, is_hub_id in _pieces(normalised)
+    )
 
 
 def application_key(measure_id: str, mykey_id: str, secret: bytes) -> str:

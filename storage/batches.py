@@ -7,7 +7,6 @@ SELECT to read them, whatever the backend.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.providers.batch_files import Manifest, RequestRow
+from domain.identifiers import random_hex
 from domain.receipts import ReceiptState
 from storage import audit
 from storage.models import Receipt
@@ -27,7 +27,7 @@ OPEN_STATES = (ReceiptState.CREDITING.value, ReceiptState.ACCEPTED.value)
 
 def new_batch_id(now: datetime) -> str:
     """Sortable by time, unique by its random tail."""
-    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    return random_hex(4, around=f"{now:%Y%m%dT%H%M%S}-{{}}")
 
 
 async def enqueue(

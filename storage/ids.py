@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
+from domain.identifiers import random_hex
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
+    return random_hex(10, around=prefix + "_{}")

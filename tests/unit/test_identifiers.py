@@ -12,8 +12,11 @@ from domain.identifiers import (
     municipality_check_digit,
     my_number_check_digit,
     new_mykey_id,
+    random_hex,
     redact_my_numbers,
 )
+from storage.batches import new_batch_id
+from storage.ids import new_id
 
 
 @pytest.mark.parametrize("code", ["131016", "011002", "271004", "472018"])
@@ -62,3 +65,42 @@ def test_application_keys_are_stable_and_do_not_reveal_the_mykey_id() -> None:
     assert a != application_key("msr_2", "ABCD1234", b"secret")
     assert a != application_key("msr_1", "ABCD1234", b"other")
     assert "ABCD1234" not in a
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11), st.sampled_from(["key", "app"]))
+def test_a_hub_identifier_whose_hex_reads_as_a_my_number_stays_whole(
+    first: str, prefix: str
+) -> None:
+    number = first + str(my_number_check_digit(first))
+    identifier = f"{prefix}_ab{number}cdef01"
+    for text in (
+        f"support:{identifier}",
+        f"rev_{identifier}",
+        f"{identifier}-g1-r0",
+        f"application-msr_0123456789abcdef0123-ab{number}cdef01",
+    ):
+        assert redact_my_numbers(text) == text
+        assert not contains_my_number(text)
+    # The same digits beside an identifier, or in one that is not exactly a hub identifier,
+    # are still a My Number.
+    assert redact_my_numbers(f"{identifier} {number}") == f"{identifier} [redacted]"
+    for text in (f"{identifier}{number}", f"key_{number}"):
+        assert contains_my_number(text)
+        assert number not in redact_my_numbers(text).removeprefix(f"{prefix}_ab")
+
+
+def test_random_identifiers_never_read_as_a_my_number() -> None:
+    # One draw in a few hundred of twenty hex digits would; thirty thousand draws see many.
+    drawn = [random_hex(10) for _ in range(30_000)]
+    assert not [d for d in drawn if contains_my_number(d)]
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_row_batch_and_request_identifiers_are_drawn_without_my_numbers() -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    for _ in range(3_000):
+        # The hex alone: the identifier as a whole is never scanned.
+        assert not contains_my_number(new_id("key").removeprefix("key_"))
+        assert not contains_my_number(new_batch_id(at))
