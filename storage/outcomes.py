@@ -123,10 +123,11 @@ async def _credit_awaiting(
         )
         .execution_options(synchronize_session=False)
     )
+    moved = set(receipt_ids)
     references = [
         {"rid": a.receipt_id, "reference": a.provider_reference}
         for a in answers
-        if a.provider_reference is not None and a.receipt_id in set(receipt_ids)
+        if a.provider_reference is not None and a.receipt_id in moved
     ]
     if references:
         table = cast(Table, Receipt.__table__)

@@ -33,14 +33,12 @@ async def insert_new(
         return set()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     inserted: set[str] = set()
+    # Parameters given apart from the statement: SQLAlchemy renders them in batches
+    # ("insertmanyvalues") without building an ORM key-value pair per column of every row.
+    statement = dialect.insert(model).on_conflict_do_nothing().returning(getattr(model, key))
     for start in range(0, len(rows), CHUNK):
-        statement = (
-            dialect.insert(model)
-            .values(rows[start : start + CHUNK])
-            .on_conflict_do_nothing()
-            .returning(getattr(model, key))
-        )
-        inserted.update(str(k) for k in (await session.execute(statement)).scalars())
+        found = await session.execute(statement, rows[start : start + CHUNK])
+        inserted.update(str(k) for k in found.scalars())
     return inserted
 
 
