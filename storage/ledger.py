@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from domain.points import GrantState, LedgerMove, check_reversal, check_transition
+from storage.id_lists import one_of
 from storage.models import Grant, LedgerEntry
 
 
@@ -134,7 +135,7 @@ async def move_grants(
     moved = (
         await session.execute(
             update(Grant)
-            .where(Grant.id.in_(grant_ids), Grant.state == from_state.value)
+            .where(one_of(session, Grant.id, grant_ids), Grant.state == from_state.value)
             .values(**values)
             .returning(
                 Grant.id, Grant.measure_id, Grant.mykey_id, Grant.points, Grant.current_receipt_id

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.points import GrantState
 from domain.receipts import ReceiptState
 from storage import audit
+from storage.id_lists import chunks, one_of
 from storage.ledger import move_grants
 from storage.models import Grant, Receipt, ReceiptEvent
-from storage.provider_inbox import chunks
 from storage.receipts import finish_credit
 
 AWAITING = (ReceiptState.CREDITING.value, ReceiptState.ACCEPTED.value)
@@ -98,7 +98,7 @@ async def _credit_awaiting(
             select(Receipt.id, Grant.id)
             .join(Grant, Grant.id == Receipt.grant_id)
             .where(
-                Receipt.id.in_([a.receipt_id for a in answers]),
+                one_of(session, Receipt.id, [a.receipt_id for a in answers]),
                 Receipt.state.in_(AWAITING),
                 Grant.state == GrantState.CREDITING.value,
                 Grant.current_receipt_id == Receipt.id,
@@ -112,7 +112,7 @@ async def _credit_awaiting(
     receipt_ids = [row[0] for row in rows]
     await session.execute(
         update(Receipt)
-        .where(Receipt.id.in_(receipt_ids))
+        .where(one_of(session, Receipt.id, receipt_ids))
         .values(
             state=ReceiptState.CREDITED.value,
             updated_at=now,

@@ -4,7 +4,7 @@ is a handful of statements."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,15 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.receipts import ReceiptState
+from storage.id_lists import CHUNK, chunks, one_of
 from storage.models import Base, Grant, PaymentService, PaymentServiceRegistration, Receipt
 from storage.models.providers import ProviderAcknowledgement, ProviderWebhookMessage
-
-CHUNK = 500  # IDs per IN (...): well below every backend's parameter limit
-
-
-def chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 async def insert_new(
@@ -69,7 +63,7 @@ async def receipt_facts_and_acknowledgements(
                 ProviderAcknowledgement,
             )
             .outerjoin(ProviderAcknowledgement, ProviderAcknowledgement.receipt_id == Receipt.id)
-            .where(Receipt.id.in_(part))
+            .where(one_of(session, Receipt.id, part))
         )
         for receipt_id, provider_id, state, workflow_id, acknowledgement in rows.all():
             facts[receipt_id] = ReceiptFacts(receipt_id, provider_id, state, workflow_id)
@@ -84,7 +78,9 @@ async def acknowledgements(
     found: dict[str, ProviderAcknowledgement] = {}
     for part in chunks(receipt_ids):
         rows = await session.execute(
-            select(ProviderAcknowledgement).where(ProviderAcknowledgement.receipt_id.in_(part))
+            select(ProviderAcknowledgement).where(
+                one_of(session, ProviderAcknowledgement.receipt_id, part)
+            )
         )
         found.update({row.receipt_id: row for row in rows.scalars()})
     return found
@@ -100,7 +96,7 @@ async def mark_signalled(session: AsyncSession, receipt_ids: Sequence[str], now:
         await session.execute(
             update(ProviderAcknowledgement)
             .where(
-                ProviderAcknowledgement.receipt_id.in_(part),
+                one_of(session, ProviderAcknowledgement.receipt_id, part),
                 ProviderAcknowledgement.signalled_at.is_(None),
             )
             .values(signalled_at=now)
@@ -231,7 +227,7 @@ async def count_pulls(session: AsyncSession, receipt_ids: Sequence[str]) -> set[
     for part in chunks(receipt_ids):
         rows = await session.execute(
             update(Receipt)
-            .where(Receipt.id.in_(part), Receipt.state.in_(awaiting))
+            .where(one_of(session, Receipt.id, part), Receipt.state.in_(awaiting))
             .values(pulls=Receipt.pulls + 1)
             .returning(Receipt.id)
             .execution_options(synchronize_session=False)
