@@ -108,7 +108,7 @@ def find_my_numbers(text: str) -> list[str]:
 def random_hex(nbytes: int, *, around: str = "{}") -> str:
     """`around` with `{}` replaced by random hex, drawn again until no My Number can be read in it.
 
-    About one draw in three hundred of twenty hex digits holds a run that passes the check
+    About one draw in 370 of twenty hex digits holds a run of digits that passes the check
     digit; an identifier made of it would be redacted wherever it is written down.
     """
     while True:
