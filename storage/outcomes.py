@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.points import GrantState
@@ -111,8 +110,33 @@ async def _credit_awaiting(
     if not rows:
         return {}
     receipt_ids = [row[0] for row in rows]
-    given = {a.receipt_id: a.provider_reference for a in answers}
-    await _mark_credited(session, {r: given.get(r) for r in receipt_ids}, now)
+    await session.execute(
+        update(Receipt)
+        .where(one_of(session, Receipt.id, receipt_ids))
+        .values(
+            state=ReceiptState.CREDITED.value,
+            updated_at=now,
+            stuck=False,
+            stuck_reason=None,
+            stuck_since=None,
+            finished_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    moved = set(receipt_ids)
+    references = [
+        {"rid": a.receipt_id, "reference": a.provider_reference}
+        for a in answers
+        if a.provider_reference is not None and a.receipt_id in moved
+    ]
+    if references:
+        table = cast(Table, Receipt.__table__)
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(provider_reference=bindparam("reference")),
+            references,
+        )
     await move_grants(
         session,
         [row[1] for row in rows],
@@ -131,55 +155,3 @@ async def _credit_awaiting(
     )
     credited = Finished(ReceiptState.CREDITED.value, GrantState.CREDITED.value)
     return dict.fromkeys(receipt_ids, credited)
-
-
-async def _mark_credited(
-    session: AsyncSession, references: dict[str, str | None], now: datetime
-) -> None:
-    """The receipts moved to `credited`, each with the provider's reference when it gave one.
-
-    On PostgreSQL one statement joined to the arrays of IDs and references; elsewhere the move,
-    then an `UPDATE` a reference (an `UPDATE` a row cost a slice of 1,000 rows about a tenth of
-    its time, docs/benchmarks.md)."""
-    credited = {
-        "state": ReceiptState.CREDITED.value,
-        "updated_at": now,
-        "stuck": False,
-        "stuck_reason": None,
-        "stuck_since": None,
-        "finished_at": now,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        rows = (
-            func.unnest(
-                bindparam(None, list(references), type_=ARRAY(String)),
-                bindparam(None, list(references.values()), type_=ARRAY(String)),
-            )
-            .table_valued("rid", "reference")
-            .render_derived()
-        )
-        await session.execute(
-            update(Receipt)
-            .where(Receipt.id == rows.c.rid)
-            .values(
-                **credited,
-                provider_reference=func.coalesce(rows.c.reference, Receipt.provider_reference),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return
-    await session.execute(
-        update(Receipt)
-        .where(Receipt.id.in_(list(references)))
-        .values(**credited)
-        .execution_options(synchronize_session=False)
-    )
-    given = [{"rid": r, "reference": ref} for r, ref in references.items() if ref is not None]
-    if given:
-        table = cast(Table, Receipt.__table__)
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("rid"))
-            .values(provider_reference=bindparam("reference")),
-            given,
-        )
